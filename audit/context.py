@@ -1,0 +1,63 @@
+"""Who did it: the actor every service receives and every audit row records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+# The roles, most privileged first; a user's role in the audit trail is the first one they hold.
+ROLES = ("admin", "trader", "compliance", "regulator", "agent", "player")
+
+
+def role_of(user: Any) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "anonymous"
+    names = {group.name for group in user.groups.all()}
+    for role in ROLES:
+        if role in names:
+            return role
+    return "admin" if user.is_superuser else "staff" if user.is_staff else "user"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: Any = None
+    ip: str | None = None
+    user_agent: str = ""
+    label: str = ""
+
+    @property
+    def user_id(self) -> int | None:
+        return getattr(self.user, "pk", None)
+
+    @classmethod
+    def from_request(cls, request: Any) -> Actor:
+        user = getattr(request, "user", None)
+        if user is not None and not user.is_authenticated:
+            user = None
+        return cls(
+            user=user,
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            label=user.get_username() if user else "anonymous",
+        )
+
+    @classmethod
+    def system(cls, label: str) -> Actor:
+        return cls(label=f"system:{label}")
+
+    @classmethod
+    def of(cls, user: Any) -> Actor:
+        return cls(user=user, label=user.get_username())
+
+
+def client_ip(request: Any) -> str | None:
+    """REMOTE_ADDR, or the first address of the trusted proxy header when one is configured."""
+    header = settings.TRUSTED_PROXY_IP_HEADER
+    if header:
+        forwarded = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
+        if forwarded:
+            return forwarded.split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None

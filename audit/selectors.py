@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from audit.models import AuditLog
+from oddslab.errors import InvalidInput
+
+
+def day_bounds(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """``start``/``end`` as YYYY-MM-DD, both inclusive, to [start 00:00 UTC, end+1 00:00 UTC)."""
+
+    def parse(value: str | None, field: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(f"{field} must be a date like 2026-11-22.", code="invalid_date",
+                               details={"field": field}) from None
+
+    first, last = parse(start, "start"), parse(end, "end")
+    if first and last and first > last:
+        raise InvalidInput("start must not be after end.", code="invalid_date",
+                           details={"field": "start"})
+    return (
+        datetime.combine(first, time.min, tzinfo=UTC) if first else None,
+        datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC) if last else None,
+    )
+
+
+def audit_log_list(*, filters: dict[str, Any]) -> QuerySet[AuditLog]:
+    """Audit records, newest first, narrowed by action, actor (id or username), resource type,
+    category, severity, outcome and a date range."""
+    records = AuditLog.objects.select_related("actor")
+    start, end = day_bounds(filters.get("start"), filters.get("end"))
+    if start:
+        records = records.filter(created_at__gte=start)
+    if end:
+        records = records.filter(created_at__lt=end)
+    if actor := filters.get("actor"):
+        by_name = Q(actor_label=actor) | Q(actor__username=actor)
+        records = records.filter(by_name | Q(actor_id=int(actor)) if actor.isdigit() else by_name)
+    for field in ("action", "resource_type", "category", "severity", "outcome"):
+        if value := filters.get(field):
+            records = records.filter(**{field: value})
+    if resource_id := filters.get("resource_id"):
+        records = records.filter(resource_id=resource_id)
+    return records.order_by("-created_at", "-id")

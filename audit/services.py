@@ -1,0 +1,80 @@
+"""The only writers of audit records and notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import Actor, role_of
+from audit.models import AuditLog, Notification
+from oddslab.errors import DomainError
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    category: str,
+    resource_type: str = "",
+    resource_id: Any = "",
+    resource_label: str = "",
+    details: dict[str, Any] | None = None,
+    severity: str = AuditLog.Severity.INFO,
+    outcome: str = AuditLog.Outcome.SUCCESS,
+) -> AuditLog:
+    """Write one audit row in the caller's transaction, so it commits with the change it describes."""
+    now = timezone.now()
+    return AuditLog.objects.create(
+        actor=actor.user,
+        actor_label=actor.label or (actor.user.get_username() if actor.user else ""),
+        actor_role=role_of(actor.user) if actor.user else "system",
+        ip_address=actor.ip,
+        user_agent=actor.user_agent,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        resource_label=resource_label[:200],
+        details=details or {},
+        severity=severity,
+        category=category,
+        outcome=outcome,
+        created_at=now,
+        expires_at=now + AuditLog.RETENTION[category],
+    )
+
+
+@contextmanager
+def audited_transaction(
+    *, actor: Actor, action: str, category: str, resource_type: str = "", resource_id: Any = "",
+    details: dict[str, Any] | None = None,
+) -> Iterator[None]:
+    """Run the block in a transaction; if it raises a refusal, roll it back and audit the refusal.
+
+    The refusal row is written after the rollback, on its own, so a refused action leaves no trace
+    but its audit record (issue: "refused actions are recorded too, in their own transaction").
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except DomainError as refusal:
+        audit_record(
+            actor=actor, action=action, category=category, resource_type=resource_type,
+            resource_id=resource_id,
+            details={**(details or {}), "error": refusal.code, "message": refusal.message,
+                     **refusal.details},
+            severity=AuditLog.Severity.WARNING, outcome=AuditLog.Outcome.REFUSED,
+        )
+        raise
+
+
+def notification_create(
+    *, kind: str, message: str, user: Any = None, data: dict[str, Any] | None = None
+) -> Notification:
+    audience = Notification.Audience.PLAYER if user is not None else Notification.Audience.STAFF
+    return Notification.objects.create(
+        user=user, audience=audience, kind=kind, message=message, data=data or {}
+    )

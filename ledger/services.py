@@ -1,0 +1,145 @@
+"""The only code that moves money: every movement is one ``Transfer`` written by ``transfer_create``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from ledger.models import Account, Checkpoint, Transfer
+from ledger.selectors import net_by_account
+from oddslab.errors import InsufficientFunds, InvalidInput
+
+CENT = Decimal("0.01")
+
+
+def money_validate(amount: Any, *, field: str = "amount") -> Decimal:
+    """A positive Decimal with at most two decimals, or ``invalid_amount``. Never a float."""
+    if isinstance(amount, float) or not isinstance(amount, Decimal | int | str):
+        raise InvalidInput("Give the amount as an exact decimal string, e.g. \"10.50\".",
+                           code="invalid_amount", details={"field": field})
+    try:
+        value = Decimal(str(amount).strip())
+    except ArithmeticError:
+        raise InvalidInput("The amount is not a number.", code="invalid_amount",
+                           details={"field": field}) from None
+    if not value.is_finite() or value <= 0:
+        raise InvalidInput("The amount must be greater than zero.", code="invalid_amount",
+                           details={"field": field})
+    if value != value.quantize(CENT):
+        raise InvalidInput("The amount can have at most two decimals.", code="invalid_amount",
+                           details={"field": field})
+    return value.quantize(CENT)
+
+
+def house_account(code: str) -> Account:
+    return Account.objects.get(code=f"house:{code}")
+
+
+def player_account_open(*, user: Any) -> Account:
+    """The player's wallet account, created on first use (idempotent)."""
+    account, _ = Account.objects.get_or_create(
+        owner=user,
+        defaults={
+            "code": f"player:{user.pk}",
+            "kind": Account.Kind.PLAYER,
+            "name": f"Wallet of {user.get_username()}",
+            "may_go_negative": False,
+            "balance": Decimal("0.00"),
+        },
+    )
+    return account
+
+
+def transfer_row(
+    *, debit: Account, credit: Account, amount: Decimal, kind: str,
+    debit_balance_before: Decimal | None, credit_balance_before: Decimal | None,
+    reference_type: str = "", reference_id: Any = "", idempotency_key: str | None = None,
+    created_by: Any = None, metadata: dict[str, Any] | None = None,
+) -> Transfer:
+    """What a transfer row holds: the one place the single and the batch (settlement) path share."""
+    return Transfer(
+        debit_account=debit,
+        credit_account=credit,
+        amount=amount,
+        kind=kind,
+        reference_type=reference_type,
+        reference_id=str(reference_id),
+        idempotency_key=idempotency_key,
+        debit_balance_before=debit_balance_before,
+        debit_balance_after=None if debit_balance_before is None else debit_balance_before - amount,
+        credit_balance_before=credit_balance_before,
+        credit_balance_after=None if credit_balance_before is None else credit_balance_before + amount,
+        created_by=created_by,
+        metadata=metadata or {},
+    )
+
+
+def transfer_create(
+    *, debit: Account, credit: Account, amount: Decimal, kind: str,
+    reference_type: str = "", reference_id: Any = "", idempotency_key: str | None = None,
+    created_by: Any = None, metadata: dict[str, Any] | None = None,
+) -> Transfer:
+    """Move ``amount`` from ``debit`` to ``credit`` in the caller's transaction.
+
+    Locks the balance-storing accounts in id order (so two transfers between the same wallets in
+    opposite directions cannot deadlock), refuses with ``insufficient_funds`` when one would go
+    below zero, updates their balances and writes the transfer. House accounts that may go negative
+    are not locked: their balance is derived from transfers.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("transfer_create must run inside the caller's transaction.atomic()")
+    amount = money_validate(amount)
+    stored_ids = sorted({a.pk for a in (debit, credit) if a.stores_balance})
+    locked = {
+        a.pk: a.balance
+        for a in Account.objects.select_for_update().filter(pk__in=stored_ids).order_by("pk")
+    }
+    debit_before = locked.get(debit.pk)
+    credit_before = locked.get(credit.pk)
+    if debit_before is not None and debit_before < amount:
+        raise InsufficientFunds(
+            details={"balance": str(debit_before), "amount": str(amount),
+                     "shortfall": str(amount - debit_before)}
+        )
+    row = transfer_row(
+        debit=debit, credit=credit, amount=amount, kind=kind,
+        debit_balance_before=debit_before, credit_balance_before=credit_before,
+        reference_type=reference_type, reference_id=reference_id,
+        idempotency_key=idempotency_key, created_by=created_by, metadata=metadata,
+    )
+    for account, after in ((debit, row.debit_balance_after), (credit, row.credit_balance_after)):
+        if after is not None:
+            Account.objects.filter(pk=account.pk).update(balance=after)
+            account.balance = after
+    row.save(force_insert=True)
+    return row
+
+
+def checkpoint_create() -> list[Checkpoint]:
+    """Checkpoint every derived (house) account at the newest committed transfer.
+
+    ``LOCK TABLE ... IN SHARE MODE`` waits for every transaction that is inserting transfers to
+    finish and holds new ones back for the few milliseconds the sums take, so no transfer with a
+    lower entry number can commit after the checkpoint was taken.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {Transfer._meta.db_table} IN SHARE MODE")
+        upto = Transfer.objects.aggregate(n=Max("entry_number"))["n"]
+        if upto is None:
+            return []
+        created = []
+        for account in Account.objects.filter(may_go_negative=True):
+            last = account.checkpoints.order_by("-entry_number").first()
+            after = last.entry_number if last else 0
+            if after >= upto:
+                continue
+            since = net_by_account(after=after, upto=upto, account_ids=[account.pk])
+            created.append(Checkpoint(
+                account=account, entry_number=upto,
+                balance=(last.balance if last else Decimal("0.00")) + since.get(account.pk, 0),
+            ))
+        return Checkpoint.objects.bulk_create(created)

@@ -1,0 +1,109 @@
+"""API plumbing shared by every app: the one error shape, pagination, permissions, schema helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from oddslab.errors import DomainError
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: ("not_authenticated", "Log in to do this."),
+    exceptions.AuthenticationFailed: ("not_authenticated", "Your credentials were not accepted."),
+    exceptions.PermissionDenied: ("forbidden", "Your role does not allow this."),
+    exceptions.NotFound: ("not_found", "Not found."),
+    exceptions.MethodNotAllowed: ("method_not_allowed", "This method is not allowed here."),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", "Send JSON."),
+    exceptions.ParseError: ("invalid_request", "The request body is not valid JSON."),
+    exceptions.Throttled: ("rate_limited", "Too many requests; wait a moment and try again."),
+    exceptions.ValidationError: ("invalid_request", "Some fields are missing or not valid."),
+}
+
+
+def error_response(error: DomainError) -> Response:
+    return Response(error.as_dict(), status=error.status)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every error, whatever its status: ``{"error", "message", "details"}`` (API.md)."""
+    if isinstance(exc, DomainError):
+        return error_response(exc)
+    from django.http import Http404
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code, message = next(
+        ((c, m) for cls, (c, m) in _DRF_CODES.items() if isinstance(exc, cls)),
+        ("error", "The request failed."),
+    )
+    details: Any = response.data if isinstance(exc, exceptions.ValidationError) else {}
+    if isinstance(exc, exceptions.ValidationError) and isinstance(details, list):
+        details = {"non_field_errors": details}
+    if isinstance(exc, exceptions.NotAuthenticated):
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    response.data = {"error": code, "message": message, "details": details}
+    return response
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def permission(*perms: str) -> type[BasePermission]:
+    """A DRF permission class requiring every Django permission named (``app.codename``)."""
+
+    class HasPermissions(BasePermission):
+        def has_permission(self, request, view) -> bool:
+            return bool(request.user and request.user.is_authenticated
+                        and request.user.has_perms(perms))
+
+    HasPermissions.__name__ = "Has_" + "_".join(p.replace(".", "_") for p in perms)
+    return HasPermissions
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="Stable machine-readable code.")
+    message = serializers.CharField(help_text="A sentence the user can act on.")
+    details = serializers.DictField(help_text="Facts about the refusal.")
+
+
+def errors(**codes_by_status: str) -> dict[int, OpenApiResponse]:
+    """Schema responses for refusals: ``errors(r422="insufficient_funds", r409="...")``."""
+    documented = {401: "not_authenticated"}
+    documented.update({int(key.lstrip("r")): codes for key, codes in codes_by_status.items()})
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=f"error: {codes}")
+        for code, codes in documented.items()
+    }
+
+
+class RawValue(serializers.Field):
+    """Passes the JSON value through untouched so the service can refuse a float with its own code."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return str(value)
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 100:
+        raise DomainError("The Idempotency-Key header must be 1 to 100 characters.",
+                          code="invalid_idempotency_key", status=400)
+    return key

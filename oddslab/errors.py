@@ -1,0 +1,56 @@
+"""Domain errors: every refusal has a stable code, a sentence a player can act on, and details.
+
+Services raise these; the API turns them into ``{"error", "message", "details"}`` with the
+status below (API.md "Conventions"); HTMX views show the message next to the form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 422
+    code = "refused"
+    default_message = "The request was refused."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 details: dict[str, Any] | None = None, status: int | None = None):
+        self.message = message or self.default_message
+        self.code = code or self.code
+        self.details = details or {}
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(DomainError):
+    status = 400
+    code = "invalid_request"
+    default_message = "The request is not valid."
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class InsufficientFunds(DomainError):
+    code = "insufficient_funds"
+    default_message = "Your balance is too low for this."
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    default_message = ("This Idempotency-Key was already used with a different request; "
+                       "use a new key for a new request.")

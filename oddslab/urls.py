@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from audit import api as audit_api
+from ledger import api as ledger_api
+from oddslab.accounts import api as accounts_api
+from oddslab.views import home
+from wallet import api as wallet_api
+
+api_v1 = [
+    path("auth/register", accounts_api.RegisterApi.as_view(), name="register"),
+    path("auth/token", accounts_api.TokenApi.as_view(), name="token"),
+    path("me", accounts_api.MeApi.as_view(), name="me"),
+    path("wallet", wallet_api.WalletApi.as_view(), name="wallet"),
+    path("wallet/deposits", wallet_api.DepositApi.as_view(), name="wallet-deposit"),
+    path("wallet/withdrawals", wallet_api.WithdrawalApi.as_view(), name="wallet-withdraw"),
+    path("wallet/transactions", wallet_api.WalletTransactionsApi.as_view(),
+         name="wallet-transactions"),
+    path("accounts", ledger_api.AccountListApi.as_view(), name="ledger-accounts"),
+    path("accounts/<int:pk>/transactions", ledger_api.AccountTransactionsApi.as_view(),
+         name="ledger-account-transactions"),
+    path("ledger/check", ledger_api.LedgerCheckApi.as_view(), name="ledger-check"),
+    path("audit-logs", audit_api.AuditLogListApi.as_view(), name="audit-logs"),
+    path("exports/audit-logs.csv", audit_api.AuditLogExportApi.as_view(),
+         name="export-audit-logs"),
+]
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]

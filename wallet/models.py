@@ -1,0 +1,1 @@
+# A player's wallet is their ledger account (ledger.Account, kind "player").

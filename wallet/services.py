@@ -1,0 +1,89 @@
+"""Deposits and withdrawals of play credits: the player's wallet against the house cashier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from audit.context import Actor
+from audit.models import AuditLog
+from audit.services import audit_record, audited_transaction
+from ledger.models import Account, Transfer
+from ledger.services import house_account, money_validate, player_account_open, transfer_create
+from oddslab.errors import IdempotencyConflict, InvalidInput
+
+
+@dataclass(frozen=True)
+class WalletMovement:
+    transfer: Transfer
+    balance: Decimal
+    replayed: bool = False
+
+
+def wallet_open(*, user: Any) -> Account:
+    return player_account_open(user=user)
+
+
+def wallet_deposit(
+    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None = None
+) -> WalletMovement:
+    return _wallet_move(user=user, amount=amount, actor=actor, idempotency_key=idempotency_key,
+                        kind=Transfer.Kind.DEPOSIT)
+
+
+def wallet_withdraw(
+    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None = None
+) -> WalletMovement:
+    return _wallet_move(user=user, amount=amount, actor=actor, idempotency_key=idempotency_key,
+                        kind=Transfer.Kind.WITHDRAWAL)
+
+
+def _wallet_move(
+    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None, kind: str
+) -> WalletMovement:
+    action = f"wallet.{kind}"
+    with audited_transaction(actor=actor, action=action, category=AuditLog.Category.WALLET,
+                             resource_type="wallet", resource_id=user.pk,
+                             details={"amount": str(amount)}):
+        value = money_validate(amount)
+        maximum = Decimal(settings.WALLET_MAX_TRANSACTION)
+        if value > maximum:
+            raise InvalidInput(f"The most you can move at once is {maximum}.",
+                               code="invalid_amount", details={"field": "amount",
+                                                               "max_amount": str(maximum)})
+        wallet = wallet_open(user=user)
+        # Lock the wallet first: a concurrent request with the same key waits here and then sees
+        # the first one's transfer.
+        Account.objects.select_for_update().filter(pk=wallet.pk).get()
+        ledger_key = f"wallet:{wallet.pk}:{idempotency_key}" if idempotency_key else None
+        if ledger_key:
+            earlier = Transfer.objects.filter(idempotency_key=ledger_key).first()
+            if earlier is not None:
+                return _replay(earlier, wallet=wallet, kind=kind, amount=value)
+        cashier = house_account(Account.House.CASHIER)
+        debit, credit = (cashier, wallet) if kind == Transfer.Kind.DEPOSIT else (wallet, cashier)
+        transfer = transfer_create(
+            debit=debit, credit=credit, amount=value, kind=kind,
+            reference_type="wallet", reference_id=wallet.pk, idempotency_key=ledger_key,
+            created_by=actor.user,
+        )
+        audit_record(
+            actor=actor, action=action, category=AuditLog.Category.WALLET,
+            resource_type="wallet", resource_id=user.pk, resource_label=user.get_username(),
+            details={"amount": str(value), "transfer": transfer.reference,
+                     "balance": str(wallet.balance)},
+        )
+        return WalletMovement(transfer=transfer, balance=wallet.balance)
+
+
+def _replay(earlier: Transfer, *, wallet: Account, kind: str, amount: Decimal) -> WalletMovement:
+    """The first response again for the same key and body; 409 for the same key and another body."""
+    if earlier.kind != kind or earlier.amount != amount:
+        raise IdempotencyConflict(details={"first_request": {"kind": earlier.kind,
+                                                             "amount": str(earlier.amount)}})
+    balance = (earlier.credit_balance_after if earlier.credit_account_id == wallet.pk
+               else earlier.debit_balance_after)
+    return WalletMovement(transfer=earlier, balance=balance, replayed=True)
