@@ -13,11 +13,15 @@ from ledger.selectors import net_by_account
 from oddslab.errors import InsufficientFunds, InvalidInput
 
 CENT = Decimal("0.01")
+MONEY_CEILING = Decimal(10) ** 16  # NUMERIC(18,2)
 
 
 def money_validate(amount: Any, *, field: str = "amount") -> Decimal:
-    """A positive Decimal with at most two decimals, or ``invalid_amount``. Never a float."""
-    if isinstance(amount, float) or not isinstance(amount, Decimal | int | str):
+    """A positive Decimal with at most two decimals that fits NUMERIC(18,2), or ``invalid_amount``.
+
+    Floats are refused outright: money travels as exact decimal strings.
+    """
+    if isinstance(amount, float | bool) or not isinstance(amount, Decimal | int | str):
         raise InvalidInput("Give the amount as an exact decimal string, e.g. \"10.50\".",
                            code="invalid_amount", details={"field": field})
     try:
@@ -28,7 +32,10 @@ def money_validate(amount: Any, *, field: str = "amount") -> Decimal:
     if not value.is_finite() or value <= 0:
         raise InvalidInput("The amount must be greater than zero.", code="invalid_amount",
                            details={"field": field})
-    if value != value.quantize(CENT):
+    if value >= MONEY_CEILING:
+        raise InvalidInput("The amount is too large.", code="invalid_amount",
+                           details={"field": field})
+    if value.as_tuple().exponent < -2 and value != value.quantize(CENT):
         raise InvalidInput("The amount can have at most two decimals.", code="invalid_amount",
                            details={"field": field})
     return value.quantize(CENT)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
@@ -88,8 +89,18 @@ def errors(**codes_by_status: str) -> dict[int, OpenApiResponse]:
     }
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class RawValue(serializers.Field):
     """Passes the JSON value through untouched so the service can refuse a float with its own code."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return False, data  # let the service refuse it with its own code
+        return super().validate_empty_values(data)
 
     def to_internal_value(self, data: Any) -> Any:
         return data

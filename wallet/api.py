@@ -18,41 +18,41 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class WalletApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class WalletBalanceSerializer(serializers.Serializer):
         balance = serializers.DecimalField(max_digits=18, decimal_places=2)
         currency = serializers.CharField()
 
-    @extend_schema(responses={200: OutputSerializer, **errors()})
+    @extend_schema(responses={200: WalletBalanceSerializer, **errors()})
     def get(self, request):
-        return Response(self.OutputSerializer(wallet_balance(user=request.user)).data)
+        return Response(self.WalletBalanceSerializer(wallet_balance(user=request.user)).data)
 
 
 class _WalletMoveApi(APIView):
     service = None
 
-    class InputSerializer(serializers.Serializer):
+    class WalletMoveInputSerializer(serializers.Serializer):
         amount = RawValue(help_text='Exact decimal string, e.g. "250.00"; at most two decimals.')
 
-    class OutputSerializer(serializers.Serializer):
+    class WalletMoveSerializer(serializers.Serializer):
         transaction = TransferSerializer(source="transfer")
         balance = serializers.DecimalField(max_digits=18, decimal_places=2)
 
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.WalletMoveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        movement = type(self).service(
+        movement = self.service(
             user=request.user, amount=data.validated_data["amount"],
             actor=Actor.from_request(request), idempotency_key=idempotency_key(request),
         )
-        return Response(self.OutputSerializer(movement).data, status=status.HTTP_201_CREATED)
+        return Response(self.WalletMoveSerializer(movement).data, status=status.HTTP_201_CREATED)
 
 
 class DepositApi(_WalletMoveApi):
-    service = wallet_deposit
+    service = staticmethod(wallet_deposit)
 
     @extend_schema(
-        request=_WalletMoveApi.InputSerializer, parameters=[IDEMPOTENCY_HEADER],
-        responses={201: _WalletMoveApi.OutputSerializer,
+        request=_WalletMoveApi.WalletMoveInputSerializer, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: _WalletMoveApi.WalletMoveSerializer,
                    **errors(r400="invalid_request, invalid_amount, invalid_idempotency_key",
                             r409="idempotency_conflict")},
     )
@@ -61,11 +61,11 @@ class DepositApi(_WalletMoveApi):
 
 
 class WithdrawalApi(_WalletMoveApi):
-    service = wallet_withdraw
+    service = staticmethod(wallet_withdraw)
 
     @extend_schema(
-        request=_WalletMoveApi.InputSerializer, parameters=[IDEMPOTENCY_HEADER],
-        responses={201: _WalletMoveApi.OutputSerializer,
+        request=_WalletMoveApi.WalletMoveInputSerializer, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: _WalletMoveApi.WalletMoveSerializer,
                    **errors(r400="invalid_request, invalid_amount, invalid_idempotency_key",
                             r409="idempotency_conflict", r422="insufficient_funds")},
     )

@@ -17,44 +17,44 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    class InputSerializer(serializers.Serializer):
+    class RegisterInputSerializer(serializers.Serializer):
         username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
         email = serializers.EmailField()
         country = serializers.CharField(max_length=2, min_length=2)
 
-    class OutputSerializer(serializers.Serializer):
+    class RegisterOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()
 
     @extend_schema(
-        request=InputSerializer,
-        responses={201: OutputSerializer,
+        request=RegisterInputSerializer,
+        responses={201: RegisterOutputSerializer,
                    **errors(r400="invalid_request, invalid_country, weak_password",
                             r409="username_taken")},
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = player_register(**data.validated_data, actor=Actor.from_request(request))
-        return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
+        return Response(self.RegisterOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 class TokenApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    class InputSerializer(serializers.Serializer):
+    class TokenInputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
     @extend_schema(
-        request=InputSerializer,
+        request=TokenInputSerializer,
         responses={200: inline_serializer("Token", {"token": serializers.CharField()}),
                    **errors(r400="invalid_request", r401="invalid_credentials")},
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # authenticate() records a failed login through Django's user_login_failed signal.
         user = authenticate(request._request, **data.validated_data)
@@ -67,18 +67,18 @@ class TokenApi(APIView):
 
 
 class MeApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class MeSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()
         roles = serializers.ListField(child=serializers.CharField())
         balance = serializers.DecimalField(max_digits=18, decimal_places=2)
         currency = serializers.CharField()
 
-    @extend_schema(responses={200: OutputSerializer, **errors()})
+    @extend_schema(responses={200: MeSerializer, **errors()})
     def get(self, request):
         user = request.user
         wallet = wallet_balance(user=user)
-        return Response(self.OutputSerializer({
+        return Response(self.MeSerializer({
             "id": user.pk,
             "username": user.get_username(),
             "roles": sorted(user.groups.values_list("name", flat=True)),

@@ -1,0 +1,163 @@
+"""Shared fixtures. Every test runs against real PostgreSQL (the configured or embedded server)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pgtrigger
+import pytest
+from django.core.management.commands import flush
+from django.db import connections
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from audit.context import Actor
+from audit.models import AuditLog
+from ledger.models import Account, Transfer
+from oddslab.accounts.services import user_with_role
+from wallet.services import wallet_deposit
+
+# Transactional tests (threads need committed rows) end with Django's flush, a TRUNCATE of every
+# table; the append-only triggers rightly refuse that, so the test teardown alone lifts them.
+_flush_handle = flush.Command.handle
+
+
+def _flush_ignoring_append_only(self, *args, **options):
+    with pgtrigger.ignore():
+        return _flush_handle(self, *args, **options)
+
+
+flush.Command.handle = _flush_ignoring_append_only
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    """Let the concurrency tests' threads (64 in the hot-wallet test) each hold a pooled connection."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"] = 80
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., Any]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "player", username: str | None = None, balance: Any = None):
+        name = username or f"{role}{next(counter)}"
+        user, _ = user_with_role(username=name, password="a-long-test-password", role=role,
+                                 email=f"{name}@example.test")
+        if balance is not None and Decimal(balance) > 0:
+            wallet_deposit(user=user, amount=Decimal(balance), actor=Actor.system("test"))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def player(make_user):
+    return make_user("player", "patricia", balance="1000.00")
+
+
+@pytest.fixture
+def api() -> Callable[[Any], APIClient]:
+    def client_for(user: Any = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for
+
+
+def wallet_of(user) -> Account:
+    return Account.objects.get(owner=user)
+
+
+def ledger_snapshot() -> dict[str, Any]:
+    """What a refusal must leave untouched: every stored balance and the set of transfers."""
+    return {
+        "balances": dict(Account.objects.values_list("code", "balance")),
+        "transfers": list(Transfer.objects.values_list("entry_number", flat=True)),
+    }
+
+
+def assert_database_refuses(statement: str, match: str = "pgtrigger: Cannot") -> None:
+    """The statement fails in PostgreSQL itself (a trigger or constraint), not in Python."""
+    from django.db import DatabaseError, connection, transaction
+
+    with pytest.raises(DatabaseError, match=match), transaction.atomic(), connection.cursor() as cursor:
+        # Run the test transaction's deferred FK checks first, so a TRUNCATE meets the trigger.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(statement)
+
+
+def audit_rows(action: str, outcome: str | None = None):
+    rows = AuditLog.objects.filter(action=action)
+    return rows.filter(outcome=outcome) if outcome else rows
+
+
+def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` in ``count`` threads released together; return results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def target(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # collected for the test to inspect
+            results[i] = exc
+        finally:
+            connections.close_all()  # hand the pooled connection back
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def database_url_of_tests() -> str:
+    """The URL of the test database, for child processes (a Celery worker) to share it."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "", safe="") + (f":{quote(s['PASSWORD'], safe='')}" if s["PASSWORD"] else "")
+    port = f":{s['PORT']}" if s["PORT"] else ""
+    return f"postgres://{auth}@{quote(s['HOST'] or '', safe='')}{port}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real ``celery worker`` process on a queue of its own, sharing the test database."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from django.conf import settings
+
+    from oddslab.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "REDIS_URL": settings.REDIS_URL,
+           "CELERY_TASK_DEFAULT_QUEUE": queue}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "oddslab", "worker", "-Q", queue, "--pool=solo",
+         "--loglevel=warning", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        env=env, cwd=settings.BASE_DIR,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        app.conf.task_default_queue = "celery"

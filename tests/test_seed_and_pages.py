@@ -1,0 +1,42 @@
+from decimal import Decimal
+
+from django.core.management import call_command
+from django.test import override_settings
+
+from ledger.models import Account, Transfer
+from ledger.selectors import ledger_verify
+
+
+def test_seed_demo_is_idempotent_and_leaves_a_clean_ledger(db, capsys):
+    call_command("seed_demo")
+    first = (Account.objects.count(), Transfer.objects.count())
+    out = capsys.readouterr().out
+    call_command("seed_demo")
+    assert (Account.objects.count(), Transfer.objects.count()) == first
+    for username in ("admin", "trader", "regulator", "compliance", "agent", "alice", "bob"):
+        assert username in out
+    assert Account.objects.get(owner__username="alice").balance == Decimal("10000.00")
+    assert ledger_verify().ok
+
+
+def test_home_and_login_pages_render(client, db):
+    assert b"Odds Lab" in client.get("/").content
+    assert client.get("/accounts/login/").status_code == 200
+
+
+@override_settings(STORAGES={"staticfiles": {
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}})
+def test_staff_read_the_ledger_and_audit_log_in_the_admin(client, db, player, make_user):
+    regulator = make_user("regulator")
+    client.force_login(regulator)
+    for page in ("/admin/ledger/transfer/", "/admin/ledger/account/", "/admin/audit/auditlog/"):
+        assert client.get(page).status_code == 200, page
+    transfer = Transfer.objects.first()
+    detail = client.get(f"/admin/ledger/transfer/{transfer.pk}/change/")
+    assert detail.status_code == 200 and b"Save" not in detail.content
+    assert client.post(f"/admin/ledger/transfer/{transfer.pk}/delete/").status_code == 403
+
+
+def test_players_cannot_enter_the_admin(client, player):
+    client.force_login(player)
+    assert client.get("/admin/").status_code == 302
