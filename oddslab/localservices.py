@@ -9,6 +9,7 @@ once under ``var/`` and reused by every later process (web, worker, beat, tests)
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import signal
 import socket
@@ -19,6 +20,8 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
+
+logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every reuse at INFO
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("ODDSLAB_VAR_DIR", ROOT / "var"))

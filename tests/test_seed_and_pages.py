@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 from django.core.management import call_command
-from django.test import override_settings
 
 from ledger.models import Account, Transfer
 from ledger.selectors import ledger_verify
@@ -22,10 +21,10 @@ def test_seed_demo_is_idempotent_and_leaves_a_clean_ledger(db, capsys):
 def test_home_and_login_pages_render(client, db):
     assert b"Odds Lab" in client.get("/").content
     assert client.get("/accounts/login/").status_code == 200
+    stylesheet = client.get("/static/css/oddslab.css")  # served by WhiteNoise, no collectstatic
+    assert stylesheet.status_code == 200 and b"tabular-nums" in b"".join(stylesheet.streaming_content)
 
 
-@override_settings(STORAGES={"staticfiles": {
-    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}})
 def test_staff_read_the_ledger_and_audit_log_in_the_admin(client, db, player, make_user):
     regulator = make_user("regulator")
     client.force_login(regulator)
