@@ -133,7 +133,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None  # set it where collectstatic runs
 # WhiteNoise serves static files from Daphne; finders mean no collectstatic step to run locally.
 WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
