@@ -27,6 +27,9 @@ class Actor:
     ip: str | None = None
     user_agent: str = ""
     label: str = ""
+    # ISO country of the request when a trusted proxy header says it; geofencing falls back to
+    # the player's registered country.
+    country: str = ""
 
     @property
     def user_id(self) -> int | None:
@@ -42,6 +45,7 @@ class Actor:
             ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
             label=user.get_username() if user else "anonymous",
+            country=client_country(request),
         )
 
     @classmethod
@@ -61,3 +65,10 @@ def client_ip(request: Any) -> str | None:
         if forwarded:
             return forwarded.split(",")[0].strip() or None
     return request.META.get("REMOTE_ADDR") or None
+
+
+def client_country(request: Any) -> str:
+    header = settings.TRUSTED_COUNTRY_HEADER
+    if not header:
+        return ""
+    return request.META.get("HTTP_" + header.upper().replace("-", "_"), "").strip().upper()[:2]

@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class BettingConfig(AppConfig):
     name = "betting"
+    verbose_name = "Bets"

@@ -9,10 +9,10 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from ledger.models import Account, Checkpoint, Transfer
+from ledger.money import CENT
 from ledger.selectors import net_by_account
 from oddslab.errors import InsufficientFunds, InvalidInput
 
-CENT = Decimal("0.01")
 MONEY_CEILING = Decimal(10) ** 16  # NUMERIC(18,2)
 
 

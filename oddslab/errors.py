@@ -54,3 +54,20 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
     default_message = ("This Idempotency-Key was already used with a different request; "
                        "use a new key for a new request.")
+
+
+# The HTTP status of each refusal code that is not a plain business-rule refusal (422).
+REFUSAL_STATUS = {
+    "invalid_amount": 400,
+    "self_excluded": 403,
+    "geo_blocked": 403,
+    "kyc_required": 403,
+    "market_unavailable": 409,
+    "odds_changed": 409,
+    "velocity_limit": 429,
+}
+
+
+def refusal(code: str, message: str, details: dict[str, Any] | None = None) -> DomainError:
+    """A refusal with the status its code carries (API.md "Conventions")."""
+    return DomainError(message, code=code, details=details, status=REFUSAL_STATUS.get(code, 422))

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -168,6 +169,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ledger.tasks.ledger_checkpoint_task",
         "schedule": timedelta(seconds=int(os.environ.get("LEDGER_CHECKPOINT_SECONDS", "60"))),
     },
+    "bets-pending-sweep": {
+        "task": "betting.tasks.bets_pending_sweep_task",
+        "schedule": timedelta(seconds=int(os.environ.get("BETS_SWEEP_SECONDS", "5"))),
+    },
     "ledger-reconcile": {
         "task": "ledger.tasks.ledger_reconcile_task",
         "schedule": timedelta(seconds=int(os.environ.get("LEDGER_RECONCILE_SECONDS", "300"))),
@@ -198,6 +203,15 @@ SPECTACULAR_SETTINGS = {
 
 # --- Money ------------------------------------------------------------------------------------
 ODDSLAB_CURRENCY = "PLAY"
+# The highest price a market may carry (bets have their own, lower, max price per selection).
+ODDSLAB_PRICE_MAX = os.environ.get("ODDSLAB_PRICE_MAX", "1000")
+# Worst-case payout one outcome may owe when no ExposureCap row says otherwise.
+RISK_DEFAULT_EXPOSURE_CAP = os.environ.get("RISK_DEFAULT_EXPOSURE_CAP", "1000000.00")
+# Players without verified identity may deposit at most this much in total.
+RISK_KYC_DEPOSIT_THRESHOLD = os.environ.get("RISK_KYC_DEPOSIT_THRESHOLD", "1000000.00")
+# Behind a proxy that geolocates clients, the header carrying their ISO country (e.g. CF-IPCountry);
+# unset, geofencing uses the player's registered country.
+TRUSTED_COUNTRY_HEADER = os.environ.get("ODDSLAB_TRUSTED_COUNTRY_HEADER", "")
 # The largest single deposit or withdrawal of play credits.
 WALLET_MAX_TRANSACTION = os.environ.get("WALLET_MAX_TRANSACTION", "1000000.00")
 

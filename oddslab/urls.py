@@ -3,9 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from audit import api as audit_api
+from betting import api as betting_api
 from ledger import api as ledger_api
 from oddslab.accounts import api as accounts_api
-from oddslab.views import home
+from oddslab.events import api as events_api
+from oddslab.views import health, home
 from wallet import api as wallet_api
 
 api_v1 = [
@@ -21,6 +23,16 @@ api_v1 = [
     path("accounts/<int:pk>/transactions", ledger_api.AccountTransactionsApi.as_view(),
          name="ledger-account-transactions"),
     path("ledger/check", ledger_api.LedgerCheckApi.as_view(), name="ledger-check"),
+    path("events", events_api.EventListApi.as_view(), name="events"),
+    path("events/<int:pk>", events_api.EventDetailApi.as_view(), name="event"),
+    path("events/<int:pk>/start", events_api.EventStartApi.as_view(), name="event-start"),
+    *[path(f"markets/<int:pk>/{action}", events_api.MarketActionApi.as_view(action_name=action),
+           name=f"market-{action}") for action in events_api.MarketActionApi.ACTIONS],
+    path("outcomes/<int:pk>/price", events_api.OutcomePriceApi.as_view(), name="outcome-price"),
+    path("outcomes/<int:pk>/release", events_api.OutcomeReleaseApi.as_view(), name="outcome-release"),
+    path("bets", betting_api.BetListApi.as_view(), name="bets"),
+    path("bets/validate", betting_api.BetValidateApi.as_view(), name="bet-validate"),
+    path("bets/<int:pk>", betting_api.BetDetailApi.as_view(), name="bet"),
     path("audit-logs", audit_api.AuditLogListApi.as_view(), name="audit-logs"),
     path("exports/audit-logs.csv", audit_api.AuditLogExportApi.as_view(),
          name="export-audit-logs"),
@@ -28,6 +40,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", home, name="home"),
+    path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),

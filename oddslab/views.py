@@ -1,5 +1,15 @@
+from django.db import connection
+from django.http import JsonResponse
 from django.shortcuts import render
 
 
 def home(request):
     return render(request, "home.html")
+
+
+def health(request):
+    """Liveness with one database round trip (load balancers; the benchmarks' baseline endpoint)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        ok = cursor.fetchone()[0] == 1
+    return JsonResponse({"ok": ok})

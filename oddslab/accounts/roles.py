@@ -1,22 +1,35 @@
 """The roles (Django groups) and what each may do, as permission codenames.
 
-A data migration creates the groups from this table; a later migration that adds a model adds its
-permissions to the table and re-runs ``roles_sync``.
+A data migration creates the groups from this table. When a new app's permissions join the table,
+a new migration that depends on that app re-runs ``roles_sync``; earlier migrations skip the
+permissions whose models do not exist yet at their point in history.
 """
 
 from audit.context import ROLES
 
 VIEW_LEDGER = ["ledger.view_account", "ledger.view_transfer", "ledger.view_checkpoint"]
+VIEW_EVENTS = ["events.view_sport", "events.view_competition", "events.view_event", "events.view_market",
+               "events.view_outcome", "events.view_oddstick"]
+TRADE = [*VIEW_EVENTS, "events.add_event", "events.change_event", "events.change_market",
+         "events.change_outcome", "events.add_competition", "events.change_sport"]
+VIEW_BETS = ["betting.view_bet", "betting.view_betleg"]
+VIEW_RISK = ["risk.view_limitprofile", "risk.view_exposurecap", "risk.view_outcomeexposure",
+             "risk.view_geofence", "risk.view_playerrestriction"]
+MANAGE_LIMITS = ["risk.add_limitprofile", "risk.change_limitprofile", "risk.delete_limitprofile",
+                 "risk.add_exposurecap", "risk.change_exposurecap", "risk.delete_exposurecap",
+                 "risk.change_geofence", "risk.add_playerrestriction", "risk.change_playerrestriction"]
 VIEW_AUDIT = ["audit.view_auditlog", "audit.export_auditlog", "audit.view_notification"]
 
 PERMISSIONS: dict[str, list[str]] = {
     "player": [],
     "agent": [],
-    "trader": [*VIEW_LEDGER],
-    "compliance": [*VIEW_LEDGER, *VIEW_AUDIT, "accounts.view_user", "accounts.change_user"],
-    "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, "accounts.view_user"],
-    "admin": [*VIEW_LEDGER, *VIEW_AUDIT, "accounts.view_user", "accounts.add_user",
-              "accounts.change_user", "auth.view_group", "auth.change_group"],
+    "trader": [*VIEW_LEDGER, *TRADE, *VIEW_BETS, *VIEW_RISK],
+    "compliance": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS,
+                   "accounts.view_user", "accounts.change_user"],
+    "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, "accounts.view_user"],
+    "admin": [*VIEW_LEDGER, *VIEW_AUDIT, *TRADE, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS,
+              "accounts.view_user", "accounts.add_user", "accounts.change_user", "auth.view_group",
+              "auth.change_group"],
 }
 STAFF_ROLES = {"trader", "compliance", "regulator", "admin"}
 assert set(PERMISSIONS) == set(ROLES)
@@ -37,5 +50,5 @@ def roles_sync(apps) -> None:
         perms = []
         for dotted in codenames:
             app_label, codename = dotted.split(".")
-            perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            perms += Permission.objects.filter(content_type__app_label=app_label, codename=codename)
         group.permissions.set(perms)

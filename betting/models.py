@@ -1,0 +1,102 @@
+"""Bets and their legs."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from oddslab.db import ExactDecimalField
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class Bet(models.Model):
+    class Type(models.TextChoices):
+        SINGLE = "single", "Single"
+        MULTIPLE = "multiple", "Multiple"
+
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed (waiting for the in-play delay)"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        SETTLED = "settled", "Settled"
+
+    class Result(models.TextChoices):
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        VOID = "void", "Void"
+
+    class OddsChange(models.TextChoices):
+        NONE = "none", "Refuse any price change"
+        HIGHER = "higher", "Accept better prices"
+        ANY = "any", "Accept any price"
+
+    player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bets")
+    bet_type = models.CharField(max_length=16, choices=Type.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    result = models.CharField(max_length=8, choices=Result.choices, null=True, blank=True)
+    stake = models.DecimalField(**MONEY)
+    # The exact product of the legs' prices: up to 100 legs of three decimals, so no fixed scale.
+    total_odds = ExactDecimalField()
+    potential_return = models.DecimalField(**MONEY)
+    payout = models.DecimalField(**MONEY, null=True, blank=True)
+    odds_change = models.CharField(max_length=8, choices=OddsChange.choices)
+    in_play = models.BooleanField(default=False)
+    accept_after = models.DateTimeField(null=True, blank=True)
+    placed_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=200, blank=True, default="")
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    # A hash of the request body, so a reused Idempotency-Key with another body is a conflict.
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        indexes = [
+            models.Index(fields=["player", "placed_at"], name="bet_player_placed_idx"),
+            models.Index(fields=["status", "accept_after"], name="bet_status_accept_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["player", "idempotency_key"], name="bet_idempotency_key",
+                                    condition=Q(idempotency_key__isnull=False)),
+            models.CheckConstraint(condition=Q(stake__gt=0), name="bet_stake_positive"),
+            models.CheckConstraint(condition=Q(total_odds__gte=1), name="bet_total_odds_min"),
+            models.CheckConstraint(
+                condition=Q(status="settled", result__isnull=False)
+                | (~Q(status="settled") & Q(result__isnull=True)),
+                name="bet_result_iff_settled"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_number} {self.stake} @ {self.total_odds}"
+
+    @property
+    def ticket_number(self) -> str:
+        return format_ticket_number(self.pk)
+
+
+def format_ticket_number(bet_id: int) -> str:
+    return f"BET-{bet_id:09d}"
+
+
+class BetLeg(models.Model):
+    bet = models.ForeignKey(Bet, on_delete=models.PROTECT, related_name="legs")
+    position = models.PositiveSmallIntegerField()
+    outcome = models.ForeignKey("events.Outcome", on_delete=models.PROTECT, related_name="legs")
+    market = models.ForeignKey("events.Market", on_delete=models.PROTECT, related_name="legs")
+    # Denormalised so the database itself refuses two legs on one event in a multiple.
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="legs")
+    price = models.DecimalField(max_digits=8, decimal_places=3)
+    result = models.CharField(max_length=8, choices=Bet.Result.choices, null=True, blank=True)
+
+    class Meta:
+        ordering = ["bet_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["bet", "event"], name="betleg_one_per_event"),
+            models.UniqueConstraint(fields=["bet", "position"], name="betleg_position"),
+        ]
+        indexes = [models.Index(fields=["outcome"], name="betleg_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bet_id}#{self.position} {self.outcome_id} @ {self.price}"

@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from betting.models import Bet, BetLeg
+from oddslab.errors import InvalidInput, NotFound
+
+
+def _can_see_all(user: Any) -> bool:
+    return user.has_perm("betting.view_bet")
+
+
+def bet_list(*, user: Any, status: str | None = None) -> QuerySet[Bet]:
+    """A player's own bets; staff who may view bets see everyone's."""
+    bets = Bet.objects.prefetch_related(Prefetch("legs", queryset=BetLeg.objects.order_by("position")))
+    if not _can_see_all(user):
+        bets = bets.filter(player=user)
+    if status:
+        if status not in Bet.Status.values:
+            raise InvalidInput(f"status must be one of {', '.join(Bet.Status.values)}.",
+                               details={"field": "status"})
+        bets = bets.filter(status=status)
+    return bets.order_by("-placed_at", "-id")
+
+
+def bet_get(*, user: Any, bet_id: int) -> Bet:
+    """One bet for its owner or staff; to anyone else it does not exist."""
+    bet = bet_list(user=user).filter(pk=bet_id).first()
+    if bet is None:
+        raise NotFound(f"No bet with id {bet_id}.")
+    return bet

@@ -1,0 +1,171 @@
+"""Placing bets, and accepting or rejecting them after the in-play delay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import Actor
+from audit.models import AuditLog
+from audit.services import audit_record, audited_transaction, notification_create
+from betting.models import Bet, BetLeg
+from betting.slips import SlipCheck, odds_text, slip_check, slip_parse
+from ledger.models import Account, Transfer
+from ledger.services import house_account, transfer_create
+from oddslab.errors import IdempotencyConflict, refusal
+from oddslab.events.models import Event, Market, Outcome
+from risk.exposure import exposure_release, exposure_reserve
+from risk.rules import max_allowed_stake
+from wallet.selectors import wallet_account
+from wallet.services import wallet_open
+
+
+@dataclass(frozen=True)
+class Validation:
+    valid: bool
+    total_odds: str
+    potential_return: Decimal
+    max_allowed_stake: Decimal
+    violations: list[dict[str, Any]]
+
+
+def bet_validate(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_change: Any,
+                 actor: Actor) -> Validation:
+    """What placing this slip now would do, without placing it (the bet slip calls it as you type)."""
+    slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
+    check = slip_check(player=player, slip=slip, country=actor.country,
+                       wallet=wallet_account(user=player), lock=False)
+    return Validation(valid=not check.violations, total_odds=odds_text(check.total_odds),
+                      potential_return=check.potential_return, max_allowed_stake=check.max_allowed_stake,
+                      violations=[v.as_dict() for v in check.violations])
+
+
+def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_change: Any = None,
+              actor: Actor, idempotency_key: str | None = None) -> Bet:
+    """Place a slip in one transaction: lock the wallet, re-read prices and market states under
+    share locks, check every limit, reserve exposure, move the stake to held stakes, write the bet,
+    its legs and the audit record. Pre-match bets are accepted at once; in-play bets are ``placed``
+    and a task decides after the sport's delay. A refusal changes nothing but its audit record.
+    """
+    with audited_transaction(actor=actor, action="bet.place", category=AuditLog.Category.BETTING,
+                             resource_type="bet", details={"stake": str(stake), "bet_type": str(bet_type),
+                                                           "selections": selections}):
+        slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
+        wallet = wallet_open(user=player)
+        wallet = Account.objects.select_for_update().get(pk=wallet.pk)
+        if idempotency_key:
+            earlier = Bet.objects.filter(player=player, idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                if earlier.request_fingerprint != slip.fingerprint:
+                    raise IdempotencyConflict(details={"bet_id": earlier.pk})
+                return earlier
+        check = slip_check(player=player, slip=slip, country=actor.country, wallet=wallet, lock=True)
+        if check.violations:
+            raise check.refusal()
+        bet = _bet_write(player=player, slip_type=slip.bet_type, odds_change=slip.odds_change,
+                         stake=slip.stake, check=check, idempotency_key=idempotency_key,
+                         fingerprint=slip.fingerprint)
+        if exposure_reserve(caps=check.caps, stake=bet.stake, payout=bet.potential_return):
+            # Another bet took the headroom between our read and our update.
+            raise refusal("exposure_limit", "We cannot take this much on this selection right now; "
+                          "stake less.", {"max_allowed_stake": str(max_allowed_stake(
+                              limits=check.limits, total_odds=check.total_odds,
+                              exposure_headroom=Decimal("0.00")))})
+        transfer_create(debit=wallet, credit=house_account(Account.House.STAKES_HELD), amount=bet.stake,
+                        kind=Transfer.Kind.BET_STAKE, reference_type="bet", reference_id=bet.pk,
+                        idempotency_key=f"bet:{bet.pk}:stake", created_by=actor.user)
+        audit_record(actor=actor, action="bet.place", category=AuditLog.Category.BETTING,
+                     resource_type="bet", resource_id=bet.pk, resource_label=bet.ticket_number,
+                     details={"status": bet.status, "stake": str(bet.stake),
+                              "total_odds": odds_text(bet.total_odds),
+                              "potential_return": str(bet.potential_return),
+                              "legs": [{"outcome_id": leg.outcome.pk, "price": str(leg.price)}
+                                       for leg in check.legs]})
+        if bet.status == Bet.Status.PLACED:
+            from betting.tasks import bet_decide_task
+
+            delay = check.in_play_delay
+            transaction.on_commit(lambda: bet_decide_task.apply_async((bet.pk,), countdown=delay))
+    return bet
+
+
+def _bet_write(*, player: Any, slip_type: str, odds_change: str, stake: Decimal, check: SlipCheck,
+               idempotency_key: str | None, fingerprint: str) -> Bet:
+    now = timezone.now()
+    delay = check.in_play_delay
+    bet = Bet.objects.create(
+        player=player, bet_type=slip_type, stake=stake, total_odds=check.total_odds,
+        potential_return=check.potential_return, odds_change=odds_change,
+        status=Bet.Status.PLACED if delay else Bet.Status.ACCEPTED, in_play=bool(delay),
+        accept_after=now + timedelta(seconds=delay) if delay else None,
+        accepted_at=None if delay else now, idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    BetLeg.objects.bulk_create([
+        BetLeg(bet=bet, position=i, outcome=leg.outcome, market_id=leg.outcome.market_id,
+               event_id=leg.outcome.market.event_id, price=leg.price)
+        for i, leg in enumerate(check.legs)])
+    return bet
+
+
+def bet_decide(*, bet_id: int) -> Bet | None:
+    """After the in-play delay: accept the bet if its markets are still open and the prices still
+    satisfy the player's policy, else reject it and return the stake. Safe to run twice or early:
+    only a ``placed`` bet whose delay has passed is decided.
+    """
+    actor = Actor.system("bet_decide")
+    with transaction.atomic():
+        bet = Bet.objects.select_for_update().filter(pk=bet_id, status=Bet.Status.PLACED).first()
+        if bet is None or bet.accept_after > timezone.now():
+            return None
+        legs = list(bet.legs.select_related("outcome__market__event").order_by("position"))
+        reason = _still_acceptable(bet, legs)
+        if reason is None:
+            bet.status, bet.accepted_at = Bet.Status.ACCEPTED, timezone.now()
+            bet.save(update_fields=["status", "accepted_at"])
+            message = f"Your bet {bet.ticket_number} was accepted."
+        else:
+            bet.status, bet.rejected_at, bet.rejection_reason = Bet.Status.REJECTED, timezone.now(), reason
+            bet.save(update_fields=["status", "rejected_at", "rejection_reason"])
+            transfer_create(debit=house_account(Account.House.STAKES_HELD),
+                            credit=wallet_open(user=bet.player), amount=bet.stake,
+                            kind=Transfer.Kind.BET_REFUND, reference_type="bet", reference_id=bet.pk,
+                            idempotency_key=f"bet:{bet.pk}:refund")
+            exposure_release(outcome_ids=[leg.outcome_id for leg in legs], stake=bet.stake,
+                             payout=bet.potential_return)
+            message = f"Your bet {bet.ticket_number} was not accepted: {reason} Your stake was returned."
+        audit_record(actor=actor, action=f"bet.{'accept' if reason is None else 'reject'}",
+                     category=AuditLog.Category.BETTING, resource_type="bet", resource_id=bet.pk,
+                     resource_label=bet.ticket_number, details={"reason": reason} if reason else {})
+        notification_create(user=bet.player, kind=f"bet_{bet.status}", message=message,
+                            data={"bet_id": bet.pk, "status": bet.status})
+    return bet
+
+
+def _still_acceptable(bet: Bet, legs: list[BetLeg]) -> str | None:
+    """None if the bet may be accepted, else the reason in words a player understands."""
+    for leg in legs:
+        outcome = leg.outcome
+        if (outcome.market.status != Market.Status.OPEN or outcome.status != Outcome.Status.ACTIVE
+                or outcome.market.event.status not in (Event.Status.SCHEDULED, Event.Status.LIVE)):
+            return f"{outcome.market.name} was suspended during the in-play delay."
+        if outcome.price == leg.price or bet.odds_change == Bet.OddsChange.ANY:
+            continue
+        if bet.odds_change == Bet.OddsChange.HIGHER and outcome.price > leg.price:
+            continue
+        return (f"The price of {outcome.name} moved from {leg.price} to {outcome.price} "
+                "during the in-play delay.")
+    return None
+
+
+def bets_pending_sweep(*, grace_seconds: int = 2) -> int:
+    """Decide every placed bet whose delay passed a while ago (its task was lost or late)."""
+    due = timezone.now() - timedelta(seconds=grace_seconds)
+    ids = list(Bet.objects.filter(status=Bet.Status.PLACED, accept_after__lte=due)
+               .order_by("accept_after").values_list("pk", flat=True)[:500])
+    return sum(bet_decide(bet_id=bet_id) is not None for bet_id in ids)

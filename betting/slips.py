@@ -1,0 +1,229 @@
+"""Reading and checking a bet slip: everything placement and validation share."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from betting.models import Bet
+from ledger.models import Account
+from ledger.money import exact_product, payout
+from ledger.services import money_validate
+from oddslab.errors import DomainError, InvalidInput, NotFound, refusal
+from oddslab.events.models import Event, Market, Outcome
+from oddslab.events.services import price_validate
+from risk import rules
+from risk.exposure import exposure_caps, exposure_current
+from risk.limits import Limits, limits_for
+
+# When a slip breaks several rules, the error code of the response is the first of these it breaks;
+# every violation is listed in details.
+PRIORITY = ["self_excluded", "geo_blocked", "market_unavailable", "related_selections", "odds_changed",
+            "too_many_selections", "odds_below_min", "odds_above_max", "combined_odds_above_max",
+            "stake_below_min", "stake_above_max", "max_winning_exceeded", "exposure_limit",
+            "velocity_limit", "loss_limit", "insufficient_funds"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    outcome_id: int
+    price: Decimal  # the price the player saw
+
+
+@dataclass(frozen=True)
+class Slip:
+    selections: list[Selection]
+    stake: Decimal
+    bet_type: str
+    odds_change: str
+
+    @property
+    def fingerprint(self) -> str:
+        body = {"selections": [[s.outcome_id, str(s.price)] for s in self.selections],
+                "stake": str(self.stake), "bet_type": self.bet_type, "odds_change": self.odds_change}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def slip_parse(*, selections: Any, stake: Any, bet_type: Any, odds_change: Any = None) -> Slip:
+    """The request body as a Slip, or a 400 that says what is wrong with it."""
+    if bet_type not in Bet.Type.values:
+        raise InvalidInput("bet_type must be \"single\" or \"multiple\".", details={"field": "bet_type"})
+    odds_change = odds_change or Bet.OddsChange.NONE
+    if odds_change not in Bet.OddsChange.values:
+        raise InvalidInput("odds_change must be \"none\", \"higher\" or \"any\".",
+                           details={"field": "odds_change"})
+    if not isinstance(selections, list) or not selections:
+        raise InvalidInput("Add at least one selection.", details={"field": "selections"})
+    parsed = []
+    for position, item in enumerate(selections):
+        outcome_id = item.get("outcome_id") if isinstance(item, dict) else None
+        if not isinstance(outcome_id, int) or isinstance(outcome_id, bool) or outcome_id <= 0:
+            raise InvalidInput("Each selection needs an outcome_id.",
+                               details={"field": f"selections[{position}].outcome_id"})
+        parsed.append(Selection(outcome_id, price_validate(item.get("price"),
+                                                           field=f"selections[{position}].price")))
+    if bet_type == Bet.Type.SINGLE and len(parsed) != 1:
+        raise InvalidInput("A single takes exactly one selection; use a multiple for more.",
+                           details={"field": "selections"})
+    if bet_type == Bet.Type.MULTIPLE and len(parsed) < 2:
+        raise InvalidInput("A multiple takes at least two selections.", details={"field": "selections"})
+    return Slip(parsed, money_validate(stake, field="stake"), bet_type, odds_change)
+
+
+@dataclass
+class PricedLeg:
+    outcome: Outcome
+    seen_price: Decimal
+    price: Decimal  # what the bet is struck at: the current price, when the policy takes it
+
+
+@dataclass
+class SlipCheck:
+    legs: list[PricedLeg]
+    limits: Limits
+    total_odds: Decimal
+    potential_return: Decimal
+    max_allowed_stake: Decimal
+    caps: dict[int, Decimal]
+    violations: list[rules.Violation] = field(default_factory=list)
+
+    @property
+    def in_play_delay(self) -> int:
+        """Seconds to wait before acceptance: the longest delay among the legs' live events."""
+        return max((leg.outcome.market.event.sport.inplay_delay_seconds for leg in self.legs
+                    if leg.outcome.market.event.status == Event.Status.LIVE), default=0)
+
+    def refusal(self) -> DomainError:
+        ranked = sorted(self.violations, key=lambda v: PRIORITY.index(v.error))
+        first = ranked[0]
+        return refusal(first.error, first.message, {
+            **first.details,
+            "violations": [v.as_dict() for v in ranked],
+            "total_odds": odds_text(self.total_odds),
+            "potential_return": str(self.potential_return),
+            "max_allowed_stake": str(self.max_allowed_stake),
+        })
+
+
+def odds_text(odds: Decimal) -> str:
+    """Exact odds without trailing zeros but with at least two decimals: "35.53", "2.00"."""
+    normal = odds.normalize()
+    return f"{normal:f}" if normal.as_tuple().exponent < -1 else f"{odds.quantize(Decimal('0.01')):f}"
+
+
+def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None,
+               lock: bool) -> SlipCheck:
+    """Check a slip against current prices, market states and every limit; change nothing.
+
+    With ``lock`` (placement), the outcomes and their markets are share-locked first, so a price
+    change or a suspension waits until the bet has committed and the bet sees the latest of both.
+    """
+    now = timezone.now()
+    outcomes = _outcomes([s.outcome_id for s in slip.selections], lock=lock)
+    violations = rules.player_gate(player=player, country=country or player.country, now=now)
+    legs = []
+    changed = False
+    for selection in slip.selections:
+        outcome = outcomes[selection.outcome_id]
+        current, struck = outcome.price, outcome.price
+        if current != selection.price:
+            takes = (slip.odds_change == Bet.OddsChange.ANY
+                     or (slip.odds_change == Bet.OddsChange.HIGHER and current > selection.price))
+            changed |= not takes
+        legs.append(PricedLeg(outcome, selection.price, struck))
+    unavailable = [leg.outcome.pk for leg in legs if not _available(leg.outcome)]
+    if unavailable:
+        violations.append(rules.Violation(
+            "market_unavailable", "A selection is no longer available (its market is suspended or closed).",
+            {"outcome_ids": unavailable}))
+    events = [leg.outcome.market.event_id for leg in legs]
+    if len(set(events)) != len(events):
+        violations.append(rules.Violation(
+            "related_selections", "A multiple can have only one selection per event.",
+            {"event_ids": sorted({e for e in events if events.count(e) > 1})}))
+    if changed:
+        violations.append(rules.Violation(
+            "odds_changed", "Prices have changed; check the new prices and place again.",
+            {"prices": [{"outcome_id": leg.outcome.pk, "price": str(leg.outcome.price),
+                         "seen_price": str(leg.seen_price)} for leg in legs]}))
+    total_odds = exact_product(leg.price for leg in legs)
+    potential_return = payout(slip.stake, total_odds)
+    limits = limits_for(player=player,
+                        sport_ids={leg.outcome.market.event.sport_id for leg in legs},
+                        competition_ids={leg.outcome.market.event.competition_id for leg in legs})
+    violations += rules.slip_violations(limits=limits, stake=slip.stake, prices=[leg.price for leg in legs],
+                                        total_odds=total_odds, potential_return=potential_return)
+    caps = exposure_caps(legs=[(leg.outcome.pk, leg.outcome.market.event.sport_id, leg.outcome.market.kind)
+                               for leg in legs])
+    current = exposure_current(outcome_ids=list(caps))
+    headroom = min(caps[o] - current[o] for o in caps)
+    if potential_return > headroom:
+        violations.append(rules.Violation(
+            "exposure_limit", "We cannot take this much on this selection right now; stake less.",
+            {"max_allowed_stake": str(rules.max_allowed_stake(limits=limits, total_odds=total_odds,
+                                                              exposure_headroom=headroom))}))
+    recent = Bet.objects.filter(
+        player=player, placed_at__gte=now - timedelta(seconds=limits.velocity_window_seconds)
+    ).aggregate(bets=Count("id"), staked=Sum("stake"))
+    violations += rules.velocity_violations(limits=limits, recent_bets=recent["bets"],
+                                            recent_stake=recent["staked"] or Decimal("0.00"),
+                                            stake=slip.stake)
+    violations += rules.loss_limit_violations(player=player, lost_today=_lost_today(player, now),
+                                              stake=slip.stake)
+    balance = wallet.balance if wallet else Decimal("0.00")
+    if balance < slip.stake:
+        violations.append(rules.Violation("insufficient_funds", "Your balance is too low for this stake.",
+                                          {"balance": str(balance), "stake": str(slip.stake)}))
+    return SlipCheck(legs=legs, limits=limits, total_odds=total_odds, potential_return=potential_return,
+                     max_allowed_stake=rules.max_allowed_stake(limits=limits, total_odds=total_odds,
+                                                               exposure_headroom=headroom),
+                     caps=caps, violations=violations)
+
+
+def _available(outcome: Outcome) -> bool:
+    return (outcome.status == Outcome.Status.ACTIVE and outcome.market.status == Market.Status.OPEN
+            and outcome.market.event.status in (Event.Status.SCHEDULED, Event.Status.LIVE))
+
+
+def _outcomes(ids: list[int], *, lock: bool) -> dict[int, Outcome]:
+    if lock:
+        _share_lock(ids)
+    found = {o.pk: o for o in Outcome.objects.select_related("market__event__sport").filter(pk__in=ids)}
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise NotFound("A selection refers to an outcome that does not exist.",
+                       details={"outcome_ids": missing})
+    return found
+
+
+def _share_lock(outcome_ids: list[int]) -> None:
+    """FOR SHARE on the slip's events, then markets, then outcomes, each in id order.
+
+    Placements do not block one another, but a price change, suspension or event state change
+    (which update these rows, in the same event → market → outcome order) waits for the bet to
+    commit, and the bet, reading after its locks, sees the latest committed state.
+    """
+    keys = list(Outcome.objects.filter(pk__in=outcome_ids).values_list("market_id", "market__event_id"))
+    with connection.cursor() as cursor:
+        for table, ids in ((Event._meta.db_table, {e for _, e in keys}),
+                           (Market._meta.db_table, {m for m, _ in keys}),
+                           (Outcome._meta.db_table, set(outcome_ids))):
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [sorted(ids)])
+
+
+def _lost_today(player: Any, now) -> Decimal:
+    """Stakes placed today (rejected ones returned) minus what today's settled bets paid out."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    totals = Bet.objects.filter(player=player).aggregate(
+        staked=Sum("stake", filter=Q(placed_at__gte=midnight) & ~Q(status=Bet.Status.REJECTED)),
+        paid=Sum("payout", filter=Q(settled_at__gte=midnight)),
+    )
+    return (totals["staked"] or Decimal("0.00")) - (totals["paid"] or Decimal("0.00"))

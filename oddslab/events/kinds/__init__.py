@@ -1,0 +1,71 @@
+"""Market kinds: each kind is one small module that declares its outcomes (and later grades them).
+
+Adding a kind means adding a module here and importing it at the bottom of this file; nothing else
+in the code names kinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+
+from oddslab.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    key: str
+    name: str
+
+
+class MarketKind:
+    key: ClassVar[str]
+    label: ClassVar[str]
+    needs_line: ClassVar[bool] = False
+
+    def outcomes(self, *, home: str, away: str, line: Decimal | None) -> list[OutcomeSpec]:
+        raise NotImplementedError
+
+    def market_name(self, *, line: Decimal | None) -> str:
+        return f"{self.label} {line:f}" if line is not None else self.label
+
+    def line_validate(self, line: Decimal | None) -> Decimal | None:
+        if not self.needs_line:
+            if line is not None:
+                raise InvalidInput(f"A {self.key} market takes no line.", code="invalid_line")
+            return None
+        if line is None:
+            raise InvalidInput(f"A {self.key} market needs a line, e.g. \"2.5\".", code="invalid_line")
+        return line
+
+
+REGISTRY: dict[str, MarketKind] = {}
+
+
+def register(kind_class: type[MarketKind]) -> type[MarketKind]:
+    REGISTRY[kind_class.key] = kind_class()
+    return kind_class
+
+
+def market_kind(key: str) -> MarketKind:
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise InvalidInput(f"Unknown market kind {key!r}; known kinds: {', '.join(sorted(REGISTRY))}.",
+                           code="unknown_market_kind", details={"kind": key}) from None
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return [(key, kind.label) for key, kind in sorted(REGISTRY.items())]
+
+
+from oddslab.events.kinds import (  # noqa: E402  (the kinds register themselves)
+    both_teams_to_score,
+    double_chance,
+    match_result,
+    over_under,
+)
+
+__all__ = ["REGISTRY", "MarketKind", "OutcomeSpec", "both_teams_to_score", "double_chance",
+           "kind_choices", "market_kind", "match_result", "over_under", "register"]

@@ -1,0 +1,12 @@
+from oddslab.events.kinds import MarketKind, OutcomeSpec, register
+
+
+@register
+class DoubleChance(MarketKind):
+    key = "double_chance"
+    label = "Double chance"
+
+    def outcomes(self, *, home, away, line):
+        return [OutcomeSpec("home_draw", f"{home} or draw"),
+                OutcomeSpec("home_away", f"{home} or {away}"),
+                OutcomeSpec("draw_away", f"Draw or {away}")]

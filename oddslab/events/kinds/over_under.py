@@ -1,0 +1,22 @@
+from decimal import Decimal
+
+from oddslab.errors import InvalidInput
+from oddslab.events.kinds import MarketKind, OutcomeSpec, register
+
+
+@register
+class OverUnder(MarketKind):
+    key = "over_under"
+    label = "Total goals"
+    needs_line = True
+
+    def outcomes(self, *, home, away, line):
+        return [OutcomeSpec("over", f"Over {line:f}"), OutcomeSpec("under", f"Under {line:f}")]
+
+    def line_validate(self, line):
+        line = super().line_validate(line)
+        # Whole and half lines only (2, 2.5): a whole-number total equal to the line is a push.
+        if line <= 0 or line > 100 or (line * 2) != (line * 2).to_integral_value():
+            raise InvalidInput("The line must be a positive whole or half number, e.g. \"2.5\".",
+                               code="invalid_line", details={"line": str(line)})
+        return line.quantize(Decimal("0.1"))

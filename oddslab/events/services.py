@@ -1,0 +1,249 @@
+"""Every change to events, markets and prices; the API, the admin and the feed all call these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import Actor
+from audit.models import AuditLog
+from audit.services import audit_record
+from oddslab.errors import Conflict, InvalidInput, NotFound
+from oddslab.events.kinds import market_kind
+from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Sport
+
+PRICE_STEP = Decimal("0.001")
+PRICE_MIN = Decimal("1.01")
+
+
+def price_validate(value: Any, *, field: str = "price") -> Decimal:
+    """1.01 ≤ price ≤ ODDSLAB_PRICE_MAX, at most three decimals, from an exact decimal string."""
+    if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
+        raise InvalidInput("Give prices as exact decimal strings, e.g. \"2.50\".",
+                           code="invalid_price", details={"field": field})
+    try:
+        price = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidInput("The price is not a number.", code="invalid_price",
+                           details={"field": field}) from None
+    ceiling = Decimal(settings.ODDSLAB_PRICE_MAX)
+    if not price.is_finite() or not PRICE_MIN <= price <= ceiling:
+        raise InvalidInput(f"Prices run from {PRICE_MIN} to {ceiling}.", code="invalid_price",
+                           details={"field": field, "price": str(value)})
+    if price != price.quantize(PRICE_STEP):
+        raise InvalidInput("A price has at most three decimals.", code="invalid_price",
+                           details={"field": field, "price": str(value)})
+    return price.quantize(PRICE_STEP)
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    kind: str
+    prices: dict[str, Any]
+    line: Any = None
+
+
+def event_create(
+    *, home_team: str, away_team: str, sport: str, competition: str, start_time: datetime,
+    markets: list[MarketSpec], actor: Actor,
+) -> Event:
+    """An event with its markets and opening prices, all or nothing."""
+    home_team, away_team = home_team.strip(), away_team.strip()
+    if not home_team or not away_team or home_team.casefold() == away_team.casefold():
+        raise InvalidInput("An event needs two different teams.", code="invalid_event")
+    sport_row = Sport.objects.filter(key=sport).first()
+    if sport_row is None:
+        raise InvalidInput(f"Unknown sport {sport!r}.", code="unknown_sport",
+                           details={"known": list(Sport.objects.values_list("key", flat=True))})
+    built = [_market_build(spec, home=home_team, away=away_team, index=i)
+             for i, spec in enumerate(markets)]
+    keys = [(m.kind, m.line) for m, _ in built]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("Each market (kind and line) may appear once.", code="duplicate_market")
+    with transaction.atomic():
+        competition_row, _ = Competition.objects.get_or_create(sport=sport_row,
+                                                               name=competition.strip())
+        event = Event.objects.create(sport=sport_row, competition=competition_row, home=home_team,
+                                     away=away_team, start_time=start_time)
+        for market, outcomes in built:
+            market.event = event
+            market.save()
+            for outcome in outcomes:
+                outcome.market = market
+            Outcome.objects.bulk_create(outcomes)
+            OddsTick.objects.bulk_create([
+                OddsTick(outcome=o, old_price=None, new_price=o.price, source=OddsTick.Source.OPERATOR,
+                         reason="opening price", actor=actor.user) for o in outcomes])
+        audit_record(actor=actor, action="event.create", category=AuditLog.Category.ADMIN,
+                     resource_type="event", resource_id=event.pk, resource_label=str(event),
+                     details={"markets": [{"kind": m.kind, "line": None if m.line is None else str(m.line)}
+                                          for m, _ in built]})
+    return event
+
+
+def _market_build(spec: MarketSpec, *, home: str, away: str, index: int) -> tuple[Market, list[Outcome]]:
+    kind = market_kind(spec.kind)
+    line = None
+    if spec.line not in (None, ""):
+        try:
+            line = Decimal(str(spec.line))
+        except InvalidOperation:
+            raise InvalidInput("The line is not a number.", code="invalid_line",
+                               details={"market": index}) from None
+    line = kind.line_validate(line)
+    outcomes = kind.outcomes(home=home, away=away, line=line)
+    expected = {o.key for o in outcomes}
+    if set(spec.prices) != expected:
+        raise InvalidInput(f"A {kind.key} market needs a price for exactly: {', '.join(sorted(expected))}.",
+                           code="invalid_prices", details={"market": index, "expected": sorted(expected)})
+    return (
+        Market(kind=kind.key, line=line, name=kind.market_name(line=line)),
+        [Outcome(key=o.key, name=o.name,
+                 price=price_validate(spec.prices[o.key], field=f"markets[{index}].{o.key}"))
+         for o in outcomes],
+    )
+
+
+# Which market statuses each operator action may start from.
+_MARKET_MOVES = {
+    "suspend": ({Market.Status.OPEN}, Market.Status.SUSPENDED),
+    "resume": ({Market.Status.SUSPENDED}, Market.Status.OPEN),
+    "close": ({Market.Status.OPEN, Market.Status.SUSPENDED}, Market.Status.CLOSED),
+    "cancel": ({Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED,
+                Market.Status.RESULTED}, Market.Status.CANCELLED),
+}
+
+
+def _market_move(*, market_id: int, move: str, actor: Actor, reason: str = "") -> Market:
+    allowed_from, target = _MARKET_MOVES[move]
+    with transaction.atomic():
+        market = _locked(Market, market_id)
+        if market.status not in allowed_from:
+            raise Conflict(f"A {market.status} market cannot be {move}ed." if move != "cancel"
+                           else f"A {market.status} market cannot be cancelled.",
+                           code="invalid_market_state",
+                           details={"market_id": market.pk, "status": market.status})
+        before = market.status
+        market.status, market.status_reason = target, reason[:200]
+        market.save(update_fields=["status", "status_reason"])
+        audit_record(actor=actor, action=f"market.{move}", category=AuditLog.Category.ADMIN,
+                     resource_type="market", resource_id=market.pk, resource_label=str(market),
+                     details={"before": before, "after": target, "reason": reason})
+    return market
+
+
+def market_suspend(*, market_id: int, actor: Actor, reason: str = "") -> Market:
+    return _market_move(market_id=market_id, move="suspend", actor=actor, reason=reason)
+
+
+def market_resume(*, market_id: int, actor: Actor, reason: str = "") -> Market:
+    return _market_move(market_id=market_id, move="resume", actor=actor, reason=reason)
+
+
+def market_close(*, market_id: int, actor: Actor, reason: str = "") -> Market:
+    return _market_move(market_id=market_id, move="close", actor=actor, reason=reason)
+
+
+def market_cancel(*, market_id: int, actor: Actor, reason: str) -> Market:
+    if not reason.strip():
+        raise InvalidInput("Say why the market is cancelled.", code="reason_required")
+    return _market_move(market_id=market_id, move="cancel", actor=actor, reason=reason)
+
+
+def outcome_price_set(*, outcome_id: int, price: Any, reason: str, actor: Actor) -> Outcome:
+    """An operator's override: the price is pinned until released; feed prices are only recorded."""
+    new_price = price_validate(price)
+    with transaction.atomic():
+        outcome = _locked(Outcome, outcome_id)
+        old_price = outcome.price
+        outcome.price, outcome.pinned = new_price, True
+        outcome.save(update_fields=["price", "pinned"])
+        OddsTick.objects.create(outcome=outcome, old_price=old_price, new_price=new_price,
+                                source=OddsTick.Source.OPERATOR, reason=reason[:200], actor=actor.user)
+        audit_record(actor=actor, action="outcome.price_set", category=AuditLog.Category.ADMIN,
+                     resource_type="outcome", resource_id=outcome.pk, resource_label=outcome.name,
+                     details={"before": str(old_price), "after": str(new_price), "reason": reason})
+    return outcome
+
+
+def outcome_price_release(*, outcome_id: int, actor: Actor) -> Outcome:
+    """Unpin; the latest feed price seen while pinned (if any) becomes the price."""
+    with transaction.atomic():
+        outcome = _locked(Outcome, outcome_id)
+        if not outcome.pinned:
+            raise Conflict("This price is not pinned.", code="price_not_pinned")
+        old_price = outcome.price
+        outcome.pinned = False
+        if outcome.feed_price is not None and outcome.feed_price != old_price:
+            outcome.price = outcome.feed_price
+            OddsTick.objects.create(outcome=outcome, old_price=old_price, new_price=outcome.price,
+                                    source=OddsTick.Source.FEED, reason="pin released", actor=actor.user)
+        outcome.save(update_fields=["pinned", "price"])
+        audit_record(actor=actor, action="outcome.price_release", category=AuditLog.Category.ADMIN,
+                     resource_type="outcome", resource_id=outcome.pk, resource_label=outcome.name,
+                     details={"before": str(old_price), "after": str(outcome.price)})
+    return outcome
+
+
+def outcome_price_feed(*, outcome_id: int, price: Any, reason: str = "") -> Outcome:
+    """A price from the feed: applied, or only recorded while an operator has the price pinned."""
+    new_price = price_validate(price)
+    with transaction.atomic():
+        outcome = _locked(Outcome, outcome_id)
+        old_price = outcome.price
+        applied = not outcome.pinned
+        if applied:
+            outcome.price = new_price
+        outcome.feed_price = new_price
+        outcome.save(update_fields=["price", "feed_price"])
+        OddsTick.objects.create(outcome=outcome, old_price=old_price, new_price=new_price,
+                                source=OddsTick.Source.FEED, applied=applied, reason=reason[:200])
+    return outcome
+
+
+def event_start(*, event_id: int, actor: Actor) -> Event:
+    """The event is live: from now on in-play rules (the sport's bet delay) apply."""
+    with transaction.atomic():
+        event = _locked(Event, event_id)
+        if event.status != Event.Status.SCHEDULED:
+            raise Conflict(f"A {event.status} event cannot start.", code="invalid_event_state",
+                           details={"status": event.status})
+        event.status, event.started_at = Event.Status.LIVE, timezone.now()
+        event.save(update_fields=["status", "started_at"])
+        audit_record(actor=actor, action="event.start", category=AuditLog.Category.ADMIN,
+                     resource_type="event", resource_id=event.pk, resource_label=str(event))
+    return event
+
+
+def event_finish(*, event_id: int, actor: Actor) -> Event:
+    """The event is over: its open and suspended markets close, so nothing more can be bet."""
+    with transaction.atomic():
+        event = _locked(Event, event_id)
+        if event.status not in (Event.Status.SCHEDULED, Event.Status.LIVE):
+            raise Conflict(f"A {event.status} event cannot finish.", code="invalid_event_state",
+                           details={"status": event.status})
+        event.status, event.finished_at = Event.Status.FINISHED, timezone.now()
+        event.save(update_fields=["status", "finished_at"])
+        closed = list(event.markets.select_for_update().order_by("pk")
+                      .filter(status__in=[Market.Status.OPEN, Market.Status.SUSPENDED]))
+        for market in closed:
+            market.status, market.status_reason = Market.Status.CLOSED, "event finished"
+            market.save(update_fields=["status", "status_reason"])
+        audit_record(actor=actor, action="event.finish", category=AuditLog.Category.ADMIN,
+                     resource_type="event", resource_id=event.pk, resource_label=str(event),
+                     details={"markets_closed": [m.pk for m in closed]})
+    return event
+
+
+def _locked(model, pk: int):
+    row = model.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"No {model._meta.verbose_name} with id {pk}.",
+                       details={"resource": model._meta.model_name, "id": pk})
+    return row

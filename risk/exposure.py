@@ -1,0 +1,71 @@
+"""Open liability per outcome: hot counters, changed only by one short conditional UPDATE."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+
+from risk.models import ExposureCap, OutcomeExposure
+
+
+def exposure_caps(*, legs: list[tuple[int, int, str]]) -> dict[int, Decimal]:
+    """The cap for each (outcome_id, sport_id, market_kind): sport and kind > kind > sport > default."""
+    caps = list(ExposureCap.objects.all())
+    default = Decimal(settings.RISK_DEFAULT_EXPOSURE_CAP)
+
+    def cap_for(sport_id: int, kind: str) -> Decimal:
+        for want_sport, want_kind in ((sport_id, kind), (None, kind), (sport_id, ""), (None, "")):
+            for cap in caps:
+                if cap.sport_id == want_sport and cap.market_kind == want_kind:
+                    return cap.cap
+        return default
+
+    return {outcome_id: cap_for(sport_id, kind) for outcome_id, sport_id, kind in legs}
+
+
+def exposure_current(*, outcome_ids: list[int]) -> dict[int, Decimal]:
+    rows = OutcomeExposure.objects.filter(outcome_id__in=outcome_ids).values_list(
+        "outcome_id", "worst_case_payout")
+    return {outcome_id: Decimal("0.00") for outcome_id in outcome_ids} | dict(rows)
+
+
+def exposure_reserve(*, caps: dict[int, Decimal], stake: Decimal, payout: Decimal) -> list[int]:
+    """Add a bet's worst-case payout to each of its outcomes, unless that would pass the cap.
+
+    One statement per outcome, in id order (the lock order): INSERT the counter or add to it only
+    WHERE the new total stays within the cap. Returns the outcomes whose cap refused it (then the
+    caller must roll back its transaction).
+    """
+    refused = []
+    with connection.cursor() as cursor:
+        for outcome_id in sorted(caps):
+            cursor.execute(
+                f"""
+                INSERT INTO {OutcomeExposure._meta.db_table} AS e
+                    (outcome_id, stakes, worst_case_payout, bets)
+                SELECT %(outcome)s, %(stake)s, %(payout)s, 1 WHERE %(payout)s <= %(cap)s
+                ON CONFLICT (outcome_id) DO UPDATE
+                    SET stakes = e.stakes + EXCLUDED.stakes,
+                        worst_case_payout = e.worst_case_payout + EXCLUDED.worst_case_payout,
+                        bets = e.bets + 1
+                    WHERE e.worst_case_payout + EXCLUDED.worst_case_payout <= %(cap)s
+                """,
+                {"outcome": outcome_id, "stake": stake, "payout": payout, "cap": caps[outcome_id]},
+            )
+            if cursor.rowcount != 1:
+                refused.append(outcome_id)
+    return refused
+
+
+def exposure_release(*, outcome_ids: list[int], stake: Decimal, payout: Decimal) -> None:
+    """Take a bet that is no longer open (rejected, settled) off its outcomes' liability."""
+    with connection.cursor() as cursor:
+        for outcome_id in sorted(outcome_ids):
+            cursor.execute(
+                f"""UPDATE {OutcomeExposure._meta.db_table}
+                    SET stakes = stakes - %s, worst_case_payout = worst_case_payout - %s, bets = bets - 1
+                    WHERE outcome_id = %s""",
+                [stake, payout, outcome_id],
+            )
