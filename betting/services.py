@@ -14,7 +14,7 @@ from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction, notification_create
 from betting.models import Bet, BetLeg
-from betting.slips import SlipCheck, odds_text, slip_check, slip_parse
+from betting.slips import SlipCheck, odds_text, slip_check, slip_confirm, slip_parse
 from ledger.models import Account, Transfer
 from ledger.services import house_account, transfer_create
 from oddslab.errors import IdempotencyConflict, refusal
@@ -38,8 +38,7 @@ def bet_validate(*, player: Any, selections: Any, stake: Any, bet_type: Any, odd
                  actor: Actor) -> Validation:
     """What placing this slip now would do, without placing it (the bet slip calls it as you type)."""
     slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
-    check = slip_check(player=player, slip=slip, country=actor.country,
-                       wallet=wallet_account(user=player), lock=False)
+    check = slip_check(player=player, slip=slip, country=actor.country, wallet=wallet_account(user=player))
     return Validation(valid=not check.violations, total_odds=odds_text(check.total_odds),
                       potential_return=check.potential_return, max_allowed_stake=check.max_allowed_stake,
                       violations=[v.as_dict() for v in check.violations])
@@ -47,10 +46,11 @@ def bet_validate(*, player: Any, selections: Any, stake: Any, bet_type: Any, odd
 
 def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_change: Any = None,
               actor: Actor, idempotency_key: str | None = None) -> Bet:
-    """Place a slip in one transaction: lock the wallet, re-read prices and market states under
-    share locks, check every limit, reserve exposure, move the stake to held stakes, write the bet,
-    its legs and the audit record. Pre-match bets are accepted at once; in-play bets are ``placed``
-    and a task decides after the sport's delay. A refusal changes nothing but its audit record.
+    """Place a slip in one transaction: lock the wallet, check prices, market states and every
+    limit, reserve exposure, move the stake to held stakes, write the bet and its legs, confirm
+    under share locks that prices and states still hold, and write the audit record.
+    Pre-match bets are accepted at once; in-play bets are ``placed`` and a task decides after the
+    sport's delay. A refusal changes nothing but its audit record.
     """
     with audited_transaction(actor=actor, action="bet.place", category=AuditLog.Category.BETTING,
                              resource_type="bet", details={"stake": str(stake), "bet_type": str(bet_type),
@@ -64,7 +64,7 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                 if earlier.request_fingerprint != slip.fingerprint:
                     raise IdempotencyConflict(details={"bet_id": earlier.pk})
                 return earlier
-        check = slip_check(player=player, slip=slip, country=actor.country, wallet=wallet, lock=True)
+        check = slip_check(player=player, slip=slip, country=actor.country, wallet=wallet)
         if check.violations:
             raise check.refusal()
         bet = _bet_write(player=player, slip_type=slip.bet_type, odds_change=slip.odds_change,
@@ -79,6 +79,7 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
         transfer_create(debit=wallet, credit=house_account(Account.House.STAKES_HELD), amount=bet.stake,
                         kind=Transfer.Kind.BET_STAKE, reference_type="bet", reference_id=bet.pk,
                         idempotency_key=f"bet:{bet.pk}:stake", created_by=actor.user)
+        slip_confirm(check)
         audit_record(actor=actor, action="bet.place", category=AuditLog.Category.BETTING,
                      resource_type="bet", resource_id=bet.pk, resource_label=bet.ticket_number,
                      details={"status": bet.status, "stake": str(bet.stake),

@@ -119,15 +119,10 @@ def odds_text(odds: Decimal) -> str:
     return f"{normal:f}" if normal.as_tuple().exponent < -1 else f"{odds.quantize(Decimal('0.01')):f}"
 
 
-def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None,
-               lock: bool) -> SlipCheck:
-    """Check a slip against current prices, market states and every limit; change nothing.
-
-    With ``lock`` (placement), the outcomes and their markets are share-locked first, so a price
-    change or a suspension waits until the bet has committed and the bet sees the latest of both.
-    """
+def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None) -> SlipCheck:
+    """Check a slip against current prices, market states and every limit; change nothing."""
     now = timezone.now()
-    outcomes = _outcomes([s.outcome_id for s in slip.selections], lock=lock)
+    outcomes = _outcomes([s.outcome_id for s in slip.selections])
     violations = rules.player_gate(player=player, country=country or player.country, now=now)
     legs = []
     changed = False
@@ -193,9 +188,7 @@ def _available(outcome: Outcome) -> bool:
             and outcome.market.event.status in (Event.Status.SCHEDULED, Event.Status.LIVE))
 
 
-def _outcomes(ids: list[int], *, lock: bool) -> dict[int, Outcome]:
-    if lock:
-        _share_lock(ids)
+def _outcomes(ids: list[int]) -> dict[int, Outcome]:
     found = {o.pk: o for o in Outcome.objects.select_related("market__event__sport").filter(pk__in=ids)}
     missing = sorted(set(ids) - set(found))
     if missing:
@@ -204,19 +197,37 @@ def _outcomes(ids: list[int], *, lock: bool) -> dict[int, Outcome]:
     return found
 
 
-def _share_lock(outcome_ids: list[int]) -> None:
-    """FOR SHARE on the slip's events, then markets, then outcomes, each in id order.
+def slip_confirm(check: SlipCheck) -> None:
+    """Just before commit: share-lock the slip's events, markets and outcomes (in that order, each
+    by id, as the operator services lock them) and make sure nothing the bet relied on has changed.
 
-    Placements do not block one another, but a price change, suspension or event state change
-    (which update these rows, in the same event → market → outcome order) waits for the bet to
-    commit, and the bet, reading after its locks, sees the latest committed state.
+    A price change or suspension that committed while the bet was being written refuses the bet;
+    one that starts now waits the few milliseconds until the bet has committed. Taking the locks
+    last keeps them short, so a busy outcome cannot starve a trader's update.
     """
-    keys = list(Outcome.objects.filter(pk__in=outcome_ids).values_list("market_id", "market__event_id"))
+    outcome_ids = sorted(leg.outcome.pk for leg in check.legs)
     with connection.cursor() as cursor:
-        for table, ids in ((Event._meta.db_table, {e for _, e in keys}),
-                           (Market._meta.db_table, {m for m, _ in keys}),
-                           (Outcome._meta.db_table, set(outcome_ids))):
+        for table, ids in ((Event._meta.db_table, {leg.outcome.market.event_id for leg in check.legs}),
+                           (Market._meta.db_table, {leg.outcome.market_id for leg in check.legs})):
             cursor.execute(f"SELECT 1 FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [sorted(ids)])
+        cursor.execute(
+            f"""SELECT o.id, o.price, o.status, m.status, e.status FROM {Outcome._meta.db_table} o
+                JOIN {Market._meta.db_table} m ON m.id = o.market_id
+                JOIN {Event._meta.db_table} e ON e.id = m.event_id
+                WHERE o.id = ANY(%s) ORDER BY o.id FOR SHARE OF o""", [outcome_ids])
+        now = {row[0]: row[1:] for row in cursor.fetchall()}
+    for leg in check.legs:
+        outcome = leg.outcome
+        if now[outcome.pk] != (outcome.price, outcome.status, outcome.market.status,
+                               outcome.market.event.status):
+            price, *_ = now[outcome.pk]
+            if price != outcome.price:
+                raise refusal("odds_changed", "Prices changed while your bet was being placed; "
+                              "check the new prices and place again.",
+                              {"prices": [{"outcome_id": outcome.pk, "price": str(price),
+                                           "seen_price": str(leg.seen_price)}]})
+            raise refusal("market_unavailable", "A selection was suspended while your bet was being placed.",
+                          {"outcome_ids": [outcome.pk]})
 
 
 def _lost_today(player: Any, now) -> Decimal:

@@ -24,7 +24,8 @@ def exact_product(values: Iterable[Decimal]) -> Decimal:
 def payout(stake: Decimal, odds: Decimal) -> Decimal:
     """stake × odds, exact, then rounded down to the cent: the potential return of a bet."""
     with localcontext(_EXACT):
-        return floor_cent(stake * odds)
+        exact = stake * odds
+    return floor_cent(exact)
 
 
 def largest_stake_within(limit: Decimal, odds: Decimal) -> Decimal:

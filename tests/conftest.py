@@ -73,6 +73,49 @@ def api() -> Callable[[Any], APIClient]:
     return client_for
 
 
+@pytest.fixture
+def make_event(db):
+    """An event with a match_result market; ``home`` is the home price. Returns the event."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from oddslab.events.services import MarketSpec, event_create
+
+    counter = iter(range(1, 100_000))
+
+    def make(home: str = "2.50", draw: str = "3.20", away: str = "2.80", *, sport: str = "football",
+             competition: str = "Test League", extra_markets: list | None = None, start_in_hours: int = 24):
+        n = next(counter)
+        return event_create(
+            home_team=f"Home {n}", away_team=f"Away {n}", sport=sport, competition=competition,
+            start_time=timezone.now() + timedelta(hours=start_in_hours),
+            markets=[MarketSpec(kind="match_result", prices={"home": home, "draw": draw, "away": away}),
+                     *(extra_markets or [])],
+            actor=Actor.system("test"))
+
+    return make
+
+
+def outcome_of(event, key: str = "home", kind: str = "match_result"):
+    return event.markets.get(kind=kind).outcomes.get(key=key)
+
+
+def selection(event, key: str = "home", price: str | None = None) -> dict:
+    outcome = outcome_of(event, key)
+    return {"outcome_id": outcome.pk, "price": price or str(outcome.price)}
+
+
+def bets_snapshot() -> dict[str, Any]:
+    """Balances, ledger and bets: what a refused slip must leave exactly as it was."""
+    from betting.models import Bet, BetLeg
+    from risk.models import OutcomeExposure
+
+    return {**ledger_snapshot(), "bets": list(Bet.objects.values_list("pk", "status")),
+            "legs": BetLeg.objects.count(),
+            "exposure": list(OutcomeExposure.objects.values_list("outcome_id", "worst_case_payout"))}
+
+
 def wallet_of(user) -> Account:
     return Account.objects.get(owner=user)
 

@@ -7,13 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
 from ledger.models import Account, Transfer
 from ledger.services import house_account, money_validate, player_account_open, transfer_create
-from oddslab.errors import IdempotencyConflict, InvalidInput
+from oddslab.errors import IdempotencyConflict, InvalidInput, refusal
+from risk.rules import deposit_violations
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ def _wallet_move(
             earlier = Transfer.objects.filter(idempotency_key=ledger_key).first()
             if earlier is not None:
                 return _replay(earlier, wallet=wallet, kind=kind, amount=value)
+        if kind == Transfer.Kind.DEPOSIT:
+            _deposit_check(user=user, wallet=wallet, amount=value, actor=actor)
         cashier = house_account(Account.House.CASHIER)
         debit, credit = (cashier, wallet) if kind == Transfer.Kind.DEPOSIT else (wallet, cashier)
         transfer = transfer_create(
@@ -87,3 +92,18 @@ def _replay(earlier: Transfer, *, wallet: Account, kind: str, amount: Decimal) -
     balance = (earlier.credit_balance_after if earlier.credit_account_id == wallet.pk
                else earlier.debit_balance_after)
     return WalletMovement(transfer=earlier, balance=balance, replayed=True)
+
+
+def _deposit_check(*, user: Any, wallet: Account, amount: Decimal, actor: Actor) -> None:
+    """Geofence, self-exclusion, the player's daily deposit limit and the KYC threshold."""
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    totals = Transfer.objects.filter(credit_account=wallet, kind=Transfer.Kind.DEPOSIT).aggregate(
+        ever=Sum("amount"), today=Sum("amount", filter=Q(created_at__gte=midnight)))
+    found = deposit_violations(
+        player=user, amount=amount, country=actor.country or user.country,
+        deposited_today=totals["today"] or Decimal("0.00"), deposited_ever=totals["ever"] or Decimal("0.00"),
+        kyc_threshold=Decimal(settings.RISK_KYC_DEPOSIT_THRESHOLD))
+    if found:
+        first = found[0]
+        raise refusal(first.error, first.message,
+                      {**first.details, "violations": [v.as_dict() for v in found]})

@@ -1,0 +1,197 @@
+"""Placement under real concurrency: threads against PostgreSQL."""
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from audit.context import Actor
+from betting.models import Bet
+from betting.services import bet_place
+from ledger.selectors import ledger_verify
+from oddslab.errors import DomainError
+from oddslab.events.services import market_suspend, outcome_price_set
+from risk.models import OutcomeExposure
+from tests.conftest import run_concurrently, selection, wallet_of
+
+concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@concurrent
+def test_50_threads_on_one_wallet_accept_exactly_the_affordable_bets(make_user, make_event):
+    # given a wallet of 1,000 and 50 slips of 30 each
+    player = make_user(balance="1000.00")
+    body = selection(make_event(home="2.00"))
+    # when they are placed at once
+    results = run_concurrently(50, lambda i: bet_place(
+        player=player, selections=[body], stake="30.00", bet_type="single", actor=Actor.of(player)))
+    # then exactly ⌊1000/30⌋ = 33 are accepted and the rest refused for funds
+    placed = [r for r in results if isinstance(r, Bet)]
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(placed) == 33, [r for r in results if not isinstance(r, Bet | DomainError)]
+    assert {r.code for r in refused} == {"insufficient_funds"} and len(refused) == 17
+    assert wallet_of(player).balance == Decimal("10.00")
+    assert OutcomeExposure.objects.get(outcome_id=body["outcome_id"]).worst_case_payout == Decimal("1980.00")
+    assert ledger_verify().ok
+
+
+@concurrent
+def test_prices_moving_under_busy_betting_never_strike_a_bet_at_a_stale_price(make_user, make_event):
+    # given 8 players betting at 2.50 (policy "none") as fast as they can, while a trader moves the
+    # price up tick by tick (never back to 2.50) and then suspends the market
+    players = [make_user(balance="1000.00") for _ in range(8)]
+    event = make_event(home="2.50")
+    outcome_id = selection(event)["outcome_id"]
+    stop = threading.Event()
+    trader_seconds = []
+
+    def trader():
+        started = time.perf_counter()
+        time.sleep(0.2)
+        for step in range(1, 11):
+            outcome_price_set(outcome_id=outcome_id, price=f"{Decimal('2.50') + step * Decimal('0.01')}",
+                              reason="race", actor=Actor.system("test"))
+        market_suspend(market_id=event.markets.get().pk, actor=Actor.system("test"))
+        trader_seconds.append(time.perf_counter() - started)
+        stop.set()
+
+    def bettor(i):
+        if i == 0:
+            return trader()
+        seen = []
+        while not stop.is_set():
+            try:
+                bet_place(player=players[i - 1], selections=[{"outcome_id": outcome_id, "price": "2.50"}],
+                          stake="1.00", bet_type="single", actor=Actor.of(players[i - 1]))
+                seen.append("placed")
+            except DomainError as refusal:
+                seen.append(refusal.code)
+        return seen
+
+    # when
+    results = run_concurrently(9, bettor)
+    # then bets were taken, then refused, and every one taken is at 2.50
+    assert not [r for r in results if isinstance(r, Exception)], results
+    codes = {code for seen in results[1:] for code in seen}
+    assert "placed" in codes and codes <= {"placed", "odds_changed", "market_unavailable", "velocity_limit"}
+    assert set(Bet.objects.values_list("legs__price", flat=True)) == {Decimal("2.500")}
+    # a trader is not starved by the share locks of busy betting
+    assert trader_seconds[0] < 15, trader_seconds
+    assert ledger_verify().ok
+
+
+def _paused_before_confirm(monkeypatch):
+    """Make bet_place stop between its checks and its confirmation until the test says go."""
+    import betting.services
+
+    reached, go = threading.Event(), threading.Event()
+    confirm = betting.services.slip_confirm
+
+    def paused(check):
+        reached.set()
+        assert go.wait(10)
+        return confirm(check)
+
+    monkeypatch.setattr(betting.services, "slip_confirm", paused)
+    return reached, go
+
+
+@concurrent
+@pytest.mark.parametrize(("change", "code"), [("price", "odds_changed"), ("suspend", "market_unavailable")])
+def test_a_change_committed_while_a_bet_is_written_refuses_the_bet(monkeypatch, make_user, make_event,
+                                                                    change, code):
+    # given a bet that has passed its checks at 2.50 but not yet confirmed
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    body = selection(event)
+    reached, go = _paused_before_confirm(monkeypatch)
+    results = []
+    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)))
+    placing.start()
+    assert reached.wait(10)
+    # when the trader's change commits in between
+    if change == "price":
+        outcome_price_set(outcome_id=body["outcome_id"], price="2.40", reason="race", actor=Actor.system("t"))
+    else:
+        market_suspend(market_id=event.markets.get().pk, actor=Actor.system("t"))
+    go.set()
+    placing.join()
+    # then the bet is refused and left no trace
+    assert results == [code]
+    assert not Bet.objects.exists() and wallet_of(player).balance == Decimal("100.00")
+    assert not OutcomeExposure.objects.filter(worst_case_payout__gt=0).exists()
+
+
+@concurrent
+def test_a_change_that_starts_after_the_confirmation_waits_for_the_bet(monkeypatch, make_user, make_event):
+    import betting.services
+
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    body = selection(event)
+    confirmed, go = threading.Event(), threading.Event()
+    confirm = betting.services.slip_confirm
+
+    def confirm_then_pause(check):
+        confirm(check)  # the share locks are now held until the bet commits
+        confirmed.set()
+        assert go.wait(10)
+
+    monkeypatch.setattr(betting.services, "slip_confirm", confirm_then_pause)
+    results, changed_at = [], []
+    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)))
+    placing.start()
+    assert confirmed.wait(10)
+    trader = threading.Thread(target=lambda: (market_suspend(market_id=event.markets.get().pk,
+                                                             actor=Actor.system("t")),
+                                              changed_at.append(time.perf_counter())))
+    trader.start()
+    time.sleep(0.5)
+    assert not changed_at  # the suspension is waiting for the bet
+    released_at = time.perf_counter()
+    go.set()
+    placing.join()
+    trader.join()
+    assert results == ["placed"] and changed_at[0] > released_at
+
+
+def _attempt(player, body):
+    try:
+        bet_place(player=player, selections=[body], stake="10.00", bet_type="single", actor=Actor.of(player))
+        return "placed"
+    except DomainError as refusal:
+        return refusal.code
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+
+
+@concurrent
+def test_identical_requests_with_one_idempotency_key_place_one_bet(api, make_user, make_event):
+    player = make_user(balance="100.00")
+    client = api(player)
+    body = {"selections": [selection(make_event())], "stake": "10.00", "bet_type": "single"}
+    responses = run_concurrently(12, lambda i: client.post("/api/v1/bets", body, format="json",
+                                                           HTTP_IDEMPOTENCY_KEY="same-slip"))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Bet.objects.count() == 1 and wallet_of(player).balance == Decimal("90.00")
+
+
+@concurrent
+def test_exposure_cap_holds_under_concurrent_bets(make_user, make_event):
+    from risk.models import ExposureCap
+
+    ExposureCap.objects.create(cap=Decimal("1000.00"))
+    body = selection(make_event(home="2.00"))
+    players = [make_user(balance="500.00") for _ in range(20)]
+    started = time.perf_counter()
+    results = run_concurrently(20, lambda i: bet_place(
+        player=players[i], selections=[body], stake="100.00", bet_type="single", actor=Actor.of(players[i])))
+    assert time.perf_counter() - started < 60
+    placed = [r for r in results if isinstance(r, Bet)]
+    assert len(placed) == 5  # 5 × 200 = 1,000: the cap exactly
+    assert {r.code for r in results if isinstance(r, DomainError)} == {"exposure_limit"}
+    assert OutcomeExposure.objects.get(outcome_id=body["outcome_id"]).worst_case_payout == Decimal("1000.00")
