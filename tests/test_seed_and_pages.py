@@ -4,14 +4,16 @@ from django.core.management import call_command
 
 from ledger.models import Account, Transfer
 from ledger.selectors import ledger_verify
+from oddslab.events.models import Event
 
 
 def test_seed_demo_is_idempotent_and_leaves_a_clean_ledger(db, capsys):
     call_command("seed_demo")
-    first = (Account.objects.count(), Transfer.objects.count())
+    first = (Account.objects.count(), Transfer.objects.count(), Event.objects.count())
     out = capsys.readouterr().out
     call_command("seed_demo")
-    assert (Account.objects.count(), Transfer.objects.count()) == first
+    assert (Account.objects.count(), Transfer.objects.count(), Event.objects.count()) == first
+    assert first[2] == 3
     for username in ("admin", "trader", "regulator", "compliance", "agent", "alice", "bob"):
         assert username in out
     assert Account.objects.get(owner__username="alice").balance == Decimal("10000.00")

@@ -1,12 +1,16 @@
 """Demo users for a local run. Running it again changes nothing (users and deposits are keyed)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from audit.context import Actor
 from oddslab.accounts.services import user_with_role
+from oddslab.events.models import Event
+from oddslab.events.services import MarketSpec, event_create
 from wallet.services import wallet_deposit
 
 # (username, password, role, opening play credits)
@@ -21,8 +25,16 @@ DEMO_USERS = [
 ]
 
 
+# (home, away, competition, hours from now, home/draw/away prices)
+DEMO_EVENTS = [
+    ("Riverside Rovers", "Harbour Town", "Odds Lab League", 2, ("2.10", "3.40", "3.30")),
+    ("Northgate United", "Old Mill Athletic", "Odds Lab League", 5, ("1.75", "3.80", "4.50")),
+    ("Castle Park", "Westbrook City", "Odds Lab Cup", 26, ("2.60", "3.10", "2.70")),
+]
+
+
 class Command(BaseCommand):
-    help = "Create the demo users (admin, trader, regulator, compliance, agent, two players)."
+    help = "Create the demo users (admin, trader, regulator, compliance, agent, two players) and events."
 
     def handle(self, *args, **options):
         actor = Actor.system("seed_demo")
@@ -36,6 +48,16 @@ class Command(BaseCommand):
                     wallet_deposit(user=user, amount=credits, actor=actor,
                                    idempotency_key=f"seed-demo-opening-{username}")
                 rows.append((username, password, role, "created" if created else "exists"))
+            for home, away, competition, hours, (h, d, a) in DEMO_EVENTS:
+                if not Event.objects.filter(home=home, away=away).exists():
+                    event_create(
+                        home_team=home, away_team=away, sport="football", competition=competition,
+                        start_time=timezone.now() + timedelta(hours=hours), actor=actor,
+                        markets=[MarketSpec(kind="match_result", prices={"home": h, "draw": d, "away": a}),
+                                 MarketSpec(kind="over_under", line="2.5", prices={"over": "1.90", "under": "1.90"}),
+                                 MarketSpec(kind="both_teams_to_score", prices={"yes": "1.80", "no": "2.00"}),
+                                 MarketSpec(kind="double_chance", prices={
+                                     "home_draw": "1.30", "home_away": "1.30", "draw_away": "1.45"})])
         self.stdout.write("Demo accounts (password shown only for local use):")
         for username, password, role, state in rows:
             self.stdout.write(f"  {role:<11} {username:<11} {password:<20} ({state})")
