@@ -27,8 +27,21 @@ def audit_record(
     outcome: str = AuditLog.Outcome.SUCCESS,
 ) -> AuditLog:
     """Write one audit row in the caller's transaction, so it commits with the change it describes."""
+    entry = audit_entry(actor=actor, action=action, category=category, resource_type=resource_type,
+                        resource_id=resource_id, resource_label=resource_label, details=details,
+                        severity=severity, outcome=outcome)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
+    *, actor: Actor, action: str, category: str, resource_type: str = "", resource_id: Any = "",
+    resource_label: str = "", details: dict[str, Any] | None = None,
+    severity: str = AuditLog.Severity.INFO, outcome: str = AuditLog.Outcome.SUCCESS,
+) -> AuditLog:
+    """An unsaved audit row; batch writers (settlement) insert many with ``AuditLog.objects.bulk_create``."""
     now = timezone.now()
-    return AuditLog.objects.create(
+    return AuditLog(
         actor=actor.user,
         actor_label=actor.label or (actor.user.get_username() if actor.user else ""),
         actor_role=role_of(actor.user) if actor.user else "system",

@@ -1,15 +1,18 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.context import Actor
-from betting import selectors
+from audit.exports import csv_stream
+from betting import reports, selectors
 from betting.models import Bet
 from betting.services import bet_place, bet_validate
+from betting.settlement import bet_settle_manual
 from betting.slips import odds_text
-from oddslab.api import RawValue, errors, idempotency_key
+from oddslab.api import RawValue, errors, idempotency_key, permission
 
 REFUSALS = errors(
     r400="invalid_request, invalid_amount, invalid_price, invalid_idempotency_key",
@@ -22,6 +25,10 @@ REFUSALS = errors(
          "exposure_limit (details.max_allowed_stake), loss_limit",
     r429="velocity_limit",
 )
+
+
+PERIOD = [OpenApiParameter("start", OpenApiTypes.DATE, description="first day, inclusive (UTC)"),
+          OpenApiParameter("end", OpenApiTypes.DATE, description="last day, inclusive (UTC)")]
 
 
 class SlipSerializer(serializers.Serializer):
@@ -113,3 +120,69 @@ class BetDetailApi(APIView):
     @extend_schema(responses={200: BetSerializer, **errors(r404="not_found")})
     def get(self, request, pk: int):
         return Response(BetSerializer(selectors.bet_get(user=request.user, bet_id=pk)).data)
+
+
+class BetSettleApi(APIView):
+    permission_classes = [permission("betting.settle_bet")]
+
+    class SettleSerializer(serializers.Serializer):
+        result = serializers.ChoiceField(choices=Bet.Result.values)
+        reason = serializers.CharField(max_length=200)
+
+    @extend_schema(request=SettleSerializer, responses={200: BetSerializer, **errors(
+        r400="invalid_request, reason_required", r403="forbidden", r404="not_found", r409="invalid_bet_state")})
+    def post(self, request, pk: int):
+        data = self.SettleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bet = bet_settle_manual(bet_id=pk, actor=Actor.from_request(request), **data.validated_data)
+        return Response(BetSerializer(selectors.bet_get(user=request.user, bet_id=bet.pk)).data)
+
+
+class EventSettlementApi(APIView):
+    permission_classes = [permission("betting.view_bet")]
+
+    @extend_schema(responses={200: inline_serializer("EventSettlement", {
+        "event_id": serializers.IntegerField(), "bets_processed": serializers.IntegerField(),
+        "total_staked": serializers.DecimalField(max_digits=18, decimal_places=2),
+        "total_paid_out": serializers.DecimalField(max_digits=18, decimal_places=2),
+        "ggr": serializers.DecimalField(max_digits=18, decimal_places=2),
+        "by_result": serializers.DictField(child=serializers.IntegerField())}),
+        **errors(r403="forbidden", r404="not_found")})
+    def get(self, request, pk: int):
+        report = reports.event_settlement_report(event_id=pk)
+        return Response({**report, **{k: str(report[k]) for k in ("total_staked", "total_paid_out", "ggr")}})
+
+
+class GgrReportApi(APIView):
+    permission_classes = [permission("betting.view_bet")]
+
+    @extend_schema(parameters=PERIOD, responses={200: inline_serializer("Ggr", {
+                       "period": serializers.DictField(), "total_staked": serializers.CharField(),
+                       "total_paid_out": serializers.CharField(), "ggr": serializers.CharField(),
+                       "margin": serializers.CharField(allow_null=True),
+                       "bets_settled": serializers.IntegerField()}),
+                       **errors(r400="invalid_date", r403="forbidden")})
+    def get(self, request):
+        report = reports.ggr_report(start=request.query_params.get("start"), end=request.query_params.get("end"))
+        return Response({**report, **{k: None if report[k] is None else str(report[k])
+                                      for k in ("total_staked", "total_paid_out", "ggr", "margin")}})
+
+
+class ExportApi(APIView):
+    """bets.csv, ledger.csv and settlements.csv, streamed, filtered by start/end (UTC days)."""
+
+    permission_classes = [permission("betting.export_reports")]
+    EXPORTS = {
+        "bets": (reports.BET_COLUMNS, reports.bet_export_rows, reports.bet_row),
+        "ledger": (reports.LEDGER_COLUMNS, reports.ledger_export_rows, reports.ledger_row),
+        "settlements": (reports.SETTLEMENT_COLUMNS, reports.settlement_export_rows, reports.settlement_row),
+    }
+    export_name = ""
+
+    @extend_schema(parameters=PERIOD, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one header row"),
+                              **errors(r400="invalid_date", r403="forbidden")})
+    def get(self, request):
+        header, rows, row = self.EXPORTS[self.export_name]
+        params = request.query_params
+        records = rows(start=params.get("start"), end=params.get("end"))
+        return csv_stream(filename=f"{self.export_name}.csv", header=header, rows=records, row=row)

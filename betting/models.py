@@ -53,6 +53,8 @@ class Bet(models.Model):
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        permissions = [("export_reports", "Can download the bets, ledger and settlements exports"),
+                       ("settle_bet", "Can settle a bet by hand")]
         indexes = [
             models.Index(fields=["player", "placed_at"], name="bet_player_placed_idx"),
             models.Index(fields=["status", "accept_after"], name="bet_status_accept_idx"),
@@ -96,7 +98,8 @@ class BetLeg(models.Model):
             models.UniqueConstraint(fields=["bet", "event"], name="betleg_one_per_event"),
             models.UniqueConstraint(fields=["bet", "position"], name="betleg_position"),
         ]
-        indexes = [models.Index(fields=["outcome"], name="betleg_outcome_idx")]
+        indexes = [models.Index(fields=["outcome"], name="betleg_outcome_idx"),
+                   models.Index(fields=["market", "bet"], name="betleg_market_idx")]
 
     def __str__(self) -> str:
         return f"{self.bet_id}#{self.position} {self.outcome_id} @ {self.price}"

@@ -137,8 +137,7 @@ def bet_decide(*, bet_id: int) -> Bet | None:
                             credit=wallet_open(user=bet.player), amount=bet.stake,
                             kind=Transfer.Kind.BET_REFUND, reference_type="bet", reference_id=bet.pk,
                             idempotency_key=f"bet:{bet.pk}:refund")
-            exposure_release(outcome_ids=[leg.outcome_id for leg in legs], stake=bet.stake,
-                             payout=bet.potential_return)
+            exposure_release(bets=[([leg.outcome_id for leg in legs], bet.stake, bet.potential_return)])
             message = f"Your bet {bet.ticket_number} was not accepted: {reason} Your stake was returned."
         audit_record(actor=actor, action=f"bet.{'accept' if reason is None else 'reject'}",
                      category=AuditLog.Category.BETTING, resource_type="bet", resource_id=bet.pk,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -84,45 +85,74 @@ def transfer_row(
     )
 
 
+@dataclass(frozen=True)
+class TransferSpec:
+    debit: Account
+    credit: Account
+    amount: Decimal
+    kind: str
+    reference_type: str = ""
+    reference_id: Any = ""
+    idempotency_key: str | None = None
+    created_by: Any = None
+    metadata: dict[str, Any] | None = None
+
+
 def transfer_create(
     *, debit: Account, credit: Account, amount: Decimal, kind: str,
     reference_type: str = "", reference_id: Any = "", idempotency_key: str | None = None,
     created_by: Any = None, metadata: dict[str, Any] | None = None,
 ) -> Transfer:
-    """Move ``amount`` from ``debit`` to ``credit`` in the caller's transaction.
+    """Move ``amount`` from ``debit`` to ``credit`` in the caller's transaction (see transfers_create)."""
+    return transfers_create([TransferSpec(
+        debit=debit, credit=credit, amount=amount, kind=kind, reference_type=reference_type,
+        reference_id=reference_id, idempotency_key=idempotency_key, created_by=created_by,
+        metadata=metadata)])[0]
 
-    Locks the balance-storing accounts in id order (so two transfers between the same wallets in
-    opposite directions cannot deadlock), refuses with ``insufficient_funds`` when one would go
-    below zero, updates their balances and writes the transfer. House accounts that may go negative
-    are not locked: their balance is derived from transfers.
+
+def transfers_create(specs: list[TransferSpec]) -> list[Transfer]:
+    """Write transfers in the caller's transaction, set-based: the only way money moves.
+
+    Locks the balance-storing accounts involved in id order (so two transactions moving money
+    between the same wallets in opposite directions cannot deadlock), refuses with
+    ``insufficient_funds`` when one would go below zero, records each side's balance before and
+    after in order, then writes every row in one insert and every balance in one update. House
+    accounts that may go negative are not locked: their balance is derived from transfers.
     """
     if not connection.in_atomic_block:
-        raise RuntimeError("transfer_create must run inside the caller's transaction.atomic()")
-    amount = money_validate(amount)
-    stored_ids = sorted({a.pk for a in (debit, credit) if a.stores_balance})
-    locked = {
-        a.pk: a.balance
-        for a in Account.objects.select_for_update().filter(pk__in=stored_ids).order_by("pk")
-    }
-    debit_before = locked.get(debit.pk)
-    credit_before = locked.get(credit.pk)
-    if debit_before is not None and debit_before < amount:
-        raise InsufficientFunds(
-            details={"balance": str(debit_before), "amount": str(amount),
-                     "shortfall": str(amount - debit_before)}
-        )
-    row = transfer_row(
-        debit=debit, credit=credit, amount=amount, kind=kind,
-        debit_balance_before=debit_before, credit_balance_before=credit_before,
-        reference_type=reference_type, reference_id=reference_id,
-        idempotency_key=idempotency_key, created_by=created_by, metadata=metadata,
-    )
-    for account, after in ((debit, row.debit_balance_after), (credit, row.credit_balance_after)):
-        if after is not None:
-            Account.objects.filter(pk=account.pk).update(balance=after)
-            account.balance = after
-    row.save(force_insert=True)
-    return row
+        raise RuntimeError("transfers must be written inside the caller's transaction.atomic()")
+    stored_ids = sorted({a.pk for spec in specs for a in (spec.debit, spec.credit) if a.stores_balance})
+    balances = dict(Account.objects.select_for_update().filter(pk__in=stored_ids).order_by("pk")
+                    .values_list("pk", "balance"))
+    rows = []
+    for spec in specs:
+        amount = money_validate(spec.amount)
+        debit_before = balances.get(spec.debit.pk)
+        if debit_before is not None and debit_before < amount:
+            raise InsufficientFunds(details={"balance": str(debit_before), "amount": str(amount),
+                                             "shortfall": str(amount - debit_before)})
+        row = transfer_row(
+            debit=spec.debit, credit=spec.credit, amount=amount, kind=spec.kind,
+            debit_balance_before=debit_before, credit_balance_before=balances.get(spec.credit.pk),
+            reference_type=spec.reference_type, reference_id=spec.reference_id,
+            idempotency_key=spec.idempotency_key, created_by=spec.created_by, metadata=spec.metadata)
+        for account_id, after in ((spec.debit.pk, row.debit_balance_after),
+                                  (spec.credit.pk, row.credit_balance_after)):
+            if after is not None:
+                balances[account_id] = after
+        rows.append(row)
+    if balances:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {Account._meta.db_table} a SET balance = v.balance
+                    FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, balance) WHERE a.id = v.id""",
+                [list(balances), list(balances.values())])
+    Transfer.objects.bulk_create(rows)
+    for spec in specs:  # keep the caller's objects current
+        for account in (spec.debit, spec.credit):
+            if account.pk in balances:
+                account.balance = balances[account.pk]
+    return rows
 
 
 def checkpoint_create() -> list[Checkpoint]:

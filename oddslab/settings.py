@@ -173,11 +173,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "betting.tasks.bets_pending_sweep_task",
         "schedule": timedelta(seconds=int(os.environ.get("BETS_SWEEP_SECONDS", "5"))),
     },
+    "settlement-sweep": {
+        "task": "betting.tasks.settlement_sweep_task",
+        "schedule": timedelta(seconds=int(os.environ.get("SETTLEMENT_SWEEP_SECONDS", "5"))),
+    },
     "ledger-reconcile": {
         "task": "ledger.tasks.ledger_reconcile_task",
         "schedule": timedelta(seconds=int(os.environ.get("LEDGER_RECONCILE_SECONDS", "300"))),
     },
 }
+
+# Bets settled per transaction; a crash rolls back at most one batch.
+SETTLEMENT_BATCH_SIZE = int(os.environ.get("SETTLEMENT_BATCH_SIZE", "500"))
+# How many settlement tasks a result fans out to, so several workers share one event's bets.
+SETTLEMENT_FANOUT = int(os.environ.get("SETTLEMENT_FANOUT", "2"))
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

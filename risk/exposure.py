@@ -59,13 +59,26 @@ def exposure_reserve(*, caps: dict[int, Decimal], stake: Decimal, payout: Decima
     return refused
 
 
-def exposure_release(*, outcome_ids: list[int], stake: Decimal, payout: Decimal) -> None:
-    """Take a bet that is no longer open (rejected, settled) off its outcomes' liability."""
+def exposure_release(*, bets: list[tuple[list[int], Decimal, Decimal]]) -> None:
+    """Take bets that are no longer open (rejected, settled) off their outcomes' liability.
+
+    ``bets`` holds (outcome ids, stake, potential return) per bet; one UPDATE covers them all.
+    """
+    totals: dict[int, list] = {}
+    for outcome_ids, stake, payout in bets:
+        for outcome_id in outcome_ids:
+            total = totals.setdefault(outcome_id, [Decimal("0.00"), Decimal("0.00"), 0])
+            total[0] += stake
+            total[1] += payout
+            total[2] += 1
+    if not totals:
+        return
+    ids = sorted(totals)
     with connection.cursor() as cursor:
-        for outcome_id in sorted(outcome_ids):
-            cursor.execute(
-                f"""UPDATE {OutcomeExposure._meta.db_table}
-                    SET stakes = stakes - %s, worst_case_payout = worst_case_payout - %s, bets = bets - 1
-                    WHERE outcome_id = %s""",
-                [stake, payout, outcome_id],
-            )
+        cursor.execute(
+            f"""UPDATE {OutcomeExposure._meta.db_table} e
+                SET stakes = e.stakes - v.stakes, worst_case_payout = e.worst_case_payout - v.payout,
+                    bets = e.bets - v.bets
+                FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::int[]) AS v(id, stakes, payout, bets)
+                WHERE e.outcome_id = v.id""",
+            [ids, [totals[i][0] for i in ids], [totals[i][1] for i in ids], [totals[i][2] for i in ids]])

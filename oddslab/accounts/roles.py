@@ -11,8 +11,9 @@ VIEW_LEDGER = ["ledger.view_account", "ledger.view_transfer", "ledger.view_check
 VIEW_EVENTS = ["events.view_sport", "events.view_competition", "events.view_event", "events.view_market",
                "events.view_outcome", "events.view_oddstick"]
 TRADE = [*VIEW_EVENTS, "events.add_event", "events.change_event", "events.change_market",
-         "events.change_outcome", "events.add_competition", "events.change_sport"]
+         "events.change_outcome", "events.add_competition", "events.change_sport", "betting.settle_bet"]
 VIEW_BETS = ["betting.view_bet", "betting.view_betleg"]
+EXPORTS = ["betting.export_reports"]
 VIEW_RISK = ["risk.view_limitprofile", "risk.view_exposurecap", "risk.view_outcomeexposure",
              "risk.view_geofence", "risk.view_playerrestriction"]
 MANAGE_LIMITS = ["risk.add_limitprofile", "risk.change_limitprofile", "risk.delete_limitprofile",
@@ -24,10 +25,10 @@ PERMISSIONS: dict[str, list[str]] = {
     "player": [],
     "agent": [],
     "trader": [*VIEW_LEDGER, *TRADE, *VIEW_BETS, *VIEW_RISK],
-    "compliance": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS,
+    "compliance": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS,
                    "accounts.view_user", "accounts.change_user"],
-    "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, "accounts.view_user"],
-    "admin": [*VIEW_LEDGER, *VIEW_AUDIT, *TRADE, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS,
+    "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *EXPORTS, "accounts.view_user"],
+    "admin": [*VIEW_LEDGER, *VIEW_AUDIT, *TRADE, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS,
               "accounts.view_user", "accounts.add_user", "accounts.change_user", "auth.view_group",
               "auth.change_group"],
 }

@@ -158,3 +158,36 @@ class OutcomeReleaseApi(APIView):
     def post(self, request, pk: int):
         outcome = services.outcome_price_release(outcome_id=pk, actor=Actor.from_request(request))
         return Response(OutcomeSerializer(outcome).data)
+
+
+class EventResultApi(APIView):
+    """Record the final score; the markets are resulted and settlement runs in the worker (202)."""
+
+    permission_classes = [permission("events.change_event")]
+
+    class ResultSerializer(serializers.Serializer):
+        home_score = RawValue()
+        away_score = RawValue()
+
+    @extend_schema(request=ResultSerializer, responses={202: EventSerializer, **errors(
+        r400="invalid_request, invalid_result", r403="forbidden", r404="not_found",
+        r409="already_resulted, invalid_event_state")})
+    def post(self, request, pk: int):
+        data = self.ResultSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.event_result_set(event_id=pk, actor=Actor.from_request(request), **data.validated_data)
+        return Response(EventSerializer(selectors.event_get(event_id=pk)).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EventCancelApi(APIView):
+    """The event will not be played: its markets are cancelled and every leg on them is void."""
+
+    permission_classes = [permission("events.change_event")]
+
+    @extend_schema(request=MarketActionApi.ReasonSerializer, responses={200: EventSerializer, **errors(
+        r400="reason_required", r403="forbidden", r404="not_found", r409="invalid_event_state")})
+    def post(self, request, pk: int):
+        data = MarketActionApi.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.event_cancel(event_id=pk, actor=Actor.from_request(request), reason=data.validated_data["reason"])
+        return Response(EventSerializer(selectors.event_get(event_id=pk)).data)

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +16,7 @@ from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record
 from oddslab.errors import Conflict, InvalidInput, NotFound
-from oddslab.events.kinds import market_kind
+from oddslab.events.kinds import Score, market_kind
 from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Sport
 
 PRICE_STEP = Decimal("0.001")
@@ -115,8 +116,8 @@ _MARKET_MOVES = {
     "suspend": ({Market.Status.OPEN}, Market.Status.SUSPENDED),
     "resume": ({Market.Status.SUSPENDED}, Market.Status.OPEN),
     "close": ({Market.Status.OPEN, Market.Status.SUSPENDED}, Market.Status.CLOSED),
-    "cancel": ({Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED,
-                Market.Status.RESULTED}, Market.Status.CANCELLED),
+    # Not once resulted: bets may already be settled on the result.
+    "cancel": ({Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED}, Market.Status.CANCELLED),
 }
 
 
@@ -151,9 +152,14 @@ def market_close(*, market_id: int, actor: Actor, reason: str = "") -> Market:
 
 
 def market_cancel(*, market_id: int, actor: Actor, reason: str) -> Market:
+    """Cancel a market: every leg on it becomes void (a single returns its stake; a multiple
+    counts the leg at 1.00), which settlement applies once this commits."""
     if not reason.strip():
         raise InvalidInput("Say why the market is cancelled.", code="reason_required")
-    return _market_move(market_id=market_id, move="cancel", actor=actor, reason=reason)
+    with transaction.atomic():
+        market = _market_move(market_id=market_id, move="cancel", actor=actor, reason=reason)
+        _settlement_request([market.pk])
+    return market
 
 
 def outcome_price_set(*, outcome_id: int, price: Any, reason: str, actor: Actor) -> Outcome:
@@ -239,6 +245,77 @@ def event_finish(*, event_id: int, actor: Actor) -> Event:
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"markets_closed": [m.pk for m in closed]})
     return event
+
+
+# Settlement lives in betting, above this app; it is asked for by task name, after commit.
+SETTLE_MARKETS_TASK = "betting.tasks.settle_markets_task"
+
+
+def _settlement_request(market_ids: list[int]) -> None:
+    if market_ids:
+        transaction.on_commit(lambda: current_app.send_task(SETTLE_MARKETS_TASK, args=[market_ids]))
+
+
+def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: Actor) -> Event:
+    """Record the final score: the event finishes, its markets close and each kind grades its
+    outcomes; the markets are ``resulted`` and settlement is requested once this commits."""
+    score = Score(home=_goals(home_score, "home_score"), away=_goals(away_score, "away_score"))
+    with transaction.atomic():
+        event = _locked(Event, event_id)
+        if event.status == Event.Status.CANCELLED:
+            raise Conflict("A cancelled event has no result.", code="invalid_event_state",
+                           details={"status": event.status})
+        if event.home_score is not None:
+            raise Conflict(f"This event was already resulted {event.score}.", code="already_resulted",
+                           details={"score": event.score})
+        event.home_score, event.away_score = score.home, score.away
+        event.status, event.finished_at = Event.Status.FINISHED, event.finished_at or timezone.now()
+        event.save(update_fields=["home_score", "away_score", "status", "finished_at"])
+        markets = list(event.markets.select_for_update().order_by("pk").filter(
+            status__in=[Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED]))
+        outcomes = list(Outcome.objects.filter(market__in=markets).select_related("market").order_by("pk"))
+        for outcome in outcomes:
+            outcome.status = market_kind(outcome.market.kind).grade(key=outcome.key, line=outcome.market.line,
+                                                                    score=score)
+        Outcome.objects.bulk_update(outcomes, ["status"])
+        for market in markets:
+            market.status, market.status_reason = Market.Status.RESULTED, f"result {event.score}"
+            market.save(update_fields=["status", "status_reason"])
+        audit_record(actor=actor, action="event.result", category=AuditLog.Category.ADMIN,
+                     resource_type="event", resource_id=event.pk, resource_label=str(event),
+                     details={"score": event.score, "markets_resulted": [m.pk for m in markets],
+                              "outcomes": {o.pk: o.status for o in outcomes}})
+        _settlement_request([m.pk for m in markets])
+    return event
+
+
+def event_cancel(*, event_id: int, actor: Actor, reason: str) -> Event:
+    """The event will not be played: every market is cancelled and every leg on it becomes void."""
+    if not reason.strip():
+        raise InvalidInput("Say why the event is cancelled.", code="reason_required")
+    with transaction.atomic():
+        event = _locked(Event, event_id)
+        if event.status == Event.Status.CANCELLED or event.home_score is not None:
+            raise Conflict(f"A {event.status} event cannot be cancelled.", code="invalid_event_state",
+                           details={"status": event.status})
+        event.status = Event.Status.CANCELLED
+        event.save(update_fields=["status"])
+        markets = list(event.markets.select_for_update().order_by("pk").exclude(
+            status__in=[Market.Status.CANCELLED, Market.Status.SETTLED]))
+        for market in markets:
+            market.status, market.status_reason = Market.Status.CANCELLED, reason[:200]
+            market.save(update_fields=["status", "status_reason"])
+        audit_record(actor=actor, action="event.cancel", category=AuditLog.Category.ADMIN,
+                     resource_type="event", resource_id=event.pk, resource_label=str(event),
+                     details={"reason": reason, "markets_cancelled": [m.pk for m in markets]})
+        _settlement_request([m.pk for m in markets])
+    return event
+
+
+def _goals(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 999:
+        raise InvalidInput("Scores are whole numbers from 0.", code="invalid_result", details={"field": field})
+    return value
 
 
 def _locked(model, pk: int):

@@ -14,6 +14,18 @@ from oddslab.errors import InvalidInput
 
 
 @dataclass(frozen=True)
+class Score:
+    """A final result; kinds that need more (corners, cards) will read extra stats."""
+
+    home: int
+    away: int
+
+    @property
+    def total(self) -> int:
+        return self.home + self.away
+
+
+@dataclass(frozen=True)
 class OutcomeSpec:
     key: str
     name: str
@@ -25,6 +37,10 @@ class MarketKind:
     needs_line: ClassVar[bool] = False
 
     def outcomes(self, *, home: str, away: str, line: Decimal | None) -> list[OutcomeSpec]:
+        raise NotImplementedError
+
+    def grade(self, *, key: str, line: Decimal | None, score: Score) -> str:
+        """"won", "lost" or "void" for the outcome ``key`` given the final score."""
         raise NotImplementedError
 
     def market_name(self, *, line: Decimal | None) -> str:
@@ -67,5 +83,5 @@ from oddslab.events.kinds import (  # noqa: E402  (the kinds register themselves
     over_under,
 )
 
-__all__ = ["REGISTRY", "MarketKind", "OutcomeSpec", "both_teams_to_score", "double_chance",
+__all__ = ["REGISTRY", "MarketKind", "OutcomeSpec", "Score", "both_teams_to_score", "double_chance",
            "kind_choices", "market_kind", "match_result", "over_under", "register"]

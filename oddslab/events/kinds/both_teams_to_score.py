@@ -8,3 +8,7 @@ class BothTeamsToScore(MarketKind):
 
     def outcomes(self, *, home, away, line):
         return [OutcomeSpec("yes", "Yes"), OutcomeSpec("no", "No")]
+
+    def grade(self, *, key, line, score):
+        both = score.home > 0 and score.away > 0
+        return "won" if both == (key == "yes") else "lost"

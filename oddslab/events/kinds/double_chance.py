@@ -10,3 +10,8 @@ class DoubleChance(MarketKind):
         return [OutcomeSpec("home_draw", f"{home} or draw"),
                 OutcomeSpec("home_away", f"{home} or {away}"),
                 OutcomeSpec("draw_away", f"Draw or {away}")]
+
+    def grade(self, *, key, line, score):
+        covers = {"home_draw": score.home >= score.away, "home_away": score.home != score.away,
+                  "draw_away": score.home <= score.away}
+        return "won" if covers[key] else "lost"

@@ -20,3 +20,9 @@ class OverUnder(MarketKind):
             raise InvalidInput("The line must be a positive whole or half number, e.g. \"2.5\".",
                                code="invalid_line", details={"line": str(line)})
         return line.quantize(Decimal("0.1"))
+
+    def grade(self, *, key, line, score):
+        if score.total == line:  # a whole-number line met exactly: a push, stakes back
+            return "void"
+        over = score.total > line
+        return "won" if over == (key == "over") else "lost"

@@ -1,0 +1,121 @@
+"""Settlement and GGR reports, and the streamed CSV exports of bets, ledger and settlements."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from audit.selectors import day_bounds
+from betting.models import Bet, BetLeg
+from betting.slips import odds_text
+from ledger.models import Transfer, format_entry_number
+from oddslab.errors import NotFound
+from oddslab.events.models import Event
+
+ZERO = Decimal("0.00")
+
+
+def _totals(bets: QuerySet[Bet]) -> dict[str, Any]:
+    totals = bets.aggregate(
+        processed=Count("id"), staked=Sum("stake"), paid=Sum("payout"),
+        won=Count("id", filter=Q(result=Bet.Result.WON)), lost=Count("id", filter=Q(result=Bet.Result.LOST)),
+        void=Count("id", filter=Q(result=Bet.Result.VOID)))
+    staked, paid = totals["staked"] or ZERO, totals["paid"] or ZERO
+    return {"bets_processed": totals["processed"], "total_staked": staked, "total_paid_out": paid,
+            "ggr": staked - paid, "by_result": {k: totals[k] for k in ("won", "lost", "void")}}
+
+
+def event_settlement_report(*, event_id: int) -> dict[str, Any]:
+    """Settled bets with a leg on this event: how many, staked, paid out, GGR, by result."""
+    if not Event.objects.filter(pk=event_id).exists():
+        raise NotFound(f"No event with id {event_id}.")
+    bets = Bet.objects.filter(status=Bet.Status.SETTLED, pk__in=BetLeg.objects.filter(
+        event_id=event_id).values("bet_id"))
+    return {"event_id": event_id, **_totals(bets)}
+
+
+def ggr_report(*, start: str | None, end: str | None) -> dict[str, Any]:
+    """Gross gaming revenue of the bets settled in [start, end] (UTC days): staked − paid out."""
+    first, after_last = day_bounds(start, end)
+    bets = Bet.objects.filter(status=Bet.Status.SETTLED)
+    if first:
+        bets = bets.filter(settled_at__gte=first)
+    if after_last:
+        bets = bets.filter(settled_at__lt=after_last)
+    totals = _totals(bets)
+    margin = (None if not totals["total_staked"] else
+              (totals["ggr"] / totals["total_staked"]).quantize(Decimal("0.0001"), ROUND_HALF_EVEN))
+    return {"period": {"start": start, "end": end}, "total_staked": totals["total_staked"],
+            "total_paid_out": totals["total_paid_out"], "ggr": totals["ggr"], "margin": margin,
+            "bets_settled": totals["bets_processed"]}
+
+
+def _between(records: QuerySet, field: str, start: str | None, end: str | None) -> QuerySet:
+    first, after_last = day_bounds(start, end)
+    if first:
+        records = records.filter(**{f"{field}__gte": first})
+    if after_last:
+        records = records.filter(**{f"{field}__lt": after_last})
+    return records
+
+
+BET_COLUMNS = ["ticket_number", "bet_id", "player", "bet_type", "status", "result", "stake", "total_odds",
+               "potential_return", "payout", "odds_change", "in_play", "placed_at", "accepted_at",
+               "rejected_at", "settled_at", "legs"]
+
+
+def bet_export_rows(*, start: str | None, end: str | None):
+    """Bets placed in the period; ``legs`` is ``outcome_id@price=result`` joined by ``;``."""
+    bets = _between(Bet.objects.select_related("player").prefetch_related(
+        Prefetch("legs", queryset=BetLeg.objects.order_by("position"))), "placed_at", start, end)
+    return bets.order_by("pk").iterator(chunk_size=2000)
+
+
+def bet_row(bet: Bet) -> list[Any]:
+    return [bet.ticket_number, bet.pk, bet.player.username, bet.bet_type, bet.status, bet.result or "",
+            bet.stake, odds_text(bet.total_odds), bet.potential_return, "" if bet.payout is None else bet.payout,
+            bet.odds_change, bet.in_play, _iso(bet.placed_at), _iso(bet.accepted_at), _iso(bet.rejected_at),
+            _iso(bet.settled_at),
+            ";".join(f"{leg.outcome_id}@{leg.price}={leg.result or ''}" for leg in bet.legs.all())]
+
+
+SETTLEMENT_COLUMNS = ["ticket_number", "bet_id", "player", "settled_at", "result", "stake", "payout",
+                      "house_result", "events"]
+
+
+def settlement_export_rows(*, start: str | None, end: str | None):
+    bets = _between(Bet.objects.filter(status=Bet.Status.SETTLED).select_related("player").prefetch_related(
+        Prefetch("legs", queryset=BetLeg.objects.order_by("position"))), "settled_at", start, end)
+    return bets.order_by("settled_at", "pk").iterator(chunk_size=2000)
+
+
+def settlement_row(bet: Bet) -> list[Any]:
+    return [bet.ticket_number, bet.pk, bet.player.username, _iso(bet.settled_at), bet.result, bet.stake,
+            bet.payout, bet.stake - bet.payout, ";".join(str(leg.event_id) for leg in bet.legs.all())]
+
+
+LEDGER_COLUMNS = ["entry_number", "created_at", "kind", "amount", "debit_account", "credit_account",
+                  "debit_balance_before", "debit_balance_after", "credit_balance_before", "credit_balance_after",
+                  "reference_type", "reference_id", "idempotency_key", "created_by"]
+
+
+def ledger_export_rows(*, start: str | None, end: str | None):
+    transfers = _between(Transfer.objects.select_related("debit_account", "credit_account", "created_by"),
+                         "created_at", start, end)
+    return transfers.order_by("entry_number").iterator(chunk_size=5000)
+
+
+def ledger_row(t: Transfer) -> list[Any]:
+    def blank(value):
+        return "" if value is None else value
+
+    return [format_entry_number(t.entry_number), _iso(t.created_at), t.kind, t.amount, t.debit_account.code,
+            t.credit_account.code, blank(t.debit_balance_before), blank(t.debit_balance_after),
+            blank(t.credit_balance_before), blank(t.credit_balance_after), t.reference_type, t.reference_id,
+            t.idempotency_key or "", t.created_by.username if t.created_by else ""]
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value else ""
