@@ -179,8 +179,9 @@ class ExportApi(APIView):
     }
     export_name = ""
 
-    @extend_schema(parameters=PERIOD, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one header row"),
-                              **errors(r400="invalid_date", r403="forbidden")})
+    @extend_schema(parameters=PERIOD, responses={
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one header row (see betting/reports.py)"),
+        **errors(r400="invalid_date", r403="forbidden")})
     def get(self, request):
         header, rows, row = self.EXPORTS[self.export_name]
         params = request.query_params
