@@ -181,7 +181,8 @@ def bet_settle_manual(*, bet_id: int, result: Any, reason: str, actor: Actor) ->
     if not (reason or "").strip():
         raise InvalidInput("Say why the bet is settled by hand.", code="reason_required")
     with transaction.atomic():
-        bet = Bet.objects.select_for_update().select_related("player__ledger_account").filter(pk=bet_id).first()
+        bet = (Bet.objects.select_for_update(of=("self",)).select_related("player__ledger_account")
+               .filter(pk=bet_id).first())
         if bet is None:
             raise NotFound(f"No bet with id {bet_id}.")
         if bet.status != Bet.Status.ACCEPTED:

@@ -178,8 +178,11 @@ def database_url_of_tests() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real ``celery worker`` process on a queue of its own, sharing the test database."""
+def celery_workers(transactional_db):
+    """Start real ``celery worker`` processes on a queue of their own, sharing the test database.
+
+    ``start(**env)`` starts one more and returns its Popen; all are stopped after the test.
+    """
     import os
     import subprocess
     import sys
@@ -191,16 +194,31 @@ def celery_worker_process(transactional_db):
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     app.conf.task_default_queue = queue
-    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "REDIS_URL": settings.REDIS_URL,
-           "CELERY_TASK_DEFAULT_QUEUE": queue}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "oddslab", "worker", "-Q", queue, "--pool=solo",
-         "--loglevel=warning", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        env=env, cwd=settings.BASE_DIR,
-    )
+    workers: list[subprocess.Popen] = []
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "REDIS_URL": settings.REDIS_URL,
+               "CELERY_TASK_DEFAULT_QUEUE": queue, **extra_env}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "oddslab", "worker", "-Q", queue, "--pool=solo",
+             "--loglevel=warning", "--without-heartbeat", "--without-gossip", "--without-mingle",
+             "-n", f"{queue}-{len(workers)}@%h"],
+            env=env, cwd=settings.BASE_DIR,
+        )
+        workers.append(worker)
+        return worker
+
     try:
-        yield worker
+        yield start
     finally:
-        worker.terminate()
-        worker.wait(timeout=20)
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=20)
         app.conf.task_default_queue = "celery"
+
+
+@pytest.fixture
+def celery_worker_process(celery_workers):
+    return celery_workers()
