@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.context import Actor, role_of
 from audit.models import AuditLog, Notification
+from oddslab import live
 from oddslab.errors import DomainError
 
 
@@ -88,6 +89,17 @@ def notification_create(
     *, kind: str, message: str, user: Any = None, data: dict[str, Any] | None = None
 ) -> Notification:
     audience = Notification.Audience.PLAYER if user is not None else Notification.Audience.STAFF
-    return Notification.objects.create(
-        user=user, audience=audience, kind=kind, message=message, data=data or {}
-    )
+    notification = Notification.objects.create(user=user, audience=audience, kind=kind, message=message,
+                                               data=data or {})
+    notification_push(notification)
+    return notification
+
+
+def notification_push(notification: Notification) -> None:
+    """Send a notification to its player's or staff's sockets once it has committed."""
+    payload = {"type": "notification", "kind": notification.kind, "message": notification.message,
+               **({"data": notification.data} if notification.data else {})}
+    if notification.user_id:
+        live.to_user(notification.user_id, payload)
+    else:
+        live.to_staff(payload)

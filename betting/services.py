@@ -14,6 +14,7 @@ from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction, notification_create
 from betting.models import Bet, BetLeg
+from betting.news import bet_news
 from betting.slips import SlipCheck, odds_text, slip_check, slip_confirm, slip_parse
 from ledger.models import Account, Transfer
 from ledger.services import house_account, transfer_create
@@ -80,6 +81,7 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                         kind=Transfer.Kind.BET_STAKE, reference_type="bet", reference_id=bet.pk,
                         idempotency_key=f"bet:{bet.pk}:stake", created_by=actor.user)
         slip_confirm(check)
+        bet_news(player.pk, bet.pk, bet.status)
         audit_record(actor=actor, action="bet.place", category=AuditLog.Category.BETTING,
                      resource_type="bet", resource_id=bet.pk, resource_label=bet.ticket_number,
                      details={"status": bet.status, "stake": str(bet.stake),
@@ -139,6 +141,7 @@ def bet_decide(*, bet_id: int) -> Bet | None:
                             idempotency_key=f"bet:{bet.pk}:refund")
             exposure_release(bets=[([leg.outcome_id for leg in legs], bet.stake, bet.potential_return)])
             message = f"Your bet {bet.ticket_number} was not accepted: {reason} Your stake was returned."
+        bet_news(bet.player_id, bet.pk, bet.status)
         audit_record(actor=actor, action=f"bet.{'accept' if reason is None else 'reject'}",
                      category=AuditLog.Category.BETTING, resource_type="bet", resource_id=bet.pk,
                      resource_label=bet.ticket_number, details={"reason": reason} if reason else {})

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog, Notification
-from audit.services import audit_entry
+from audit.services import audit_entry, notification_push
 from betting.models import Bet, BetLeg
+from betting.news import bet_news
 from ledger.models import Account, Transfer
 from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
@@ -131,10 +132,13 @@ def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
         resource_id=g.bet.pk, resource_label=g.bet.ticket_number,
         details={"before": g.bet.status, "result": g.result, "payout": str(g.payout),
                  **({"reason": reason} if reason else {})}) for g in graded])
-    Notification.objects.bulk_create([Notification(
+    notifications = Notification.objects.bulk_create([Notification(
         user_id=g.bet.player_id, audience=Notification.Audience.PLAYER, kind="bet_settled",
         message=_settled_message(g), data={"bet_id": g.bet.pk, "result": g.result, "payout": str(g.payout)})
         for g in graded])
+    for g, notification in zip(graded, notifications, strict=True):
+        bet_news(g.bet.player_id, g.bet.pk, Bet.Status.SETTLED, g.result)
+        notification_push(notification)
 
 
 def _settled_message(g: Graded) -> str:

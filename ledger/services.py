@@ -12,6 +12,7 @@ from django.db.models import Max
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.money import CENT
 from ledger.selectors import net_by_account
+from oddslab import live
 from oddslab.errors import InsufficientFunds, InvalidInput
 
 MONEY_CEILING = Decimal(10) ** 16  # NUMERIC(18,2)
@@ -148,10 +149,15 @@ def transfers_create(specs: list[TransferSpec]) -> list[Transfer]:
                     FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, balance) WHERE a.id = v.id""",
                 [list(balances), list(balances.values())])
     Transfer.objects.bulk_create(rows)
+    owners = {}
     for spec in specs:  # keep the caller's objects current
         for account in (spec.debit, spec.credit):
             if account.pk in balances:
                 account.balance = balances[account.pk]
+                if account.owner_id:
+                    owners[account.owner_id] = account.balance
+    for owner_id, balance in owners.items():
+        live.to_user(owner_id, {"type": "wallet", "balance": str(balance)})
     return rows
 
 

@@ -10,8 +10,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from oddslab.routing import websocket_urlpatterns  # noqa: E402
+from oddslab.sockets import TokenAuthMiddleware  # noqa: E402
+
+# Session cookie (pages) or Authorization: Token (API clients) on the handshake.
+websocket_application = AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": AllowedHostsOriginValidator(websocket_application),
 })

@@ -1,2 +1,8 @@
-# WebSocket routes of every app (/ws/v1/odds, /ws/v1/me) are added here as the live layer lands.
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from oddslab.sockets import MeConsumer, OddsConsumer
+
+websocket_urlpatterns = [
+    path("ws/v1/odds", OddsConsumer.as_asgi()),
+    path("ws/v1/me", MeConsumer.as_asgi()),
+]

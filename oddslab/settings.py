@@ -188,6 +188,10 @@ SETTLEMENT_BATCH_SIZE = int(os.environ.get("SETTLEMENT_BATCH_SIZE", "500"))
 # How many settlement tasks a result fans out to, so several workers share one event's bets.
 SETTLEMENT_FANOUT = int(os.environ.get("SETTLEMENT_FANOUT", "2"))
 
+# Live odds: price changes of one event are conflated into one message per window (docs/feed.md).
+LIVE_CONFLATION_MS = int(os.environ.get("LIVE_CONFLATION_MS", "100"))
+LIVE_HEARTBEAT_SECONDS = int(os.environ.get("LIVE_HEARTBEAT_SECONDS", "20"))
+
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -53,6 +53,13 @@ class Event(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # While the game is on: the running score and clock as the feed reports them ("1-0", "63'");
+    # home_score/away_score hold only the final result.
+    live_score = models.CharField(max_length=16, blank=True, default="")
+    clock = models.CharField(max_length=16, blank=True, default="")
+    # The feed's own id for this event, and the last feed sequence number applied to it.
+    external_ref = models.CharField(max_length=80, unique=True, null=True, blank=True)
+    feed_seq = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["start_time", "id"]
@@ -85,6 +92,7 @@ class Market(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     status_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    external_ref = models.CharField(max_length=80, unique=True, null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record
+from oddslab import live
 from oddslab.errors import Conflict, InvalidInput, NotFound
 from oddslab.events.kinds import Score, market_kind
 from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Sport
@@ -85,7 +86,13 @@ def event_create(
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"markets": [{"kind": m.kind, "line": None if m.line is None else str(m.line)}
                                           for m, _ in built]})
+        _event_news(event)
     return event
+
+
+def _event_news(event: Event) -> None:
+    live.event_changed(event_id=event.pk, status=event.status, score=event.live_score or event.score,
+                       clock=event.clock)
 
 
 def _market_build(spec: MarketSpec, *, home: str, away: str, index: int) -> tuple[Market, list[Outcome]]:
@@ -121,18 +128,19 @@ _MARKET_MOVES = {
 }
 
 
+_PAST = {"suspend": "suspended", "resume": "resumed", "close": "closed", "cancel": "cancelled"}
+
+
 def _market_move(*, market_id: int, move: str, actor: Actor, reason: str = "") -> Market:
     allowed_from, target = _MARKET_MOVES[move]
     with transaction.atomic():
         market = _locked(Market, market_id)
         if market.status not in allowed_from:
-            raise Conflict(f"A {market.status} market cannot be {move}ed." if move != "cancel"
-                           else f"A {market.status} market cannot be cancelled.",
+            raise Conflict(f"A {market.status} market cannot be {_PAST[move]}.",
                            code="invalid_market_state",
                            details={"market_id": market.pk, "status": market.status})
         before = market.status
-        market.status, market.status_reason = target, reason[:200]
-        market.save(update_fields=["status", "status_reason"])
+        _markets_set([market], target, reason)
         audit_record(actor=actor, action=f"market.{move}", category=AuditLog.Category.ADMIN,
                      resource_type="market", resource_id=market.pk, resource_label=str(market),
                      details={"before": before, "after": target, "reason": reason})
@@ -172,6 +180,7 @@ def outcome_price_set(*, outcome_id: int, price: Any, reason: str, actor: Actor)
         outcome.save(update_fields=["price", "pinned"])
         OddsTick.objects.create(outcome=outcome, old_price=old_price, new_price=new_price,
                                 source=OddsTick.Source.OPERATOR, reason=reason[:200], actor=actor.user)
+        _price_news(outcome)
         audit_record(actor=actor, action="outcome.price_set", category=AuditLog.Category.ADMIN,
                      resource_type="outcome", resource_id=outcome.pk, resource_label=outcome.name,
                      details={"before": str(old_price), "after": str(new_price), "reason": reason})
@@ -190,6 +199,7 @@ def outcome_price_release(*, outcome_id: int, actor: Actor) -> Outcome:
             outcome.price = outcome.feed_price
             OddsTick.objects.create(outcome=outcome, old_price=old_price, new_price=outcome.price,
                                     source=OddsTick.Source.FEED, reason="pin released", actor=actor.user)
+            _price_news(outcome)
         outcome.save(update_fields=["pinned", "price"])
         audit_record(actor=actor, action="outcome.price_release", category=AuditLog.Category.ADMIN,
                      resource_type="outcome", resource_id=outcome.pk, resource_label=outcome.name,
@@ -210,7 +220,13 @@ def outcome_price_feed(*, outcome_id: int, price: Any, reason: str = "") -> Outc
         outcome.save(update_fields=["price", "feed_price"])
         OddsTick.objects.create(outcome=outcome, old_price=old_price, new_price=new_price,
                                 source=OddsTick.Source.FEED, applied=applied, reason=reason[:200])
+        if applied and new_price != old_price:
+            _price_news(outcome)
     return outcome
+
+
+def _price_news(outcome: Outcome) -> None:
+    live.prices_changed(event_id=outcome.market.event_id, changes=[(outcome.market_id, outcome.pk, outcome.price)])
 
 
 def event_start(*, event_id: int, actor: Actor) -> Event:
@@ -222,6 +238,7 @@ def event_start(*, event_id: int, actor: Actor) -> Event:
                            details={"status": event.status})
         event.status, event.started_at = Event.Status.LIVE, timezone.now()
         event.save(update_fields=["status", "started_at"])
+        _event_news(event)
         audit_record(actor=actor, action="event.start", category=AuditLog.Category.ADMIN,
                      resource_type="event", resource_id=event.pk, resource_label=str(event))
     return event
@@ -238,9 +255,8 @@ def event_finish(*, event_id: int, actor: Actor) -> Event:
         event.save(update_fields=["status", "finished_at"])
         closed = list(event.markets.select_for_update().order_by("pk")
                       .filter(status__in=[Market.Status.OPEN, Market.Status.SUSPENDED]))
-        for market in closed:
-            market.status, market.status_reason = Market.Status.CLOSED, "event finished"
-            market.save(update_fields=["status", "status_reason"])
+        _markets_set(closed, Market.Status.CLOSED, "event finished")
+        _event_news(event)
         audit_record(actor=actor, action="event.finish", category=AuditLog.Category.ADMIN,
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"markets_closed": [m.pk for m in closed]})
@@ -273,19 +289,23 @@ def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: 
         event.save(update_fields=["home_score", "away_score", "status", "finished_at"])
         markets = list(event.markets.select_for_update().order_by("pk").filter(
             status__in=[Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED]))
+        # Micro-markets the feed did not result in time cannot be graded from a final score: void.
+        unresultable = [m for m in markets if not market_kind(m.kind).graded_by_score]
+        markets = [m for m in markets if market_kind(m.kind).graded_by_score]
         outcomes = list(Outcome.objects.filter(market__in=markets).select_related("market").order_by("pk"))
         for outcome in outcomes:
             outcome.status = market_kind(outcome.market.kind).grade(key=outcome.key, line=outcome.market.line,
                                                                     score=score)
         Outcome.objects.bulk_update(outcomes, ["status"])
-        for market in markets:
-            market.status, market.status_reason = Market.Status.RESULTED, f"result {event.score}"
-            market.save(update_fields=["status", "status_reason"])
+        _markets_set(markets, Market.Status.RESULTED, f"result {event.score}")
+        _markets_set(unresultable, Market.Status.CANCELLED, "not settled by the final score")
+        _event_news(event)
         audit_record(actor=actor, action="event.result", category=AuditLog.Category.ADMIN,
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"score": event.score, "markets_resulted": [m.pk for m in markets],
+                              "markets_cancelled": [m.pk for m in unresultable],
                               "outcomes": {o.pk: o.status for o in outcomes}})
-        _settlement_request([m.pk for m in markets])
+        _settlement_request([m.pk for m in markets + unresultable])
     return event
 
 
@@ -302,14 +322,20 @@ def event_cancel(*, event_id: int, actor: Actor, reason: str) -> Event:
         event.save(update_fields=["status"])
         markets = list(event.markets.select_for_update().order_by("pk").exclude(
             status__in=[Market.Status.CANCELLED, Market.Status.SETTLED]))
-        for market in markets:
-            market.status, market.status_reason = Market.Status.CANCELLED, reason[:200]
-            market.save(update_fields=["status", "status_reason"])
+        _markets_set(markets, Market.Status.CANCELLED, reason)
+        _event_news(event)
         audit_record(actor=actor, action="event.cancel", category=AuditLog.Category.ADMIN,
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"reason": reason, "markets_cancelled": [m.pk for m in markets]})
         _settlement_request([m.pk for m in markets])
     return event
+
+
+def _markets_set(markets: list[Market], status: str, reason: str) -> None:
+    for market in markets:
+        market.status, market.status_reason = status, reason[:200]
+        market.save(update_fields=["status", "status_reason"])
+        live.market_changed(event_id=market.event_id, market_id=market.pk, status=status)
 
 
 def _goals(value: Any, field: str) -> int:

@@ -35,6 +35,8 @@ class MarketKind:
     key: ClassVar[str]
     label: ClassVar[str]
     needs_line: ClassVar[bool] = False
+    # False for kinds only the feed can result (micro-markets); a final score cancels them instead.
+    graded_by_score: ClassVar[bool] = True
 
     def outcomes(self, *, home: str, away: str, line: Decimal | None) -> list[OutcomeSpec]:
         raise NotImplementedError
@@ -80,8 +82,9 @@ from oddslab.events.kinds import (  # noqa: E402  (the kinds register themselves
     both_teams_to_score,
     double_chance,
     match_result,
+    next_goal_window,
     over_under,
 )
 
 __all__ = ["REGISTRY", "MarketKind", "OutcomeSpec", "Score", "both_teams_to_score", "double_chance",
-           "kind_choices", "market_kind", "match_result", "over_under", "register"]
+           "kind_choices", "market_kind", "match_result", "next_goal_window", "over_under", "register"]

@@ -1,0 +1,146 @@
+"""WebSocket consumers: /ws/v1/odds (public) and /ws/v1/me (the logged-in user).
+
+Messages arrive already serialised (oddslab/live.py), so a broadcast is encoded once, not once per
+client. Each connection sends a heartbeat every LIVE_HEARTBEAT_SECONDS so clients notice a dead
+connection; a client that sees a gap in an event's ``seq`` refetches the event over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    groups_joined: set[str]
+
+    async def connect(self):
+        self.groups_joined = set()
+        groups = await self.initial_groups()
+        if groups is None:
+            await self.close(code=4401)
+            return
+        for group in groups:  # subscribed before the client hears "accepted", so it misses nothing
+            await self.join(group)
+        await self.accept()
+        self.heartbeat = asyncio.ensure_future(self.beat())
+
+    async def initial_groups(self) -> list[str] | None:
+        raise NotImplementedError
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        if group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+
+    async def disconnect(self, code):
+        if hasattr(self, "heartbeat"):
+            self.heartbeat.cancel()
+        for group in list(getattr(self, "groups_joined", ())):
+            await self.leave(group)
+
+    async def beat(self):
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(settings.LIVE_HEARTBEAT_SECONDS)
+                await self.send(text_data=json.dumps({"type": "heartbeat", "ts": datetime.now(UTC).isoformat()}))
+
+    async def live_message(self, message):
+        await self.send(text_data=message["text"])
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            request = json.loads(text_data or "")
+        except ValueError:
+            request = None
+        if isinstance(request, dict) and request.get("type") == "ping":
+            await self.send(text_data=json.dumps({"type": "pong"}))
+            return
+        await self.handle(request)
+
+    async def handle(self, request) -> None:
+        await self.error("unknown_message", "Send {\"type\": \"ping\"}.")
+
+    async def error(self, code: str, message: str) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "error": code, "message": message}))
+
+
+def _event_ids(values) -> list[int] | None:
+    try:
+        ids = [int(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+    return ids if all(i > 0 for i in ids) and len(ids) <= 500 else None
+
+
+class OddsConsumer(LiveConsumer):
+    """Every public change, for all events or only those named (``?events=12,15``). A client may
+    then send ``{"type": "subscribe"|"unsubscribe", "events": [ids]}`` (or ``"events": "all"``)."""
+
+    async def initial_groups(self):
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        if "events" not in query:
+            return ["odds.all"]
+        ids = _event_ids(",".join(query["events"]).split(","))
+        return [f"odds.event.{i}" for i in ids] if ids else ["odds.all"]
+
+    async def handle(self, request):
+        kind = request.get("type") if isinstance(request, dict) else None
+        if kind not in ("subscribe", "unsubscribe"):
+            return await super().handle(request)
+        events = request.get("events")
+        groups = ["odds.all"] if events == "all" else [f"odds.event.{i}" for i in (_event_ids(events or []) or [])]
+        if not groups:
+            return await self.error("invalid_events", "Name events by id, e.g. {\"events\": [12, 15]}.")
+        if kind == "subscribe" and "odds.all" not in groups:
+            await self.leave("odds.all")  # naming events narrows an all-events stream
+        for group in groups:
+            await (self.join(group) if kind == "subscribe" else self.leave(group))
+        await self.send(text_data=json.dumps({"type": kind + "d", "events": events}))
+
+
+class MeConsumer(LiveConsumer):
+    """The user's own bets, wallet and notifications; staff also get exposure alerts."""
+
+    async def initial_groups(self):
+        user = self.scope.get("user") or AnonymousUser()
+        if not user.is_authenticated:
+            return None
+        groups = [f"user.{user.pk}"]
+        if user.is_staff:
+            groups.append("staff")
+        return groups
+
+
+class TokenAuthMiddleware:
+    """Lets API clients authenticate the handshake with ``Authorization: Token <key>``."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        header = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
+        if header.startswith("Token "):
+            scope = {**scope, "user": await _token_user(header[6:].strip())}
+        return await self.inner(scope, receive, send)
+
+
+@database_sync_to_async
+def _token_user(key: str):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    return token.user if token and token.user.is_active else AnonymousUser()
