@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "risk",
     "wallet",
     "oddslab.accounts",
+    "oddslab.feed",
     "betting",
     "oddslab",  # project-wide management commands (seed_demo)
 ]

@@ -263,6 +263,64 @@ def event_finish(*, event_id: int, actor: Actor) -> Event:
     return event
 
 
+def market_create(*, event_id: int, spec: MarketSpec, actor: Actor, external_ref: str | None = None) -> Market:
+    """Open one more market on an event (the feed's micro-markets, an operator's extra line)."""
+    with transaction.atomic():
+        event = _locked(Event, event_id)
+        if event.status not in (Event.Status.SCHEDULED, Event.Status.LIVE):
+            raise Conflict(f"A {event.status} event takes no new markets.", code="invalid_event_state")
+        market, outcomes = _market_build(spec, home=event.home, away=event.away, index=0)
+        if event.markets.filter(kind=market.kind, line=market.line).exists():
+            raise InvalidInput("This market already exists on the event.", code="duplicate_market")
+        market.event, market.external_ref = event, external_ref
+        market.save()
+        for outcome in outcomes:
+            outcome.market = market
+        Outcome.objects.bulk_create(outcomes)
+        OddsTick.objects.bulk_create([OddsTick(outcome=o, new_price=o.price, source=OddsTick.Source.FEED
+                                               if actor.user is None else OddsTick.Source.OPERATOR,
+                                               reason="opening price", actor=actor.user) for o in outcomes])
+        live.market_changed(event_id=event.pk, market_id=market.pk, status=market.status)
+        audit_record(actor=actor, action="market.create", category=AuditLog.Category.ADMIN,
+                     resource_type="market", resource_id=market.pk, resource_label=str(market),
+                     details={"kind": market.kind, "line": None if market.line is None else str(market.line)})
+    return market
+
+
+def market_result_set(*, market_id: int, winners: list[str], actor: Actor) -> Market:
+    """Result one market directly (a micro-market the feed watched): the named outcomes won, the
+    others lost; with no winners every outcome is void. Settlement is requested on commit."""
+    with transaction.atomic():
+        market = _locked(Market, market_id)
+        if market.status not in (Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED):
+            raise Conflict(f"A {market.status} market cannot be resulted.", code="invalid_market_state",
+                           details={"status": market.status})
+        outcomes = list(market.outcomes.order_by("pk"))
+        unknown = set(winners) - {o.key for o in outcomes}
+        if unknown:
+            raise InvalidInput(f"Unknown outcome keys: {', '.join(sorted(unknown))}.", code="invalid_result")
+        for outcome in outcomes:
+            outcome.status = (Outcome.Status.VOID if not winners else
+                              Outcome.Status.WON if outcome.key in winners else Outcome.Status.LOST)
+        Outcome.objects.bulk_update(outcomes, ["status"])
+        _markets_set([market], Market.Status.RESULTED, f"winners: {', '.join(winners) or 'none (void)'}")
+        audit_record(actor=actor, action="market.result", category=AuditLog.Category.ADMIN,
+                     resource_type="market", resource_id=market.pk, resource_label=str(market),
+                     details={"winners": winners})
+        _settlement_request([market.pk])
+    return market
+
+
+def event_clock_set(*, event_id: int, clock: str, live_score: str) -> Event:
+    """The running clock and score of a live game, as the feed reports them."""
+    with transaction.atomic():
+        event = _locked(Event, event_id)
+        event.clock, event.live_score = clock[:16], live_score[:16]
+        event.save(update_fields=["clock", "live_score"])
+        _event_news(event)
+    return event
+
+
 # Settlement lives in betting, above this app; it is asked for by task name, after commit.
 SETTLE_MARKETS_TASK = "betting.tasks.settle_markets_task"
 
