@@ -7,15 +7,13 @@ django_asgi_app = get_asgi_application()  # set up Django before importing consu
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-
 from oddslab.routing import websocket_urlpatterns  # noqa: E402
-from oddslab.sockets import TokenAuthMiddleware  # noqa: E402
+from oddslab.sockets import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 
 # Session cookie (pages) or Authorization: Token (API clients) on the handshake.
 websocket_application = AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    "websocket": AllowedHostsOriginValidator(websocket_application),
+    "websocket": BrowserOriginValidator(websocket_application),
 })

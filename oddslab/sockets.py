@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
@@ -123,6 +124,17 @@ class MeConsumer(LiveConsumer):
         if user.is_staff:
             groups.append("staff")
         return groups
+
+
+class BrowserOriginValidator(OriginValidator):
+    """Browsers always send Origin: it must be one of ALLOWED_HOSTS (no cross-site socket hijacking).
+    API clients send none and authenticate with a token, so a missing Origin is let through."""
+
+    def __init__(self, application):
+        super().__init__(application, settings.ALLOWED_HOSTS)
+
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or super().valid_origin(parsed_origin)
 
 
 class TokenAuthMiddleware:
