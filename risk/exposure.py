@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection
 
+from audit.services import notification_create
 from risk.models import ExposureCap, OutcomeExposure
 
 
@@ -51,12 +52,29 @@ def exposure_reserve(*, caps: dict[int, Decimal], stake: Decimal, payout: Decima
                         worst_case_payout = e.worst_case_payout + EXCLUDED.worst_case_payout,
                         bets = e.bets + 1
                     WHERE e.worst_case_payout + EXCLUDED.worst_case_payout <= %(cap)s
+                RETURNING e.worst_case_payout
                 """,
                 {"outcome": outcome_id, "stake": stake, "payout": payout, "cap": caps[outcome_id]},
             )
-            if cursor.rowcount != 1:
+            row = cursor.fetchone()
+            if row is None:
                 refused.append(outcome_id)
+            else:
+                _alert_on_crossing(outcome_id, before=row[0] - payout, after=row[0], cap=caps[outcome_id])
     return refused
+
+
+ALERT_LEVELS = (Decimal("0.8"), Decimal("1"))
+
+
+def _alert_on_crossing(outcome_id: int, *, before: Decimal, after: Decimal, cap: Decimal) -> None:
+    """Tell traders when an outcome's liability crosses 80% and 100% of its cap."""
+    for level in ALERT_LEVELS:
+        if before < level * cap <= after:
+            notification_create(
+                kind="exposure_alert",
+                message=f"Outcome {outcome_id}: liability {after} reached {level:.0%} of its cap {cap}.",
+                data={"outcome_id": outcome_id, "liability": str(after), "cap": str(cap), "level": str(level)})
 
 
 def exposure_release(*, bets: list[tuple[list[int], Decimal, Decimal]]) -> None:

@@ -191,3 +191,15 @@ def test_a_verified_player_deposits_past_the_kyc_threshold(api, player, settings
     settings.RISK_KYC_DEPOSIT_THRESHOLD = "1000.50"
     PlayerRestriction.objects.create(player=player, kyc_verified=True)
     assert api(player).post("/api/v1/wallet/deposits", {"amount": "1.00"}, format="json").status_code == 201
+
+
+def test_traders_are_alerted_when_an_outcome_nears_and_reaches_its_cap(api, player, make_event):
+    from audit.models import Notification
+
+    ExposureCap.objects.create(cap=Decimal("100.00"))
+    event = make_event(home="2.00")
+    for stake in ("30.00", "15.00", "5.00"):  # liability 60, 90 (crosses 80%), 100 (crosses 100%)
+        assert api(player).post("/api/v1/bets", _slip([event], stake=stake), format="json").status_code == 201
+    alerts = Notification.objects.filter(kind="exposure_alert", audience="staff").order_by("id")
+    assert [a.data["level"] for a in alerts] == ["0.8", "1"]
+    assert "reached 80% of its cap 100.00" in alerts[0].message
