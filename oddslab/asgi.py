@@ -7,6 +7,7 @@ django_asgi_app = get_asgi_application()  # set up Django before importing consu
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
 from oddslab.routing import websocket_urlpatterns  # noqa: E402
 from oddslab.sockets import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 

@@ -20,8 +20,10 @@ def msg(message_type, seq, event="f-1", **body):
 
 CREATED = msg("event_created", 1, home="Reds", away="Blues", sport="football", competition="Feed Cup",
               start_time=TS, markets=[
-                  {"market": "f-1:mr", "kind": "match_result", "prices": {"home": "2.10", "draw": "3.30", "away": "3.40"}},
-                  {"market": "f-1:ou", "kind": "over_under", "line": "2.5", "prices": {"over": "1.90", "under": "1.90"}},
+                  {"market": "f-1:mr", "kind": "match_result",
+                   "prices": {"home": "2.10", "draw": "3.30", "away": "3.40"}},
+                  {"market": "f-1:ou", "kind": "over_under", "line": "2.5",
+                   "prices": {"over": "1.90", "under": "1.90"}},
                   {"market": "f-1:btts", "kind": "both_teams_to_score", "prices": {"yes": "1.80", "no": "2.00"}}])
 
 
