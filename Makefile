@@ -22,7 +22,7 @@ run: install
 	$(PY) manage.py seed_demo
 	@echo ""
 	@echo "  Odds Lab is starting: open http://$(HOST):$(PORT)/  (console: /admin/, API docs: /api/docs/)"
-	@echo "  Ctrl-C stops web, worker and beat (and the embedded servers)."
+	@echo "  Ctrl-C stops web, worker, beat and feed (and the embedded servers)."
 	@echo ""
 	$(PY) -m oddslab.localservices run $(VENV)/bin/honcho start -f Procfile
 
