@@ -1,18 +1,12 @@
 from django.contrib import admin
 
 from betting.models import Bet, BetLeg
-from oddslab.admin_tools import ReadOnlyAdmin
+from oddslab.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 
 
-class BetLegInline(admin.TabularInline):
+class BetLegInline(ReadOnlyInline):
     model = BetLeg
     fields = ["position", "outcome", "event", "price", "result"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Bet)

@@ -13,31 +13,21 @@ from ledger.models import Account, Checkpoint, Transfer
 from ledger.money import CENT
 from ledger.selectors import net_by_account
 from oddslab import live
+from oddslab.decimals import exact_decimal, has_at_most
 from oddslab.errors import InsufficientFunds, InvalidInput
 
 MONEY_CEILING = Decimal(10) ** 16  # NUMERIC(18,2)
 
 
 def money_validate(amount: Any, *, field: str = "amount") -> Decimal:
-    """A positive Decimal with at most two decimals that fits NUMERIC(18,2), or ``invalid_amount``.
-
-    Floats are refused outright: money travels as exact decimal strings.
-    """
-    if isinstance(amount, float | bool) or not isinstance(amount, Decimal | int | str):
-        raise InvalidInput("Give the amount as an exact decimal string, e.g. \"10.50\".",
-                           code="invalid_amount", details={"field": field})
-    try:
-        value = Decimal(str(amount).strip())
-    except ArithmeticError:
-        raise InvalidInput("The amount is not a number.", code="invalid_amount",
-                           details={"field": field}) from None
-    if not value.is_finite() or value <= 0:
+    """A positive amount with at most two decimals that fits NUMERIC(18,2), or ``invalid_amount``."""
+    value = exact_decimal(amount, code="invalid_amount", field=field, example="10.50")
+    if value <= 0:
         raise InvalidInput("The amount must be greater than zero.", code="invalid_amount",
                            details={"field": field})
     if value >= MONEY_CEILING:
-        raise InvalidInput("The amount is too large.", code="invalid_amount",
-                           details={"field": field})
-    if value.as_tuple().exponent < -2 and value != value.quantize(CENT):
+        raise InvalidInput("The amount is too large.", code="invalid_amount", details={"field": field})
+    if not has_at_most(value, 2):
         raise InvalidInput("The amount can have at most two decimals.", code="invalid_amount",
                            details={"field": field})
     return value.quantize(CENT)

@@ -20,6 +20,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent, changed only by services."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class AuditedSettingsAdmin(SimpleHistoryAdmin):
     """Rules kept as data (limits, caps, geofence): every edit is audited with before and after,
     in the admin's own transaction, besides the model history."""

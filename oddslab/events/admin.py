@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from oddslab.admin_tools import AuditedSettingsAdmin, ReadOnlyAdmin
+from oddslab.admin_tools import AuditedSettingsAdmin, ReadOnlyAdmin, ReadOnlyInline
 from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Sport
 
 # Prices and states change only through the services (API, and the console actions to come),
@@ -20,16 +20,10 @@ class CompetitionAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-class MarketInline(admin.TabularInline):
+class MarketInline(ReadOnlyInline):
     model = Market
     fields = ["name", "kind", "line", "status"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Event)
@@ -42,15 +36,9 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "start_time"
 
 
-class OutcomeInline(admin.TabularInline):
+class OutcomeInline(ReadOnlyInline):
     model = Outcome
     fields = ["key", "name", "price", "pinned", "status"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Market)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from celery import current_app
@@ -16,6 +16,7 @@ from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record
 from oddslab import live
+from oddslab.decimals import exact_decimal, has_at_most
 from oddslab.errors import Conflict, InvalidInput, NotFound
 from oddslab.events.kinds import Score, market_kind
 from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Sport
@@ -26,19 +27,12 @@ PRICE_MIN = Decimal("1.01")
 
 def price_validate(value: Any, *, field: str = "price") -> Decimal:
     """1.01 ≤ price ≤ ODDSLAB_PRICE_MAX, at most three decimals, from an exact decimal string."""
-    if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
-        raise InvalidInput("Give prices as exact decimal strings, e.g. \"2.50\".",
-                           code="invalid_price", details={"field": field})
-    try:
-        price = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidInput("The price is not a number.", code="invalid_price",
-                           details={"field": field}) from None
+    price = exact_decimal(value, code="invalid_price", field=field, example="2.50")
     ceiling = Decimal(settings.ODDSLAB_PRICE_MAX)
-    if not price.is_finite() or not PRICE_MIN <= price <= ceiling:
+    if not PRICE_MIN <= price <= ceiling:
         raise InvalidInput(f"Prices run from {PRICE_MIN} to {ceiling}.", code="invalid_price",
                            details={"field": field, "price": str(value)})
-    if price != price.quantize(PRICE_STEP):
+    if not has_at_most(price, 3):
         raise InvalidInput("A price has at most three decimals.", code="invalid_price",
                            details={"field": field, "price": str(value)})
     return price.quantize(PRICE_STEP)
@@ -99,11 +93,7 @@ def _market_build(spec: MarketSpec, *, home: str, away: str, index: int) -> tupl
     kind = market_kind(spec.kind)
     line = None
     if spec.line not in (None, ""):
-        try:
-            line = Decimal(str(spec.line))
-        except InvalidOperation:
-            raise InvalidInput("The line is not a number.", code="invalid_line",
-                               details={"market": index}) from None
+        line = exact_decimal(spec.line, code="invalid_line", field=f"markets[{index}].line", example="2.5")
     line = kind.line_validate(line)
     outcomes = kind.outcomes(home=home, away=away, line=line)
     expected = {o.key for o in outcomes}

@@ -54,6 +54,10 @@ def test_a_trader_creates_the_event_of_the_contract(api, trader):
     ({"markets": [{"kind": "match_result", "prices": {"home": "1.00", "draw": "3", "away": "2.8"}}]},
      "invalid_price"),
     ({"markets": [CREATE["markets"][0], CREATE["markets"][0]]}, "duplicate_market"),
+    ({"markets": [{"kind": "over_under", "line": "NaN", "prices": {"over": "1.9", "under": "1.9"}}]},
+     "invalid_line"),
+    ({"markets": [{"kind": "over_under", "line": 2.5, "prices": {"over": "1.9", "under": "1.9"}}]},
+     "invalid_line"),
     ({"away_team": "man united"}, "invalid_event"),
     ({"markets": []}, "invalid_request"),
 ])
