@@ -75,10 +75,10 @@ class Simulator:
             for i in range(games)]
 
     # --- message helpers ----------------------------------------------------------------------
-    def _msg(self, game: Game, at: float, kind: str, **body: Any) -> tuple[float, dict[str, Any]]:
+    def _msg(self, game: Game, at: float, message_type: str, **body: Any) -> tuple[float, dict[str, Any]]:
         game.seq += 1
         ts = (self.start + timedelta(minutes=at)).isoformat().replace("+00:00", "Z")
-        return at, {"type": kind, "source": self.source, "event": game.ref, "seq": game.seq, "ts": ts, **body}
+        return at, {"type": message_type, "source": self.source, "event": game.ref, "seq": game.seq, "ts": ts, **body}
 
     def _book(self, game: Game, kind: str, line: Decimal | None) -> dict[str, str]:
         probabilities = fair_probabilities(game.state(), lines=(LINE,), window_minutes=WINDOW)
