@@ -15,12 +15,11 @@ from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction, notification_create
 from betting.models import Bet, BetLeg
 from betting.news import bet_news
-from betting.slips import SlipCheck, odds_text, slip_check, slip_confirm, slip_parse
+from betting.slips import SlipCheck, odds_text, outcome_available, share_lock, slip_check, slip_confirm, slip_parse
 from ledger.models import Account, Transfer
 from ledger.services import house_account, transfer_create
 from oddslab.errors import IdempotencyConflict, refusal
-from oddslab.events.models import Event, Market, Outcome
-from risk.exposure import exposure_release, exposure_reserve
+from risk.exposure import exposure_current, exposure_release, exposure_reserve
 from risk.rules import max_allowed_stake
 from wallet.selectors import wallet_account
 from wallet.services import wallet_open
@@ -73,10 +72,11 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                          fingerprint=slip.fingerprint)
         if exposure_reserve(caps=check.caps, stake=bet.stake, payout=bet.potential_return):
             # Another bet took the headroom between our read and our update.
+            current = exposure_current(outcome_ids=list(check.caps))
+            headroom = min(check.caps[o] - current[o] for o in check.caps)
             raise refusal("exposure_limit", "We cannot take this much on this selection right now; "
                           "stake less.", {"max_allowed_stake": str(max_allowed_stake(
-                              limits=check.limits, total_odds=check.total_odds,
-                              exposure_headroom=Decimal("0.00")))})
+                              limits=check.limits, total_odds=check.total_odds, exposure_headroom=headroom))})
         transfer_create(debit=wallet, credit=house_account(Account.House.STAKES_HELD), amount=bet.stake,
                         kind=Transfer.Kind.BET_STAKE, reference_type="bet", reference_id=bet.pk,
                         idempotency_key=f"bet:{bet.pk}:stake", created_by=actor.user)
@@ -90,7 +90,8 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                               "legs": [{"outcome_id": leg.outcome.pk, "price": str(leg.price)}
                                        for leg in check.legs]})
         if bet.status == Bet.Status.PLACED:
-            from betting.tasks import bet_decide_task
+            from betting.tasks import bet_decide_task  # tasks import this module
+
 
             delay = check.in_play_delay
             transaction.on_commit(lambda: bet_decide_task.apply_async((bet.pk,), countdown=delay))
@@ -126,6 +127,10 @@ def bet_decide(*, bet_id: int) -> Bet | None:
         bet = Bet.objects.select_for_update().filter(pk=bet_id, status=Bet.Status.PLACED).first()
         if bet is None or bet.accept_after > timezone.now():
             return None
+        keys = list(bet.legs.values_list("event_id", "market_id", "outcome_id"))
+        # Read the markets under share locks, so a suspension cannot commit between check and accept.
+        share_lock(event_ids={e for e, _, _ in keys}, market_ids={m for _, m, _ in keys},
+                   outcome_ids={o for _, _, o in keys})
         legs = list(bet.legs.select_related("outcome__market__event").order_by("position"))
         reason = _still_acceptable(bet, legs)
         if reason is None:
@@ -154,8 +159,7 @@ def _still_acceptable(bet: Bet, legs: list[BetLeg]) -> str | None:
     """None if the bet may be accepted, else the reason in words a player understands."""
     for leg in legs:
         outcome = leg.outcome
-        if (outcome.market.status != Market.Status.OPEN or outcome.status != Outcome.Status.ACTIVE
-                or outcome.market.event.status not in (Event.Status.SCHEDULED, Event.Status.LIVE)):
+        if not outcome_available(outcome):
             return f"{outcome.market.name} was suspended during the in-play delay."
         if outcome.price == leg.price or bet.odds_change == Bet.OddsChange.ANY:
             continue

@@ -134,7 +134,7 @@ def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None)
                      or (slip.odds_change == Bet.OddsChange.HIGHER and current > selection.price))
             changed |= not takes
         legs.append(PricedLeg(outcome, selection.price, struck))
-    unavailable = [leg.outcome.pk for leg in legs if not _available(leg.outcome)]
+    unavailable = [leg.outcome.pk for leg in legs if not outcome_available(leg.outcome)]
     if unavailable:
         violations.append(rules.Violation(
             "market_unavailable", "A selection is no longer available (its market is suspended or closed).",
@@ -183,7 +183,7 @@ def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None)
                      caps=caps, violations=violations)
 
 
-def _available(outcome: Outcome) -> bool:
+def outcome_available(outcome: Outcome) -> bool:
     return (outcome.status == Outcome.Status.ACTIVE and outcome.market.status == Market.Status.OPEN
             and outcome.market.event.status in (Event.Status.SCHEDULED, Event.Status.LIVE))
 
@@ -197,37 +197,38 @@ def _outcomes(ids: list[int]) -> dict[int, Outcome]:
     return found
 
 
+def share_lock(*, event_ids: set[int], market_ids: set[int], outcome_ids: set[int]) -> None:
+    """FOR SHARE on events, then markets, then outcomes, each by id: the order in which the operator
+    services lock them, so a bet and a trader's change wait for each other without deadlock."""
+    with connection.cursor() as cursor:
+        for table, ids in ((Event._meta.db_table, event_ids), (Market._meta.db_table, market_ids),
+                           (Outcome._meta.db_table, outcome_ids)):
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [sorted(ids)])
+
+
 def slip_confirm(check: SlipCheck) -> None:
-    """Just before commit: share-lock the slip's events, markets and outcomes (in that order, each
-    by id, as the operator services lock them) and make sure nothing the bet relied on has changed.
+    """Just before commit: share-lock the slip's events, markets and outcomes and make sure nothing
+    the bet relied on has changed.
 
     A price change or suspension that committed while the bet was being written refuses the bet;
     one that starts now waits the few milliseconds until the bet has committed. Taking the locks
     last keeps them short, so a busy outcome cannot starve a trader's update.
     """
-    outcome_ids = sorted(leg.outcome.pk for leg in check.legs)
-    with connection.cursor() as cursor:
-        for table, ids in ((Event._meta.db_table, {leg.outcome.market.event_id for leg in check.legs}),
-                           (Market._meta.db_table, {leg.outcome.market_id for leg in check.legs})):
-            cursor.execute(f"SELECT 1 FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [sorted(ids)])
-        cursor.execute(
-            f"""SELECT o.id, o.price, o.status, m.status, e.status FROM {Outcome._meta.db_table} o
-                JOIN {Market._meta.db_table} m ON m.id = o.market_id
-                JOIN {Event._meta.db_table} e ON e.id = m.event_id
-                WHERE o.id = ANY(%s) ORDER BY o.id FOR SHARE OF o""", [outcome_ids])
-        now = {row[0]: row[1:] for row in cursor.fetchall()}
+    share_lock(event_ids={leg.outcome.market.event_id for leg in check.legs},
+               market_ids={leg.outcome.market_id for leg in check.legs},
+               outcome_ids={leg.outcome.pk for leg in check.legs})
+    now = {o.pk: o for o in Outcome.objects.select_related("market__event").filter(
+        pk__in=[leg.outcome.pk for leg in check.legs])}
     for leg in check.legs:
-        outcome = leg.outcome
-        if now[outcome.pk] != (outcome.price, outcome.status, outcome.market.status,
-                               outcome.market.event.status):
-            price, *_ = now[outcome.pk]
-            if price != outcome.price:
-                raise refusal("odds_changed", "Prices changed while your bet was being placed; "
-                              "check the new prices and place again.",
-                              {"prices": [{"outcome_id": outcome.pk, "price": str(price),
-                                           "seen_price": str(leg.seen_price)}]})
+        was, current = leg.outcome, now[leg.outcome.pk]
+        if current.price != was.price:
+            raise refusal("odds_changed", "Prices changed while your bet was being placed; "
+                          "check the new prices and place again.",
+                          {"prices": [{"outcome_id": was.pk, "price": str(current.price),
+                                       "seen_price": str(leg.seen_price)}]})
+        if not outcome_available(current):
             raise refusal("market_unavailable", "A selection was suspended while your bet was being placed.",
-                          {"outcome_ids": [outcome.pk]})
+                          {"outcome_ids": [was.pk]})
 
 
 def _lost_today(player: Any, now) -> Decimal:
