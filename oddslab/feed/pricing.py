@@ -227,7 +227,7 @@ def price_book(probabilities: dict[str, float], *, margin: Decimal = Decimal("0.
         for key, probability in probabilities.items():
             if not math.isfinite(probability) or not -1e-9 <= probability <= 1 + 1e-9:
                 raise ValueError(f"probability of {key!r} must be within [0, 1], not {probability!r}")
-            scaled = Decimal(repr(min(max(float(probability), 0.0), 1.0))) * (1 + margin)
+            scaled = Decimal(repr(min(max(probability, 0.0), 1.0))) * (1 + margin)
             if scaled * max_price <= 1:  # no chance, or a fair price beyond the limit
                 book[key] = max_price.quantize(CENT)
                 continue

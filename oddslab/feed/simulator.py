@@ -50,7 +50,7 @@ class Game:
         return f"{self.home_goals}-{self.away_goals}"
 
     def state(self) -> GameState:
-        return GameState(self.home_rate, self.away_rate, float(self.minute), self.home_goals, self.away_goals)
+        return GameState(self.home_rate, self.away_rate, self.minute, self.home_goals, self.away_goals)
 
 
 MAIN_MARKETS = [("mr", "match_result", None), ("dc", "double_chance", None), ("ou25", "over_under", LINE),
