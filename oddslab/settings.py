@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "oddslab.accounts",
     "oddslab.feed",
     "betting",
+    "oddslab.web",  # player pages (HTMX) and their sockets
     "oddslab",  # project-wide management commands (seed_demo)
 ]
 
@@ -126,7 +127,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

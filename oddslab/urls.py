@@ -7,7 +7,7 @@ from betting import api as betting_api
 from ledger import api as ledger_api
 from oddslab.accounts import api as accounts_api
 from oddslab.events import api as events_api
-from oddslab.views import health, home
+from oddslab.views import health
 from wallet import api as wallet_api
 
 api_v1 = [
@@ -46,7 +46,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", include("oddslab.web.urls")),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -1,0 +1,126 @@
+"""Page sockets: the live messages of oddslab/live.py as HTML fragments for the htmx ws extension.
+
+They join the same groups as the JSON sockets and render each message in the consumer, per
+connection: API clients use the conflated JSON stream (serialised once for every subscriber),
+while pages are fewer and each needs its own markup (its slip selections, its session's slip).
+Every fragment carries an ``id`` and is swapped out of band (``hx-swap-oob``).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import import_module
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.template.loader import render_to_string
+
+from audit.context import Actor
+from oddslab.events.models import Event, Market, OddsTick, Outcome
+from oddslab.sockets import MeConsumer, OddsConsumer
+from oddslab.web import slip
+from oddslab.web.render import render_block
+
+
+def _session(scope: dict[str, Any]):
+    """A fresh copy of the connection's session: the slip changes between messages."""
+    key = getattr(scope.get("session"), "session_key", None)
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return store(session_key=key) if key else store()
+
+
+def _selected(scope: dict[str, Any]) -> set[int]:
+    return slip.selected_ids(_session(scope))
+
+
+def _prices_html(payload: dict[str, Any], scope: dict[str, Any]) -> str:
+    ids = [p["outcome_id"] for p in payload.get("prices", [])]
+    outcomes = Outcome.objects.select_related("market__event").filter(pk__in=ids).order_by("pk")
+    last_moves = {}
+    for outcome_id, old, new in (OddsTick.objects.filter(outcome_id__in=ids, applied=True)
+                                 .order_by("outcome_id", "-created_at", "-id").distinct("outcome_id")
+                                 .values_list("outcome_id", "old_price", "new_price")):
+        last_moves[outcome_id] = "" if old is None or old == new else ("up" if new > old else "down")
+    selected = _selected(scope)
+    return "".join(render_to_string("web/_outcome.html", {
+        "outcome": o, "selected": selected, "oob": True, "flash": last_moves.get(o.pk, "")}) for o in outcomes)
+
+
+def _market_html(payload: dict[str, Any], scope: dict[str, Any]) -> str:
+    market = Market.objects.select_related("event").prefetch_related("outcomes").filter(
+        pk=payload.get("market_id")).first()
+    if market is None:
+        return ""
+    return render_to_string("web/_market.html", {"market": market, "selected": _selected(scope), "oob": True})
+
+
+def _event_html(payload: dict[str, Any]) -> str:
+    event = Event.objects.filter(pk=payload.get("event_id")).first()
+    return render_to_string("web/_event_state.html", {"event": event, "oob": True}) if event else ""
+
+
+@database_sync_to_async
+def odds_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
+    kind = payload.get("type")
+    if kind == "prices":
+        return _prices_html(payload, scope)
+    if kind == "market":
+        return _market_html(payload, scope)
+    if kind == "event":
+        return _event_html(payload)
+    return ""
+
+
+@database_sync_to_async
+def me_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
+    kind = payload.get("type")
+    user = scope.get("user") or AnonymousUser()
+    if kind == "wallet":
+        return render_to_string("web/_balance.html", {"balance": payload.get("balance"), "oob": True})
+    if kind == "notification":
+        return render_to_string("web/_toast.html", {"message": payload.get("message", ""),
+                                                     "kind": payload.get("kind", "")})
+    if kind == "bet":
+        from betting.selectors import bet_get
+
+        session, html = _session(scope), ""
+        # Only a bet this page's slip placed; the placing request itself renders the slip first
+        # (its session is saved after the bet commits, so an earlier render here would be stale).
+        if payload["bet_id"] in (slip.state(session).get("last_placed") or []):
+            view = slip.view(user=user, session=session, actor=Actor.of(user))
+            if session.modified:
+                session.save()
+            html = render_block("web/slip.html", "slip", {"slip": view})
+        bet = bet_get(user=user, bet_id=payload["bet_id"])
+        return html + render_to_string("web/_bet.html", {"bet": bet, "oob": True})
+    return ""
+
+
+class PageOddsConsumer(OddsConsumer):
+    """/ws/pages/odds[?events=ids]: price buttons, market locks and event state as HTML."""
+
+    async def live_message(self, message):
+        html = await odds_fragment(json.loads(message["text"]), self.scope)
+        if html:
+            await self.send(text_data=html)
+
+    async def handle(self, request) -> None:
+        return None  # the page sends nothing but pings
+
+
+class PageMeConsumer(MeConsumer):
+    """/ws/pages/me: the logged-in player's slip, bets, balance and notifications as HTML."""
+
+    async def initial_groups(self):
+        user = self.scope.get("user") or AnonymousUser()
+        return [f"user.{user.pk}"] if user.is_authenticated else None
+
+    async def live_message(self, message):
+        html = await me_fragment(json.loads(message["text"]), self.scope)
+        if html:
+            await self.send(text_data=html)
+
+    async def handle(self, request) -> None:
+        return None

@@ -1,0 +1,71 @@
+"""Reads the player pages need beyond the apps' own selectors."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+
+from audit.models import Notification
+from oddslab.events.models import Event, OddsTick, Sport
+from oddslab.events.selectors import event_list
+
+# The markets the live list shows for each event; the event page shows them all.
+MAIN_KINDS = ("match_result", "over_under")
+LISTED = (Event.Status.LIVE, Event.Status.SCHEDULED)
+
+
+def sport_list() -> QuerySet[Sport]:
+    return Sport.objects.order_by("name")
+
+
+def events_by_status(*, sport: str | None = None, status: str | None = None) -> list[tuple[str, list[Event]]]:
+    """Live events first, then upcoming ones, each with its main markets as ``main_markets``."""
+    groups = []
+    for value in LISTED:
+        if status and status != value:
+            continue
+        events = event_list(status=value)
+        if sport:
+            events = events.filter(sport__key=sport)
+        events = list(events)
+        for event in events:
+            markets = list(event.markets.all())
+            main = [m for m in markets if m.kind in MAIN_KINDS and m.status != "settled"]
+            event.main_markets = main[:2] or markets[:1]
+            event.more_markets = len(markets) - len(event.main_markets)
+        groups.append((value, events))
+    return groups
+
+
+def price_history(*, event: Event, width: int = 120, height: int = 32, limit: int = 60) -> dict[int, dict[str, Any]]:
+    """Per outcome: an SVG polyline of its applied prices over time (oldest first)."""
+    prices: dict[int, list[Decimal]] = defaultdict(list)
+    ticks = (OddsTick.objects.filter(outcome__market__event=event, applied=True)
+             .order_by("created_at", "id").values_list("outcome_id", "new_price"))
+    for outcome_id, price in ticks:
+        prices[outcome_id].append(price)
+    return {outcome_id: sparkline(values[-limit:], width=width, height=height)
+            for outcome_id, values in prices.items()}
+
+
+def sparkline(values: list[Decimal], *, width: int = 120, height: int = 32) -> dict[str, Any]:
+    low, high = min(values), max(values)
+    span = (high - low) or Decimal(1)
+    step = width / max(len(values) - 1, 1)
+    pad = 3
+    def y(v: Decimal) -> float:
+        return height / 2 if high == low else pad + (height - 2 * pad) * float((high - v) / span)
+
+    points = " ".join(f"{i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
+    if len(values) == 1:
+        points += f" {width:.1f},{points.split(',')[1]}"
+    return {"points": points, "width": width, "height": height, "first": values[0], "last": values[-1],
+            "low": low, "high": high, "count": len(values),
+            "trend": "up" if values[-1] > values[0] else "down" if values[-1] < values[0] else "flat"}
+
+
+def notification_list(*, user: Any, limit: int = 50) -> list[Notification]:
+    return list(Notification.objects.filter(user=user).order_by("-created_at", "-id")[:limit])

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from oddslab.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.live, name="live"),
+    path("events/<int:pk>", views.event_detail, name="event"),
+    path("slip", views.slip_show, name="slip"),
+    path("slip/outcomes/<int:outcome_id>", views.slip_toggle, name="slip-toggle"),
+    path("slip/update", views.slip_update, name="slip-update"),
+    path("slip/accept-prices", views.slip_accept_prices, name="slip-accept-prices"),
+    path("slip/clear", views.slip_clear, name="slip-clear"),
+    path("slip/place", views.slip_place, name="slip-place"),
+    path("wallet", views.wallet, name="wallet"),
+    path("bets", views.my_bets, name="my-bets"),
+    path("notifications", views.notifications, name="notifications"),
+    path("signup", views.signup, name="signup"),
+]

@@ -1,0 +1,103 @@
+"""The page sockets: the live messages as HTML fragments swapped out of band by the htmx ws extension."""
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.db import SessionStore
+
+from audit.context import Actor
+from betting.services import bet_place
+from oddslab.events.services import market_suspend, outcome_price_set
+from oddslab.web.consumers import PageMeConsumer, PageOddsConsumer
+from tests.conftest import outcome_of, selection
+
+live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+async def _next_html(communicator, contains: str, timeout: float = 3) -> str:
+    while True:
+        text = await communicator.receive_from(timeout=timeout)
+        if contains in text:
+            return text
+
+
+def _communicator(consumer, path, *, user=None, session=None):
+    communicator = WebsocketCommunicator(consumer.as_asgi(), path)
+    communicator.scope["user"] = user or AnonymousUser()
+    communicator.scope["session"] = session or SessionStore()
+    return communicator
+
+
+@live
+def test_price_buttons_update_in_place_and_a_suspension_locks_them(make_event):
+    # given
+    event = make_event(home="2.50")
+    home = outcome_of(event)
+    session = SessionStore()
+    session["slip"] = {"selections": [{"outcome_id": home.pk, "price": "2.500"}]}
+    session.save()
+
+    async def scenario():
+        client = _communicator(PageOddsConsumer, f"/ws/pages/odds?events={event.pk}",
+                               session=SessionStore(session_key=session.session_key))
+        assert (await client.connect())[0]
+        await sync_to_async(outcome_price_set)(outcome_id=home.pk, price="2.70", reason="t", actor=Actor.system("t"))
+        price = await _next_html(client, f'id="outcome-{home.pk}"')
+        await sync_to_async(market_suspend)(market_id=home.market_id, actor=Actor.system("t"))
+        market = await _next_html(client, f'id="market-{home.market_id}"')
+        await client.disconnect()
+        return price, market
+
+    # when
+    price, market = async_to_sync(scenario)()
+    # then
+    assert 'hx-swap-oob="true"' in price and ">2.70<" in price and "flash-up" in price and "selected" in price
+    assert "Suspended" in market and 'hx-swap-oob="true"' in market and market.count(" disabled") == 3
+
+
+@live
+def test_the_me_socket_needs_a_login_and_sends_balance_toasts_and_bet_updates(make_user, make_event):
+    # given
+    player = make_user(balance="100.00")
+    event = make_event(home="2.00")
+    slip = [selection(event)]
+    session = SessionStore()
+    session.save()
+
+    async def scenario():
+        anonymous = _communicator(PageMeConsumer, "/ws/pages/me")
+        refused = (await anonymous.connect())[0]
+        client = _communicator(PageMeConsumer, "/ws/pages/me", user=player,
+                               session=SessionStore(session_key=session.session_key))
+        assert (await client.connect())[0]
+        bet = await sync_to_async(bet_place)(player=player, selections=slip, stake="10",
+                                             bet_type="single", actor=Actor.of(player))
+        frames = [await _next_html(client, 'id="header-balance"'), await _next_html(client, f'id="bet-{bet.pk}"')]
+        await client.disconnect()
+        return refused, bet, frames
+
+    # when
+    refused, bet, (balance, bet_row) = async_to_sync(scenario)()
+    # then
+    assert not refused
+    assert ">90.00<" in balance and 'hx-swap-oob="true"' in balance
+    assert bet.ticket_number in bet_row and "Accepted" in bet_row
+
+
+@live
+def test_a_notification_arrives_as_a_toast(make_user):
+    from audit.services import notification_create
+
+    player = make_user()
+
+    async def scenario():
+        client = _communicator(PageMeConsumer, "/ws/pages/me", user=player)
+        assert (await client.connect())[0]
+        await sync_to_async(notification_create)(user=player, kind="test", message="Welcome & good luck")
+        toast = await _next_html(client, "toast")
+        await client.disconnect()
+        return toast
+
+    toast = async_to_sync(scenario)()
+    assert 'id="toasts" hx-swap-oob="beforeend"' in toast and "Welcome &amp; good luck" in toast
