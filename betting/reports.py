@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from audit.selectors import day_bounds
 from betting.models import Bet, BetLeg
@@ -17,14 +19,23 @@ from oddslab.events.models import Event
 ZERO = Decimal("0.00")
 
 
-def _totals(bets: QuerySet[Bet]) -> dict[str, Any]:
-    totals = bets.aggregate(
-        processed=Count("id"), staked=Sum("stake"), paid=Sum("payout"),
-        won=Count("id", filter=Q(result=Bet.Result.WON)), lost=Count("id", filter=Q(result=Bet.Result.LOST)),
-        void=Count("id", filter=Q(result=Bet.Result.VOID)))
+def _aggregates(prefix: str = "") -> dict[str, Any]:
+    """The settlement figures of a set of bets; ``prefix`` reaches the bet from a related row (``bet__``)."""
+    result = f"{prefix}result"
+    return {"processed": Count(f"{prefix}id"), "staked": Sum(f"{prefix}stake"), "paid": Sum(f"{prefix}payout"),
+            "won": Count(f"{prefix}id", filter=Q(**{result: Bet.Result.WON})),
+            "lost": Count(f"{prefix}id", filter=Q(**{result: Bet.Result.LOST})),
+            "void": Count(f"{prefix}id", filter=Q(**{result: Bet.Result.VOID}))}
+
+
+def _shape(totals: dict[str, Any]) -> dict[str, Any]:
     staked, paid = totals["staked"] or ZERO, totals["paid"] or ZERO
     return {"bets_processed": totals["processed"], "total_staked": staked, "total_paid_out": paid,
             "ggr": staked - paid, "by_result": {k: totals[k] for k in ("won", "lost", "void")}}
+
+
+def _totals(bets: QuerySet[Bet]) -> dict[str, Any]:
+    return _shape(bets.aggregate(**_aggregates()))
 
 
 def event_settlement_report(*, event_id: int) -> dict[str, Any]:
@@ -34,6 +45,43 @@ def event_settlement_report(*, event_id: int) -> dict[str, Any]:
     bets = Bet.objects.filter(status=Bet.Status.SETTLED, pk__in=BetLeg.objects.filter(
         event_id=event_id).values("bet_id"))
     return {"event_id": event_id, **_totals(bets)}
+
+
+def event_settlement_rows(*, start: str | None = None, end: str | None = None,
+                          limit: int | None = None) -> list[dict[str, Any]]:
+    """``event_settlement_report`` for every event with settled bets, in one grouped query.
+
+    A bet counts for each event it has a leg on (a multiple on two events counts for both), exactly as
+    the per-event report counts it; one leg per event per bet, so the join adds each bet once per event.
+    ``start``/``end`` narrow by the bets' settlement day; newest settlement first.
+    """
+    legs = _between(BetLeg.objects.filter(bet__status=Bet.Status.SETTLED), "bet__settled_at", start, end)
+    rows = (legs.values("event_id", "event__home", "event__away", "event__start_time", "event__status")
+            .annotate(**_aggregates("bet__"), last_settled_at=Max("bet__settled_at"))
+            .order_by("-last_settled_at", "-event_id"))
+    if limit is not None:
+        rows = rows[:limit]
+    return [{"event_id": row["event_id"], "event": f"{row['event__home']} v {row['event__away']}",
+             "start_time": row["event__start_time"], "event_status": row["event__status"],
+             "last_settled_at": row["last_settled_at"], **_shape(row)} for row in rows]
+
+
+def ggr_by_day(*, first: date, last: date) -> list[dict[str, Any]]:
+    """Staked, paid out and GGR of the bets settled on each UTC day from ``first`` to ``last`` (every day
+    listed, zero when nothing settled): the same figures as ``ggr_report`` for a one-day period."""
+    start, after_last = day_bounds(first.isoformat(), last.isoformat())
+    rows = (Bet.objects.filter(status=Bet.Status.SETTLED, settled_at__gte=start, settled_at__lt=after_last)
+            .annotate(day=TruncDate("settled_at", tzinfo=UTC)).values("day")
+            .annotate(staked=Sum("stake"), paid=Sum("payout"), bets=Count("id")).order_by("day"))
+    by_day = {row["day"]: row for row in rows}
+    days = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        row = by_day.get(day, {})
+        staked, paid = row.get("staked") or ZERO, row.get("paid") or ZERO
+        days.append({"day": day, "total_staked": staked, "total_paid_out": paid, "ggr": staked - paid,
+                     "bets_settled": row.get("bets", 0)})
+    return days
 
 
 def ggr_report(*, start: str | None, end: str | None) -> dict[str, Any]:

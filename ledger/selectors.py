@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, When, Window
 
 from ledger.models import Account, Transfer
 
@@ -44,6 +44,23 @@ def account_statement(account: Account) -> QuerySet[Transfer]:
     return (
         Transfer.objects.filter(Q(debit_account=account) | Q(credit_account=account))
         .select_related("debit_account", "credit_account")
+        .order_by("-entry_number")
+    )
+
+
+def account_statement_with_balance(account: Account) -> QuerySet[Transfer]:
+    """The account's transfers, newest first, each annotated in SQL with ``signed_amount`` (+ credit,
+    − debit) and ``running_balance``: the sum of every signed amount up to and including it.
+
+    The window runs over all of the account's transfers before any LIMIT, so a page of the statement
+    still carries the balance of the whole history (a window function, not N queries).
+    """
+    signed = Case(When(credit_account=account, then=F("amount")), default=-F("amount"),
+                  output_field=DecimalField(max_digits=18, decimal_places=2))
+    return (
+        account_statement(account)
+        .annotate(signed_amount=signed,
+                  running_balance=Window(Sum(signed), order_by=F("entry_number").asc()))
         .order_by("-entry_number")
     )
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "oddslab.feed",
     "betting",
     "oddslab.web",  # player pages (HTMX) and their sockets
+    "oddslab.console",  # staff pages under /admin/console/: liabilities, reports, exports
     "oddslab",  # project-wide management commands (seed_demo)
 ]
 

@@ -48,6 +48,7 @@ api_v1 = [
 urlpatterns = [
     path("", include("oddslab.web.urls")),
     path("healthz", health, name="health"),
+    path("admin/console/", include("oddslab.console.urls")),  # before the admin's catch-all
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),

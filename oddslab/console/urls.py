@@ -1,0 +1,15 @@
+from django.urls import path
+
+from oddslab.console import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("liabilities/", views.liabilities, name="liabilities"),
+    path("reports/ggr/", views.ggr, name="ggr"),
+    path("reports/settlements/", views.settlements, name="settlements"),
+    path("ledger/", views.ledger_accounts, name="ledger"),
+    path("ledger/<int:pk>/", views.ledger_statement, name="ledger-statement"),
+    path("audit/", views.audit, name="audit"),
+]
