@@ -1,0 +1,164 @@
+"""Creating events, starting, finishing and resulting them, and settling a bet by hand, through the admin."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from audit.context import Actor
+from betting.models import Bet
+from betting.services import bet_place
+from oddslab.events.models import Event, Market, OddsTick
+from tests.conftest import audit_rows, selection, wallet_of
+from tests.console_admin.conftest import messages_of, state_snapshot
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("test")
+
+EVENT_FORM = {
+    "home_team": "Man United", "away_team": "Liverpool", "sport": "football", "competition": "Premier League",
+    "start_time": "2026-12-20T15:00",
+    "match_result__home": "2.50", "match_result__draw": "3.20", "match_result__away": "2.80",
+    "over_under__line": "2.5", "over_under__over": "1.85", "over_under__under": "1.95",
+    "both_teams_to_score__yes": "1.75", "both_teams_to_score__no": "2.05",
+}
+
+
+def test_one_form_creates_the_event_with_its_standard_markets_through_the_service(console):
+    trader = console("trader")
+    assert b'name="double_chance__home_draw"' in trader.get(reverse("admin:events_event_add")).content
+    # when
+    response = trader.post(reverse("admin:events_event_add"), EVENT_FORM, follow=True)
+    # then
+    event = Event.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("admin:events_event_change", args=[event.pk])
+    assert (event.home, event.away, event.competition.name, event.status) == ("Man United", "Liverpool",
+                                                                              "Premier League", "scheduled")
+    assert event.start_time.isoformat() == "2026-12-20T15:00:00+00:00"
+    markets = {(m.kind, m.line): {o.key: o.price for o in m.outcomes.all()} for m in event.markets.all()}
+    assert markets == {
+        ("match_result", None): {"home": Decimal("2.5"), "draw": Decimal("3.2"), "away": Decimal("2.8")},
+        ("over_under", Decimal("2.5")): {"over": Decimal("1.85"), "under": Decimal("1.95")},
+        ("both_teams_to_score", None): {"yes": Decimal("1.75"), "no": Decimal("2.05")},
+    }
+    assert OddsTick.objects.filter(reason="opening price").count() == 7  # as event_create writes them
+    assert audit_rows("event.create").get().actor_label == response.wsgi_request.user.username
+    # the event page lists its markets, each with its actions
+    page = response.content.decode()
+    for market in event.markets.all():
+        assert reverse("admin:events_market_suspend", args=[market.pk]) in page
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"match_result__draw": ""}, "invalid_prices"),  # a market partly filled
+    ({"match_result__home": "0.90"}, "invalid_price"),
+    ({"away_team": "man united"}, "invalid_event"),
+    ({"over_under__line": ""}, "invalid_line"),
+])
+def test_a_refused_event_is_not_created_and_the_service_code_is_shown(console, change, code):
+    trader = console("trader")
+    before = state_snapshot()
+    response = trader.post(reverse("admin:events_event_add"), {**EVENT_FORM, **change})
+    assert response.status_code == 400
+    assert any(m.startswith(f"{code}:") for m in messages_of(response))
+    assert not Event.objects.exists() and state_snapshot() == before
+
+
+def test_an_event_without_any_market_is_a_form_error(console):
+    form = {key: value for key, value in EVENT_FORM.items() if "__" not in key}
+    response = console("trader").post(reverse("admin:events_event_add"), form)
+    assert response.status_code == 400 and response.context["form"].non_field_errors()
+    assert not Event.objects.exists()
+
+
+def test_start_finish_and_result_through_the_admin(console, make_event):
+    event = make_event()
+    trader = console("trader")
+    assert trader.post(reverse("admin:events_event_start", args=[event.pk])).status_code == 302
+    event.refresh_from_db()
+    assert event.status == Event.Status.LIVE
+    # starting twice is refused
+    before = state_snapshot()
+    again = trader.post(reverse("admin:events_event_start", args=[event.pk]))
+    assert again.status_code == 409 and any(m.startswith("invalid_event_state:") for m in messages_of(again))
+    assert state_snapshot() == before
+    # finish closes the markets
+    assert trader.post(reverse("admin:events_event_finish", args=[event.pk])).status_code == 302
+    assert event.markets.get().status == Market.Status.CLOSED
+    # a negative score is the service's refusal
+    before = state_snapshot()
+    bad = trader.post(reverse("admin:events_event_result", args=[event.pk]), {"home_score": -1, "away_score": 0})
+    assert bad.status_code == 400 and any(m.startswith("invalid_result:") for m in messages_of(bad))
+    assert state_snapshot() == before
+    # the result grades the markets
+    done = trader.post(reverse("admin:events_event_result", args=[event.pk]), {"home_score": 2, "away_score": 1},
+                       follow=True)
+    event.refresh_from_db()
+    assert (event.score, event.status) == ("2-1", Event.Status.FINISHED)
+    market = event.markets.get()
+    assert market.status == Market.Status.RESULTED
+    assert dict(market.outcomes.values_list("key", "status")) == {"home": "won", "draw": "lost", "away": "lost"}
+    assert any("resulted 2-1" in m for m in messages_of(done))
+    assert [r.action for r in audit_rows("event.start")] == ["event.start"]
+    assert audit_rows("event.finish").count() == 1 and audit_rows("event.result").count() == 1
+
+
+def test_cancelling_an_event_needs_a_reason(console, make_event):
+    event = make_event()
+    trader = console("trader")
+    before = state_snapshot()
+    refused = trader.post(reverse("admin:events_event_cancel", args=[event.pk]), {"reason": ""})
+    assert refused.status_code == 400 and any(m.startswith("reason_required:") for m in messages_of(refused))
+    assert state_snapshot() == before
+    assert trader.post(reverse("admin:events_event_cancel", args=[event.pk]), {"reason": "floodlights"}).status_code \
+        == 302
+    event.refresh_from_db()
+    assert event.status == Event.Status.CANCELLED and event.markets.get().status == Market.Status.CANCELLED
+
+
+@pytest.fixture
+def accepted_bet(player, make_event):
+    event = make_event(home="2.00")
+    return bet_place(player=player, selections=[selection(event)], stake="10.00", bet_type="single",
+                     actor=Actor.of(player))
+
+
+def test_settling_a_bet_by_hand_pays_and_audits(console, player, accepted_bet):
+    # given
+    assert accepted_bet.status == Bet.Status.ACCEPTED
+    assert wallet_of(player).balance == Decimal("990.00")
+    trader = console("trader")
+    url = reverse("admin:betting_bet_settle", args=[accepted_bet.pk])
+    assert trader.get(url).status_code == 200
+    # when
+    response = trader.post(url, {"result": "won", "reason": "feed lost the result"}, follow=True)
+    # then
+    accepted_bet.refresh_from_db()
+    assert (accepted_bet.status, accepted_bet.result, accepted_bet.payout) == ("settled", "won", Decimal("20.00"))
+    assert wallet_of(player).balance == Decimal("1010.00")
+    row = audit_rows("bet.settle").get()
+    assert row.actor_label == response.wsgi_request.user.username
+    assert row.details == {"before": "accepted", "result": "won", "payout": "20.00", "reason": "feed lost the result"}
+    assert any("settled by hand as won" in m for m in messages_of(response))
+
+
+def test_settling_without_a_reason_is_refused_and_no_money_moves(console, accepted_bet):
+    trader = console("trader")
+    before = state_snapshot()
+    response = trader.post(reverse("admin:betting_bet_settle", args=[accepted_bet.pk]), {"result": "won",
+                                                                                         "reason": ""})
+    assert response.status_code == 400
+    assert any(m.startswith("reason_required:") for m in messages_of(response))
+    assert state_snapshot() == before
+
+
+def test_settling_a_settled_bet_is_refused(console, accepted_bet):
+    trader = console("trader")
+    url = reverse("admin:betting_bet_settle", args=[accepted_bet.pk])
+    assert trader.post(url, {"result": "void", "reason": "abandoned"}).status_code == 302
+    before = state_snapshot()
+    again = trader.post(url, {"result": "won", "reason": "twice"})
+    assert again.status_code == 409 and any(m.startswith("invalid_bet_state:") for m in messages_of(again))
+    assert state_snapshot() == before
