@@ -218,13 +218,14 @@ def _market_move(service, past: str):
 
 
 MARKET_ACTIONS = (
-    ObjectAction("suspend", "Suspend", MARKET, _market_move(services.market_suspend, "suspended"),
+    ObjectAction("suspend", "Suspend market", MARKET, _market_move(services.market_suspend, "suspended"),
                  form=ReasonForm, offered=lambda m: m.status == S.OPEN),
-    ObjectAction("resume", "Resume", MARKET, _market_move(services.market_resume, "resumed"),
+    ObjectAction("resume", "Resume market", MARKET, _market_move(services.market_resume, "resumed"),
                  form=ReasonForm, offered=lambda m: m.status == S.SUSPENDED),
-    ObjectAction("close", "Close", MARKET, _market_move(services.market_close, "closed"),
+    ObjectAction("close", "Close market", MARKET, _market_move(services.market_close, "closed"),
                  form=ReasonForm, offered=lambda m: m.status in (S.OPEN, S.SUSPENDED)),
-    ObjectAction("cancel", "Cancel", MARKET, _market_move(services.market_cancel, "cancelled; its legs become void"),
+    ObjectAction("cancel", "Cancel market", MARKET,
+                 _market_move(services.market_cancel, "cancelled; its legs become void"),
                  form=ReasonForm, offered=lambda m: m.status in (S.OPEN, S.SUSPENDED, S.CLOSED),
                  help="Every leg on this market becomes void. A reason is required."),
 )
