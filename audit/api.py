@@ -4,7 +4,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.views import APIView
 
-from audit.exports import AUDIT_LOG_COLUMNS, audit_log_row, csv_stream
+from audit.exports import AUDIT_LOG_COLUMNS, audit_log_row, csv_stream, served_async
 from audit.models import AuditLog
 from audit.selectors import audit_log_list
 from oddslab.api import errors, permission
@@ -58,5 +58,5 @@ class AuditLogExportApi(APIView):
         records = audit_log_list(filters=request.query_params.dict())
         return csv_stream(
             filename="audit-logs.csv", header=AUDIT_LOG_COLUMNS,
-            rows=records.iterator(chunk_size=2000), row=audit_log_row,
+            rows=records.iterator(chunk_size=2000), row=audit_log_row, asynchronous=served_async(request),
         )

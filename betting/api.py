@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.context import Actor
-from audit.exports import csv_stream
+from audit.exports import csv_stream, served_async
 from betting import reports, selectors
 from betting.models import Bet
 from betting.services import bet_place, bet_validate
@@ -186,4 +186,5 @@ class ExportApi(APIView):
         header, rows, row = self.EXPORTS[self.export_name]
         params = request.query_params
         records = rows(start=params.get("start"), end=params.get("end"))
-        return csv_stream(filename=f"{self.export_name}.csv", header=header, rows=records, row=row)
+        return csv_stream(filename=f"{self.export_name}.csv", header=header, rows=records, row=row,
+                          asynchronous=served_async(request))
