@@ -94,6 +94,11 @@ def index(request: HttpRequest) -> HttpResponse:
         request, "Operator console", pages=[p for p in pages if p[3]]))
 
 
+def _days(value: str | None) -> int:
+    """The GGR chart's number of days: ``?days=N`` from 1 to 92, else the default."""
+    return min(max(int(value), 1), 92) if value and value.isdigit() else CHART_DAYS
+
+
 @console_page(VIEW_LIABILITIES)
 def liabilities(request: HttpRequest) -> HttpResponse:
     """The liability book; htmx polls it every few seconds and swaps in just the live part."""
@@ -104,8 +109,9 @@ def liabilities(request: HttpRequest) -> HttpResponse:
     extra: dict[str, Any] = {}
     if request.user.has_perm(VIEW_BETS):
         today = timezone.now().date()
-        days = ggr_by_day(first=today - timedelta(days=CHART_DAYS - 1), last=today)
-        extra = {"chart": ggr_chart(days), "chart_days": CHART_DAYS,
+        count = _days(request.GET.get("days"))
+        days = ggr_by_day(first=today - timedelta(days=count - 1), last=today)
+        extra = {"chart": ggr_chart(days), "chart_days": count,
                  "settlements": event_settlement_rows(limit=20)}
     return render(request, "console/liabilities.html", _context(request, "Liability dashboard", **live, **extra))
 

@@ -1,5 +1,6 @@
 """The console pages: who may open them, and that each shows what the reports and the ledger hold."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -157,3 +158,18 @@ def test_audit_page_filters_like_the_api(client, make_user, seeded_day):
     # a regulator reads it but a trader may not
     client.force_login(make_user("trader"))
     assert client.get("/admin/console/audit/").status_code == 403
+
+
+def test_the_dashboard_ggr_chart_covers_the_last_n_days_and_adds_up_to_the_report(client, make_user, seeded_day):
+    client.force_login(make_user("trader"))
+    today = timezone.now().date()
+    for days, expected in ((None, 14), ("3", 3), ("1000", 92), ("x", 14)):
+        response = client.get("/admin/console/liabilities/", {"days": days} if days else {})
+        chart = response.context["chart"]
+        assert len(chart["bars"]) == expected and chart["bars"][-1].day == today
+    first = (today - timedelta(days=2)).isoformat()
+    chart = client.get("/admin/console/liabilities/", {"days": "3"}).context["chart"]
+    assert chart["total"] == ggr_report(start=first, end=today.isoformat())["ggr"] == D("-70.00")
+    # the settlement table beside it lists the settled events
+    settled = client.get("/admin/console/liabilities/").context["settlements"]
+    assert {row["event_id"] for row in settled} == {e.pk for e in seeded_day["events"][:2]}
