@@ -95,11 +95,14 @@ def notification_create(
     return notification
 
 
+def notification_message(notification: Notification) -> dict[str, Any]:
+    return {"type": "notification", "kind": notification.kind, "message": notification.message,
+            **({"data": notification.data} if notification.data else {})}
+
+
 def notification_push(notification: Notification) -> None:
     """Send a notification to its player's or staff's sockets once it has committed."""
-    payload = {"type": "notification", "kind": notification.kind, "message": notification.message,
-               **({"data": notification.data} if notification.data else {})}
     if notification.user_id:
-        live.to_user(notification.user_id, payload)
+        live.to_user(notification.user_id, notification_message(notification))
     else:
-        live.to_staff(payload)
+        live.to_staff(notification_message(notification))

@@ -29,7 +29,7 @@ worker returned, each at most ``--max-seconds`` (a capped run reports the rate o
   ``transfer_create`` stake → revenue and revenue → wallet, one exposure UPDATE per leg,
   ``audit_record``, ``notification_create`` and the bet's live message — the same work the batch
   does, one bet at a time;
-- diagnostic (skip with ``--no-diagnostic``): the same three with ``oddslab.live._send`` replaced by a
+- diagnostic (skip with ``--no-diagnostic``): the same three with ``oddslab.live._publish`` replaced by a
   no-op in the worker processes, to show what everything but the after-commit socket messages costs;
 - ``--celery``: two ``celery -A oddslab worker`` processes on the benchmark's queue; the clock
   starts before ``event_result_set`` and stops when every settle task has finished (fan-out and
@@ -270,10 +270,10 @@ def job_result(*, events: dict[str, int], purge: bool, out: Any, go: Any) -> dic
 
 
 def _stub_live() -> None:
-    """Diagnostic only: drop the after-commit socket messages (``oddslab.live._send``) in this process."""
+    """Diagnostic only: drop the after-commit socket messages (``oddslab.live._publish``) in this process."""
     from oddslab import live
 
-    live._send = lambda groups, payload: None
+    live._publish = lambda messages: None
 
 
 def job_settle(*, market_ids: list[int], max_seconds: float, stub_live: bool = False, profile: str = "",

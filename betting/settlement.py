@@ -20,12 +20,13 @@ from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog, Notification
-from audit.services import audit_entry, notification_push
+from audit.services import audit_entry, notification_message
 from betting.models import Bet, BetLeg
-from betting.news import bet_news
+from betting.news import bet_message
 from ledger.models import Account, Transfer
 from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
+from oddslab import live
 from oddslab.errors import Conflict, InvalidInput, NotFound
 from oddslab.events.models import Market
 from risk.exposure import exposure_release
@@ -136,9 +137,9 @@ def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
         user_id=g.bet.player_id, audience=Notification.Audience.PLAYER, kind="bet_settled",
         message=_settled_message(g), data={"bet_id": g.bet.pk, "result": g.result, "payout": str(g.payout)})
         for g in graded])
-    for g, notification in zip(graded, notifications, strict=True):
-        bet_news(g.bet.player_id, g.bet.pk, Bet.Status.SETTLED, g.result)
-        notification_push(notification)
+    live.to_users([message for g, notification in zip(graded, notifications, strict=True) for message in (
+        (g.bet.player_id, bet_message(g.bet.pk, Bet.Status.SETTLED, g.result)),
+        (g.bet.player_id, notification_message(notification)))])
 
 
 def _settled_message(g: Graded) -> str:

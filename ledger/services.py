@@ -146,8 +146,7 @@ def transfers_create(specs: list[TransferSpec]) -> list[Transfer]:
                 account.balance = balances[account.pk]
                 if account.owner_id:
                     owners[account.owner_id] = account.balance
-    for owner_id, balance in owners.items():
-        live.to_user(owner_id, {"type": "wallet", "balance": str(balance)})
+    live.to_users([(owner_id, {"type": "wallet", "balance": str(balance)}) for owner_id, balance in owners.items()])
     return rows
 
 

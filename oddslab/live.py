@@ -3,12 +3,19 @@
 Groups: ``odds.all`` and ``odds.event.<id>`` for the public odds stream, ``user.<id>`` for one
 player's bets, wallet and notifications, ``staff`` for traders' alerts.
 
-Price changes are conflated per event: each change is written to a Redis hash (the latest price per
-outcome wins) and the first change of a window arms a timer that sends the whole hash as one
-``prices`` message ``LIVE_CONFLATION_MS`` later. The state lives in Redis, so any process may
-publish; a process that dies before its timer fires leaves the prices in the hash for the next
-change of that event to flush. Market and event messages are never conflated: they first flush
-the event's pending prices, so no outcome's final price is lost or overtaken. Every message is
+Messages are published straight to Redis in the wire format of the Channels pub/sub layer, on one
+long-lived connection per process, with every message of a commit in one pipeline. (Going through
+``async_to_sync(layer.group_send)`` from synchronous code starts an event loop and opens a Redis
+connection per message: most of the time of a settlement batch went there.)
+
+Price changes are conflated per event, on the leading edge: the first change of a quiet event is
+sent at once; changes arriving in the next ``LIVE_CONFLATION_MS`` go to a Redis hash (the latest
+price per outcome wins) and are sent together when the window ends, which opens another window
+while changes keep coming. So a steady event sends at most one ``prices`` message per window and a
+quiet one adds no delay. The state lives in Redis, so any process may publish; a process that dies
+with a window open leaves its prices in the hash, and the window key expires so the next change of
+that event sends them. Market and event messages are never conflated: they first flush the
+event's pending prices, so no outcome's final price is lost or overtaken. Every message is
 serialised once and carries ``seq``, rising by one per message of its event.
 """
 
@@ -17,10 +24,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +35,16 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 _redis_client = None
 _lock = threading.Lock()
+
+# Take the pending prices of an event; keep its window open only if there were any.
+_TAKE_PENDING = """
+local pending = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+if #pending == 0 then redis.call('DEL', KEYS[2]) else redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+return pending
+"""
+
+Message = tuple[Iterable[str], dict[str, Any]]  # (groups, payload)
 
 
 def _redis():
@@ -40,14 +57,19 @@ def _redis():
         return _redis_client
 
 
-def _send(groups: list[str], payload: dict[str, Any]) -> None:
-    text = json.dumps(payload, separators=(",", ":"), default=str)
+def _publish(messages: list[Message]) -> None:
+    """Send each payload to its groups, as the pub/sub channel layer's ``group_send`` would."""
     layer = get_channel_layer()
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, {"type": "live.message", "text": text})
-        except Exception:  # a socket message must never break the change that caused it
-            logger.exception("live message to %s failed", group)
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for groups, payload in messages:
+            body = layer.serialize({"type": "live.message", "text": json.dumps(payload, separators=(",", ":"),
+                                                                                 default=str)})
+            for group in groups:
+                pipe.publish(f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}", body)
+        pipe.execute()
+    except Exception:  # a socket message must never break the change that caused it
+        logger.exception("live messages to %s failed", sorted({g for groups, _ in messages for g in groups}))
 
 
 def _now() -> str:
@@ -56,28 +78,37 @@ def _now() -> str:
 
 def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
     payload = {**payload, "event_id": event_id, "seq": _redis().incr(f"live:seq:{event_id}"), "ts": _now()}
-    _send([f"odds.event.{event_id}", "odds.all"], payload)
+    _publish([([f"odds.event.{event_id}", "odds.all"], payload)])
 
 
-def _flush_prices(event_id: int) -> None:
-    key = f"live:prices:{event_id}"
-    pipe = _redis().pipeline()  # MULTI: read and clear the hash in one step
-    pipe.hgetall(key)
-    pipe.delete(key)
-    pending, _ = pipe.execute()
-    if pending:
-        prices = sorted((json.loads(value) for value in pending.values()), key=lambda p: p["outcome_id"])
-        _send_event_message(event_id, {"type": "prices", "prices": prices})
+def _flush_prices(event_id: int) -> bool:
+    window_ms = settings.LIVE_CONFLATION_MS
+    pending = _redis().eval(_TAKE_PENDING, 2, f"live:prices:{event_id}", f"live:window:{event_id}", 2 * window_ms)
+    if not pending:
+        return False
+    prices = sorted((json.loads(value) for value in pending[1::2]), key=lambda p: p["outcome_id"])
+    _send_event_message(event_id, {"type": "prices", "prices": prices})
+    return True
+
+
+def _window_end(event_id: int) -> None:
+    if _flush_prices(event_id):  # changes came during the window: send them and open another
+        _arm(event_id)
+
+
+def _arm(event_id: int) -> None:
+    timer = threading.Timer(settings.LIVE_CONFLATION_MS / 1000, _window_end, args=(event_id,))
+    timer.daemon = False  # a short-lived process (ingest_feed) still sends its last prices
+    timer.start()
 
 
 def _queue_prices(event_id: int, changes: list[dict[str, Any]]) -> None:
     redis = _redis()
     redis.hset(f"live:prices:{event_id}", mapping={str(c["outcome_id"]): json.dumps(c) for c in changes})
-    window_ms = settings.LIVE_CONFLATION_MS
-    if redis.set(f"live:flush:{event_id}", 1, nx=True, px=window_ms):
-        timer = threading.Timer(window_ms / 1000, _flush_prices, args=(event_id,))
-        timer.daemon = False  # a short-lived process (ingest_feed) still sends its last prices
-        timer.start()
+    # The window key outlives its timer by a window, so a dead process cannot hold prices back for long.
+    if redis.set(f"live:window:{event_id}", 1, nx=True, px=2 * settings.LIVE_CONFLATION_MS):
+        _flush_prices(event_id)  # a quiet event: no reason to wait
+        _arm(event_id)
 
 
 def prices_changed(*, event_id: int, changes: list[tuple[int, int, Any]]) -> None:
@@ -102,9 +133,15 @@ def event_changed(*, event_id: int, status: str, score: str | None, clock: str) 
     transaction.on_commit(send)
 
 
+def to_users(messages: list[tuple[int, dict[str, Any]]]) -> None:
+    """(user_id, payload) messages, sent together after commit (a settlement batch has thousands)."""
+    if messages:
+        transaction.on_commit(lambda: _publish([([f"user.{user_id}"], payload) for user_id, payload in messages]))
+
+
 def to_user(user_id: int, payload: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: _send([f"user.{user_id}"], payload))
+    to_users([(user_id, payload)])
 
 
 def to_staff(payload: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: _send(["staff"], payload))
+    transaction.on_commit(lambda: _publish([(["staff"], payload)]))

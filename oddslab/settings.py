@@ -152,10 +152,12 @@ TRUSTED_PROXY_IP_HEADER = os.environ.get("ODDSLAB_TRUSTED_PROXY_IP_HEADER", "")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
 }
+# oddslab/live.py publishes to this layer's Redis channels itself ("<prefix>__group__<group>").
+CHANNEL_LAYER_PREFIX = "asgi"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     },
 }
 

@@ -59,6 +59,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await asyncio.sleep(settings.LIVE_HEARTBEAT_SECONDS)
                 await self.send(text_data=json.dumps({"type": "heartbeat", "ts": datetime.now(UTC).isoformat()}))
 
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every handler: a thread hop per message
+        # per client, which is what collapsed a broadcast to 1,000 clients. A live message needs no
+        # database, or reaches it through database_sync_to_async, which closes them itself.
+        if message["type"] == "live.message":
+            await self.live_message(message)
+        else:
+            await super().dispatch(message)
+
     async def live_message(self, message):
         await self.send(text_data=message["text"])
 

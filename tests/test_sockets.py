@@ -29,7 +29,7 @@ def run(scenario):
 
 
 @live
-def test_an_override_and_a_feed_tick_arrive_conflated_then_the_suspension(make_event):
+def test_an_override_goes_at_once_then_ticks_in_its_window_arrive_conflated_then_the_suspension(make_event):
     event = make_event(home="2.50", draw="3.20")
     home, draw = selection(event, "home")["outcome_id"], selection(event, "draw")["outcome_id"]
     market_id = event.markets.get().pk
@@ -40,19 +40,47 @@ def test_an_override_and_a_feed_tick_arrive_conflated_then_the_suspension(make_e
         await sync_to_async(outcome_price_set)(outcome_id=home, price="2.40", reason="trader", actor=Actor.system("t"))
         await sync_to_async(outcome_price_feed)(outcome_id=draw, price="3.30")
         await sync_to_async(outcome_price_feed)(outcome_id=draw, price="3.40")  # the latest price wins
-        prices = await _next(client, "prices")
+        first = await _next(client, "prices")
+        window = await _next(client, "prices")
         await sync_to_async(market_suspend)(market_id=market_id, actor=Actor.system("t"))
         suspended = await _next(client, "market")
         await client.disconnect()
-        return prices, suspended
+        return first, window, suspended
 
-    prices, suspended = run(scenario)
-    assert prices["event_id"] == event.pk
-    assert prices["prices"] == [{"market_id": market_id, "outcome_id": home, "price": "2.400"},
-                                {"market_id": market_id, "outcome_id": draw, "price": "3.400"}]
+    first, window, suspended = run(scenario)
+    assert first["event_id"] == window["event_id"] == event.pk
+    # a quiet event waits for nothing
+    assert first["prices"] == [{"market_id": market_id, "outcome_id": home, "price": "2.400"}]
+    assert window["prices"] == [{"market_id": market_id, "outcome_id": draw, "price": "3.400"}]
+    assert (first["seq"], suspended["seq"]) == (window["seq"] - 1, window["seq"] + 1)
     assert (suspended["market_id"], suspended["status"]) == (market_id, "suspended")
-    assert suspended["seq"] == prices["seq"] + 1
-    assert prices["ts"].endswith("Z")
+    assert window["ts"].endswith("Z")
+
+
+@live
+def test_a_suspension_sends_the_pending_prices_of_the_window_first(make_event, settings):
+    settings.LIVE_CONFLATION_MS = 5_000  # the window would not end during the test
+    event = make_event(home="2.50", draw="3.20")
+    home, draw = selection(event, "home")["outcome_id"], selection(event, "draw")["outcome_id"]
+    market_id = event.markets.get().pk
+
+    async def scenario():
+        client = WebsocketCommunicator(websocket_application, "/ws/v1/odds")
+        assert (await client.connect())[0]
+        await sync_to_async(outcome_price_feed)(outcome_id=home, price="2.44")
+        await sync_to_async(outcome_price_feed)(outcome_id=draw, price="3.30")
+        await sync_to_async(outcome_price_feed)(outcome_id=home, price="2.46")
+        await sync_to_async(market_suspend)(market_id=market_id, actor=Actor.system("t"))
+        received = [json.loads(await client.receive_from(timeout=3)) for _ in range(3)]
+        await client.disconnect()
+        return received
+
+    first, pending, suspended = run(scenario)
+    assert [m["type"] for m in (first, pending, suspended)] == ["prices", "prices", "market"]
+    assert first["prices"] == [{"market_id": market_id, "outcome_id": home, "price": "2.440"}]
+    assert pending["prices"] == [{"market_id": market_id, "outcome_id": home, "price": "2.460"},
+                                 {"market_id": market_id, "outcome_id": draw, "price": "3.300"}]
+    assert [m["seq"] for m in (first, pending, suspended)] == [first["seq"], first["seq"] + 1, first["seq"] + 2]
 
 
 @live
