@@ -13,6 +13,7 @@ from betting.services import bet_place, bet_validate
 from betting.settlement import bet_settle_manual
 from betting.slips import odds_text
 from oddslab.api import RawValue, errors, idempotency_key, permission
+from risk.liabilities import liability_book
 
 REFUSALS = errors(
     r400="invalid_request, invalid_amount, invalid_price, invalid_idempotency_key",
@@ -166,6 +167,40 @@ class GgrReportApi(APIView):
         report = reports.ggr_report(start=request.query_params.get("start"), end=request.query_params.get("end"))
         return Response({**report, **{k: None if report[k] is None else str(report[k])
                                       for k in ("total_staked", "total_paid_out", "ggr", "margin")}})
+
+
+class LiabilityReportApi(APIView):
+    """The liability book of the console's dashboard: open and suspended markets holding open bets,
+    riskiest first, every outcome's stakes, worst-case payout and net liability."""
+
+    permission_classes = [permission("risk.view_outcomeexposure")]
+    MONEY = {"max_digits": 18, "decimal_places": 2}
+
+    @extend_schema(responses={200: inline_serializer("LiabilityBook", {"markets": serializers.ListField(
+        child=inline_serializer("MarketLiability", {
+            "market_id": serializers.IntegerField(), "event_id": serializers.IntegerField(),
+            "event": serializers.CharField(), "market": serializers.CharField(), "status": serializers.CharField(),
+            "stakes": serializers.DecimalField(**MONEY), "bets": serializers.IntegerField(),
+            "worst_case_payout": serializers.DecimalField(**MONEY),
+            "net_liability": serializers.DecimalField(**MONEY),
+            "percent_of_cap": serializers.DecimalField(max_digits=8, decimal_places=1),
+            "outcomes": serializers.ListField(child=inline_serializer("OutcomeLiability", {
+                "outcome_id": serializers.IntegerField(), "name": serializers.CharField(),
+                "price": serializers.DecimalField(max_digits=9, decimal_places=3),
+                "stakes": serializers.DecimalField(**MONEY), "bets": serializers.IntegerField(),
+                "worst_case_payout": serializers.DecimalField(**MONEY),
+                "net_liability": serializers.DecimalField(**MONEY),
+                "cap": serializers.DecimalField(**MONEY),
+                "percent_of_cap": serializers.DecimalField(max_digits=8, decimal_places=1)}))}))}),
+        **errors(r403="forbidden")})
+    def get(self, request):
+        money = ("stakes", "worst_case_payout", "net_liability", "percent_of_cap")
+        return Response({"markets": [{
+            "market_id": m.market_id, "event_id": m.event_id, "event": m.event, "market": m.market,
+            "status": m.status, "bets": m.bets, **{k: str(getattr(m, k)) for k in money},
+            "outcomes": [{"outcome_id": o.outcome_id, "name": o.name, "price": str(o.price), "bets": o.bets,
+                          **{k: str(getattr(o, k)) for k in (*money, "cap")}} for o in m.outcomes],
+        } for m in liability_book()]})
 
 
 class ExportApi(APIView):

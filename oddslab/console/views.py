@@ -22,8 +22,9 @@ from audit.selectors import audit_log_list, day_bounds
 from betting.reports import event_settlement_rows, ggr_by_day, ggr_report
 from ledger.models import Account
 from ledger.selectors import account_balance, account_statement_with_balance
-from oddslab.console.selectors import exposure_alerts, ggr_chart, liability_book
+from oddslab.console.selectors import ggr_chart
 from oddslab.errors import InvalidInput
+from risk.liabilities import exposure_alerts, liability_book
 
 VIEW_LIABILITIES = "risk.view_outcomeexposure"
 VIEW_BETS = "betting.view_bet"

@@ -108,3 +108,23 @@ def test_a_market_with_no_open_bets_is_not_on_the_book(client, make_user, make_e
     assert response.context["book"] == []
     assert "No open bets on open or suspended markets." in response.content.decode()
     assert not Notification.objects.filter(kind="exposure_alert").exists()
+
+
+def test_the_liabilities_api_serves_the_same_book_to_staff_only(client, make_user, make_event):
+    one, two = seed_book(make_user, make_event)
+    client.force_login(make_user("regulator"))
+    # when a regulator asks the API for the book
+    markets = client.get("/api/v1/reports/liabilities").json()["markets"]
+    # then it is the dashboard's, riskiest first, money as strings with two decimals
+    assert [m["market_id"] for m in markets] == [one.markets.get().pk, two.markets.get().pk]
+    first = markets[0]
+    assert {k: first[k] for k in ("stakes", "bets", "worst_case_payout", "net_liability", "percent_of_cap")} == {
+        "stakes": "360.00", "bets": 4, "worst_case_payout": "800.00", "net_liability": "440.00",
+        "percent_of_cap": "80.0"}
+    home = first["outcomes"][0]
+    assert (home["outcome_id"], home["stakes"], home["worst_case_payout"], home["net_liability"], home["cap"]) == (
+        outcome_of(one, "home").pk, "310.00", "800.00", "440.00", "1000.00")
+    # and a player may not read it
+    client.force_login(make_user("player"))
+    response = client.get("/api/v1/reports/liabilities")
+    assert (response.status_code, response.json()["error"]) == (403, "forbidden")
