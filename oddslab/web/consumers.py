@@ -4,6 +4,13 @@ They join the same groups as the JSON sockets and render each message in the con
 connection: API clients use the conflated JSON stream (serialised once for every subscriber),
 while pages are fewer and each needs its own markup (its slip selections, its session's slip).
 Every fragment carries an ``id`` and is swapped out of band (``hx-swap-oob``).
+
+A socket that follows named events (the event page, ``?events=<id>``) gets a changed market whole,
+with its price history, from the partial the page itself is built from: a market opened after the
+page loaded (the feed's micro-markets) arrives as it would have been drawn on load. The all-events
+socket (the live list, whose cards show no charts) gets the market alone, so no chart is read for it.
+An event's state carries its status: the list page compares it with the group the card sits in and
+refetches its list when they differ (static/js/oddslab.js), so clock ticks and prices cost no refetch.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from django.template.loader import render_to_string
 from audit.context import Actor
 from oddslab.events.models import Event, Market, OddsTick, Outcome
 from oddslab.sockets import MeConsumer, OddsConsumer
-from oddslab.web import slip
+from oddslab.web import selectors, slip
 from oddslab.web.render import render_block
 
 
@@ -48,26 +55,30 @@ def _prices_html(payload: dict[str, Any], scope: dict[str, Any]) -> str:
         "outcome": o, "selected": selected, "oob": True, "flash": last_moves.get(o.pk, "")}) for o in outcomes)
 
 
-def _market_html(payload: dict[str, Any], scope: dict[str, Any]) -> str:
+def _market_html(payload: dict[str, Any], scope: dict[str, Any], *, whole: bool) -> str:
     market = Market.objects.select_related("event").prefetch_related("outcomes").filter(
         pk=payload.get("market_id")).first()
     if market is None:
         return ""
-    return render_to_string("web/_market.html", {"market": market, "selected": _selected(scope), "oob": True})
+    context = {"market": market, "selected": _selected(scope), "oob": True}
+    if whole:
+        return render_to_string("web/_market_block.html", {**context, "charts": selectors.price_history(market=market)})
+    return render_to_string("web/_market.html", context)
 
 
 def _event_html(payload: dict[str, Any]) -> str:
-    event = Event.objects.filter(pk=payload.get("event_id")).first()
+    event = Event.objects.select_related("sport").filter(pk=payload.get("event_id")).first()
     return render_to_string("web/_event_state.html", {"event": event, "oob": True}) if event else ""
 
 
 @database_sync_to_async
-def odds_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
+def odds_fragment(payload: dict[str, Any], scope: dict[str, Any], *, whole_markets: bool = False) -> str:
+    """``whole_markets``: markets with their price history, for a socket that follows named events."""
     kind = payload.get("type")
     if kind == "prices":
         return _prices_html(payload, scope)
     if kind == "market":
-        return _market_html(payload, scope)
+        return _market_html(payload, scope, whole=whole_markets)
     if kind == "event":
         return _event_html(payload)
     return ""
@@ -102,7 +113,8 @@ class PageOddsConsumer(OddsConsumer):
     """/ws/pages/odds[?events=ids]: price buttons, market locks and event state as HTML."""
 
     async def live_message(self, message):
-        html = await odds_fragment(json.loads(message["text"]), self.scope)
+        html = await odds_fragment(json.loads(message["text"]), self.scope,
+                                   whole_markets="odds.all" not in self.groups_joined)
         if html:
             await self.send(text_data=html)
 

@@ -6,10 +6,11 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from audit.models import Notification
-from oddslab.events.models import Event, OddsTick, Sport
+from oddslab.events.models import Event, Market, OddsTick, Sport
 from oddslab.events.selectors import event_list
 
 # The markets the live list shows for each event; the event page shows them all.
@@ -40,15 +41,19 @@ def events_by_status(*, sport: str | None = None, status: str | None = None) -> 
     return groups
 
 
-def price_history(*, event: Event, width: int = 120, height: int = 32, limit: int = 60) -> dict[int, dict[str, Any]]:
-    """Per outcome: an SVG polyline of its applied prices over time (oldest first)."""
+def price_history(*, event: Event | None = None, market: Market | None = None, width: int = 120, height: int = 32,
+                  limit: int = 60) -> dict[int, dict[str, Any]]:
+    """Per outcome of the event (or of one market): an SVG polyline of its last ``limit`` applied prices,
+    oldest first. The page socket draws one market's chart per market message, so only those rows are read."""
+    scope = {"outcome__market": market} if market is not None else {"outcome__market__event": event}
+    latest_first = [F("created_at").desc(), F("id").desc()]
+    ticks = (OddsTick.objects.filter(applied=True, **scope)
+             .annotate(rank=Window(RowNumber(), partition_by=[F("outcome_id")], order_by=latest_first))
+             .filter(rank__lte=limit).order_by("outcome_id", "created_at", "id").values_list("outcome_id", "new_price"))
     prices: dict[int, list[Decimal]] = defaultdict(list)
-    ticks = (OddsTick.objects.filter(outcome__market__event=event, applied=True)
-             .order_by("created_at", "id").values_list("outcome_id", "new_price"))
     for outcome_id, price in ticks:
         prices[outcome_id].append(price)
-    return {outcome_id: sparkline(values[-limit:], width=width, height=height)
-            for outcome_id, values in prices.items()}
+    return {outcome_id: sparkline(values, width=width, height=height) for outcome_id, values in prices.items()}
 
 
 def sparkline(values: list[Decimal], *, width: int = 120, height: int = 32) -> dict[str, Any]:

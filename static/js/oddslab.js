@@ -3,11 +3,42 @@
   "use strict";
   var body = document.body;
 
+  function refetchContent() {
+    return htmx.ajax("GET", window.location.pathname + window.location.search, {target: "#content", swap: "innerHTML"});
+  }
+
   function refetch() {
     // After a reconnect, what changed while we were away: the page's content and the slip.
-    htmx.ajax("GET", window.location.pathname + window.location.search, {target: "#content", swap: "innerHTML"});
+    refetchContent();
     htmx.ajax("GET", "/slip", {target: "#slip", swap: "outerHTML"});
   }
+
+  // Live & upcoming: an event that started, finished or was cancelled no longer belongs to the group
+  // its card sits in, so the page refetches its list (server-rendered, as on load). Clock ticks and
+  // prices leave the groups as they are and cost nothing. Events changing together (kick-off time)
+  // share one refetch, spread over a second so open pages do not all ask at the same instant.
+  var regroupTimer = null, regroupInFlight = false, regroupAgain = false;
+  function regroup() {
+    if (regroupInFlight) { regroupAgain = true; return; }
+    if (regroupTimer) return;
+    regroupTimer = setTimeout(function () {
+      regroupTimer = null;
+      if (!document.querySelector("#page.live-list")) return;
+      regroupInFlight = true;
+      var done = function () {
+        regroupInFlight = false;
+        if (regroupAgain) { regroupAgain = false; regroup(); }
+      };
+      refetchContent().then(done, done);
+    }, 150 + Math.random() * 850);
+  }
+
+  body.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var old = e.detail.target, fragment = e.detail.fragment;
+    if (!old.classList.contains("event-state") || !fragment || !fragment.firstElementChild) return;
+    var group = old.closest("[data-group]");
+    if (group && fragment.firstElementChild.dataset.status !== group.dataset.group) regroup();
+  });
 
   body.addEventListener("htmx:wsOpen", function (e) {
     var elt = e.detail.elt || e.target;
@@ -22,19 +53,27 @@
     body.classList.add("ws-down");
   });
 
-  // A market the page does not show yet (a micro-market that just opened): add it to its event's
-  // market list on the event page; elsewhere it is ignored.
+  // Something the page does not show yet. A market that just opened (a micro-market) arrives on the
+  // event page whole, with its price history: it joins the event's market list as it came. An event
+  // that now belongs on the live list (a new one, or one that started while the list shows only
+  // live games) makes the list refetch.
   body.addEventListener("htmx:oobErrorNoTarget", function (e) {
     var elt = e.detail.content;
-    if (!elt || !elt.classList || !elt.classList.contains("market") || elt.dataset.status !== "open") return;
-    var list = document.getElementById("event-" + elt.dataset.event + "-markets");
-    if (!list) return;
-    var wrap = document.createElement("div");
-    wrap.className = "market-wrap";
-    elt.removeAttribute("hx-swap-oob");
-    wrap.appendChild(elt);
-    list.appendChild(wrap);
-    htmx.process(wrap);
+    if (!elt || !elt.classList) return;
+    if (elt.classList.contains("market-wrap")) {
+      var market = elt.querySelector(".market");
+      var list = document.getElementById("event-" + elt.dataset.event + "-markets");
+      if (!list || !market || market.dataset.status !== "open") return;
+      var empty = document.getElementById("event-" + elt.dataset.event + "-no-markets");
+      if (empty) empty.remove();
+      list.appendChild(elt);
+      htmx.process(elt);
+    } else if (elt.classList.contains("event-state")) {
+      var page = document.querySelector("#page.live-list");
+      if (!page) return;
+      var listed = (page.dataset.groups || "").split(" ").indexOf(elt.dataset.status) >= 0;
+      if (listed && (!page.dataset.sport || page.dataset.sport === elt.dataset.sport)) regroup();
+    }
   });
 
   // Toasts: dismiss on click, removed once faded out.

@@ -14,6 +14,7 @@ from betting.settlement import markets_pending_settlement, markets_settle
 from oddslab.events.models import Sport
 from oddslab.events.services import (
     MarketSpec,
+    event_cancel,
     event_result_set,
     event_start,
     market_create,
@@ -22,7 +23,7 @@ from oddslab.events.services import (
 )
 from risk.models import LimitProfile
 from tests.conftest import outcome_of, wallet_of
-from tests.e2e.conftest import log_in, operator, shot
+from tests.e2e.conftest import log_in, operator, shot, wait_for_sockets
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 TRADER = Actor.system("e2e-trader")
@@ -73,9 +74,10 @@ def test_an_operator_price_change_appears_without_reload(page, site, make_user, 
     expect(page.locator("svg polyline").first).to_be_visible()
     page.wait_for_selector("#odds-socket[data-socket=open]", state="attached")
     # a market opened while the page is open appears on it
-    operator(market_create, event_id=event.pk, actor=TRADER,
-             spec=MarketSpec(kind="over_under", line="2.5", prices={"over": "1.90", "under": "1.86"}))
+    market = operator(market_create, event_id=event.pk, actor=TRADER,
+                      spec=MarketSpec(kind="over_under", line="2.5", prices={"over": "1.90", "under": "1.86"}))
     expect(page.locator(f"#event-{event.pk}-markets .market")).to_have_count(2)
+    expect(page.locator(f"#market-{market.pk}-block .history polyline")).to_have_count(2)  # its chart came too
     shot(page, "event-page")
     # on a phone the slip is a bottom drawer
     page.set_viewport_size({"width": 390, "height": 844})
@@ -84,6 +86,33 @@ def test_an_operator_price_change_appears_without_reload(page, site, make_user, 
     page.click(".drawer-toggle")
     expect(page.locator(f"#slip-line-{home.pk}")).to_be_visible()
     shot(page, "slip-phone")
+
+
+def test_an_event_moves_from_upcoming_to_live_on_an_open_list_and_leaves_it_when_cancelled(page, site, make_event):
+    # given: two upcoming games on the open list
+    starting, waiting = operator(make_event, home="2.00"), operator(make_event, home="3.00")
+    page.goto(f"{site}/")
+    wait_for_sockets(page)
+    upcoming, live_now = page.locator("section[data-group=scheduled]"), page.locator("section[data-group=live]")
+    expect(upcoming.locator(f"#event-{starting.pk}")).to_be_visible()
+    expect(live_now.locator(".empty")).to_be_visible()
+    page.evaluate("window.__marker = 1")  # gone if the page reloads
+    # when: the operator starts one
+    operator(event_start, event_id=starting.pk, actor=TRADER)
+    # then: it moves under Live, with its live state, and the other stays upcoming
+    expect(live_now.locator(f"#event-{starting.pk} .badge.live")).to_be_visible()
+    expect(upcoming.locator(f"#event-{starting.pk}")).to_have_count(0)
+    expect(upcoming.locator(f"#event-{waiting.pk}")).to_be_visible()
+    expect(live_now.locator(".count")).to_have_text("1")
+    shot(page, "live-list-regrouped")
+    # and a cancelled game leaves the list
+    operator(event_cancel, event_id=starting.pk, actor=TRADER, reason="floodlight failure")
+    expect(page.locator(f"#event-{starting.pk}")).to_have_count(0)
+    expect(live_now.locator(".empty")).to_be_visible()
+    # prices still move in place on the refetched list
+    operator(outcome_price_set, outcome_id=outcome_of(waiting).pk, price="3.40", reason="trader", actor=TRADER)
+    expect(page.locator(f"#outcome-{outcome_of(waiting).pk} .odds")).to_have_text("3.40")
+    assert page.evaluate("window.__marker") == 1
 
 
 def test_two_selections_place_pending_then_accepted(page, site_with_worker, make_user, make_event):

@@ -8,7 +8,14 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from audit.context import Actor
 from betting.services import bet_place
-from oddslab.events.services import market_suspend, outcome_price_set
+from oddslab.events.services import (
+    MarketSpec,
+    event_cancel,
+    event_start,
+    market_create,
+    market_suspend,
+    outcome_price_set,
+)
 from oddslab.web.consumers import PageMeConsumer, PageOddsConsumer
 from tests.conftest import outcome_of, selection
 
@@ -101,3 +108,71 @@ def test_a_notification_arrives_as_a_toast(make_user):
 
     toast = async_to_sync(scenario)()
     assert 'id="toasts" hx-swap-oob="beforeend"' in toast and "Welcome &amp; good luck" in toast
+
+
+def _list_groups(client, **query) -> dict[str, str]:
+    """The live list fragment htmx refetches, split into its groups: {"live": html, "scheduled": html}."""
+    response = client.get("/", query, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    sections = response.content.decode().split('<section class="group" data-group="')[1:]
+    return {section[:section.index('"')]: section for section in sections}
+
+
+@live
+def test_an_event_changing_status_tells_the_list_its_new_group_and_the_refetched_list_moves_it(client,
+                                                                                               make_event):
+    # given: an upcoming game on the list, and the list page's all-events socket
+    event = make_event()
+    card = f'id="event-{event.pk}"'
+    assert card in _list_groups(client)["scheduled"] and card not in _list_groups(client)["live"]
+
+    async def scenario():
+        socket = _communicator(PageOddsConsumer, "/ws/pages/odds")
+        assert (await socket.connect())[0]
+        await sync_to_async(event_start)(event_id=event.pk, actor=Actor.system("t"))
+        started = await _next_html(socket, f'id="event-{event.pk}-state"')
+        live_groups = await sync_to_async(_list_groups)(client)
+        await sync_to_async(event_cancel)(event_id=event.pk, actor=Actor.system("t"), reason="floodlights")
+        cancelled = await _next_html(socket, f'id="event-{event.pk}-state"')
+        await socket.disconnect()
+        return started, live_groups, cancelled
+
+    # when
+    started, live_groups, cancelled = async_to_sync(scenario)()
+    # then: the state says which group the event now belongs to (the page compares it with its card's)
+    assert 'data-status="live"' in started and 'hx-swap-oob="true"' in started and 'data-sport="football"' in started
+    assert 'data-status="cancelled"' in cancelled
+    # and the list the page refetches has it under Live, then no more
+    assert card in live_groups["live"] and card not in live_groups["scheduled"]
+    assert all(card not in html for html in _list_groups(client).values())
+    assert card not in _list_groups(client, status="scheduled").get("scheduled", "")
+
+
+@live
+def test_a_market_opened_while_the_event_page_is_open_arrives_with_its_chart_as_the_page_draws_it(client,
+                                                                                                  make_event):
+    # given: the event page's socket (named events) and the list's (all events)
+    event = make_event()
+
+    async def scenario():
+        event_page = _communicator(PageOddsConsumer, f"/ws/pages/odds?events={event.pk}")
+        live_list = _communicator(PageOddsConsumer, "/ws/pages/odds")
+        assert (await event_page.connect())[0] and (await live_list.connect())[0]
+        market = await sync_to_async(market_create)(
+            event_id=event.pk, actor=Actor.system("feed"),
+            spec=MarketSpec(kind="over_under", line="2.5", prices={"over": "1.90", "under": "1.86"}))
+        whole = await _next_html(event_page, f'id="market-{market.pk}')
+        alone = await _next_html(live_list, f'id="market-{market.pk}')
+        await event_page.disconnect()
+        await live_list.disconnect()
+        return market, whole, alone
+
+    # when
+    market, whole, alone = async_to_sync(scenario)()
+    # then: the event page gets the market block with its (opening-price) chart, exactly as on load
+    assert whole.startswith(f'<div id="market-{market.pk}-block"') and 'hx-swap-oob="true"' in whole
+    assert whole.count("<polyline") == 2 and "1 prices from 1.90 to 1.90" in whole
+    page = client.get(f"/events/{event.pk}").content.decode()
+    assert whole.replace(' hx-swap-oob="true"', "").strip() in page
+    # the list, whose cards draw no charts, gets the market alone
+    assert alone.startswith(f'<section id="market-{market.pk}"') and "<polyline" not in alone

@@ -48,6 +48,7 @@ def test_live_list_groups_events_and_renders_price_buttons(client, make_event):
     # then
     for text in (page, fragment):
         assert f'id="outcome-{home.pk}"' in text and "2.50" in text and "Upcoming" in text
+        assert 'data-group="scheduled"' in text and f'id="event-{event.pk}-state" class="event-state scheduled"' in text
     assert 'id="slip"' in page and "/static/vendor/htmx.min.js" in page and 'ws-connect="/ws/pages/odds"' in page
 
 
@@ -73,6 +74,7 @@ def test_event_page_has_every_market_and_a_price_history_chart(client, make_even
     for text in (page, fragment):
         assert "Match result" in text or "match" in text.lower()
         assert "<svg" in text and "<polyline" in text and "from 2.50 to 2.70" in text
+        assert f'<div id="market-{home.market_id}-block" class="market-wrap"' in text  # the block sockets send too
     assert f'ws-connect="/ws/pages/odds?events={event.pk}"' in page
     assert client.get("/events/999999").status_code == 404
 
