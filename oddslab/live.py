@@ -17,6 +17,18 @@ with a window open leaves its prices in the hash, and the window key expires so 
 that event sends them. Market and event messages are never conflated: they first flush the
 event's pending prices, so no outcome's final price is lost or overtaken. Every message is
 serialised once and carries ``seq``, rising by one per message of its event.
+
+The batched stream (``/ws/v1/odds?batch=1``, groups ``odds.batch.all`` and ``odds.batch.event.<id>``)
+carries the same messages, several to a frame: every message of ``odds.all`` and ``odds.event.<id>``
+is also appended to a Redis list per stream (``live:batch:all``, ``live:batch:event.<id>``), and the
+list goes out as one ``{"type": "batch", "messages": [...]}`` frame on a leading-edge window of
+``LIVE_BATCH_MS``: a message finding no window open goes at once (a one-message batch) and opens
+one; messages arriving during the window go together when it ends, which opens another while they
+keep coming. The frame is built once, from the messages' own texts, so both streams carry the same
+bytes per message. The append, and taking the list at a window's end, are Lua scripts (atomic
+against other processes); within a process one lock keeps seq, the plain publish and the append in
+the same order. A process that dies with a window open leaves its messages in the list; the window
+key expires after two windows, and the next message of that stream takes them along, in order.
 """
 
 from __future__ import annotations
@@ -44,6 +56,28 @@ if #pending == 0 then redis.call('DEL', KEYS[2]) else redis.call('PEXPIRE', KEYS
 return pending
 """
 
+# Append a message to a batch stream; with no window open, open one and take the list (this message,
+# and any a dead process left behind) to send at once.
+_APPEND_BATCH = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+if not redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[2]) then return false end
+local batch = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return batch
+"""
+
+# At a window's end: take the stream's messages; keep the window open only if there were any.
+_TAKE_BATCH = """
+local batch = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+if #batch == 0 then redis.call('DEL', KEYS[2]) else redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+return batch
+"""
+
+# One order per process for an event message's seq, its plain publish and its batch append, and for
+# taking and publishing a batch (a window timer runs in its own thread).
+_order = threading.RLock()
+
 Message = tuple[Iterable[str], dict[str, Any]]  # (groups, payload)
 
 
@@ -57,16 +91,23 @@ def _redis():
         return _redis_client
 
 
+def _text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), default=str)
+
+
+def _queue_publish(pipe, groups: Iterable[str], text: str) -> None:
+    """Queue ``text`` to its groups on ``pipe``, as the pub/sub channel layer's ``group_send`` would."""
+    body = get_channel_layer().serialize({"type": "live.message", "text": text})
+    for group in groups:
+        pipe.publish(f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}", body)
+
+
 def _publish(messages: list[Message]) -> None:
-    """Send each payload to its groups, as the pub/sub channel layer's ``group_send`` would."""
-    layer = get_channel_layer()
+    """Send each payload to its groups."""
     try:
         pipe = _redis().pipeline(transaction=False)
         for groups, payload in messages:
-            body = layer.serialize({"type": "live.message", "text": json.dumps(payload, separators=(",", ":"),
-                                                                                 default=str)})
-            for group in groups:
-                pipe.publish(f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}", body)
+            _queue_publish(pipe, groups, _text(payload))
         pipe.execute()
     except Exception:  # a socket message must never break the change that caused it
         logger.exception("live messages to %s failed", sorted({g for groups, _ in messages for g in groups}))
@@ -77,8 +118,60 @@ def _now() -> str:
 
 
 def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
-    payload = {**payload, "event_id": event_id, "seq": _redis().incr(f"live:seq:{event_id}"), "ts": _now()}
-    _publish([([f"odds.event.{event_id}", "odds.all"], payload)])
+    """To ``odds.event.<id>`` and ``odds.all`` at once, and to the batch streams ``all`` and ``event.<id>``."""
+    streams = ("all", f"event.{event_id}")
+    window_ms = settings.LIVE_BATCH_MS
+    with _order:
+        payload = {**payload, "event_id": event_id, "seq": _redis().incr(f"live:seq:{event_id}"), "ts": _now()}
+        text = _text(payload)
+        try:
+            pipe = _redis().pipeline(transaction=False)
+            _queue_publish(pipe, [f"odds.event.{event_id}", "odds.all"], text)
+            for stream in streams:
+                pipe.eval(_APPEND_BATCH, 2, f"live:batch:{stream}", f"live:batch-window:{stream}", text,
+                          2 * window_ms)
+            taken = pipe.execute()[-len(streams):]
+        except Exception:  # a socket message must never break the change that caused it
+            logger.exception("live message of event %s failed", event_id)
+            return
+        opened = [(stream, texts) for stream, texts in zip(streams, taken, strict=True) if texts]
+        if opened:  # a quiet stream: this message (and any left behind) goes at once, and opens a window
+            _publish_batches(opened)
+    for stream, _ in opened:
+        _arm_batch(stream)
+
+
+def _publish_batches(batches: list[tuple[str, list[bytes]]]) -> None:
+    """One frame per stream, built once from the messages' texts, in the order they were appended."""
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for stream, texts in batches:
+            frame = '{"type":"batch","messages":[' + ",".join(t.decode() for t in texts) + "]}"
+            _queue_publish(pipe, [f"odds.batch.{stream}"], frame)
+        pipe.execute()
+    except Exception:
+        logger.exception("live batches to %s failed", [stream for stream, _ in batches])
+
+
+def _batch_window_end(stream: str) -> None:
+    window_ms = settings.LIVE_BATCH_MS
+    try:
+        with _order:
+            texts = _redis().eval(_TAKE_BATCH, 2, f"live:batch:{stream}", f"live:batch-window:{stream}",
+                                  2 * window_ms)
+            if texts:
+                _publish_batches([(stream, texts)])
+    except Exception:  # the window key expires, and the stream's next message takes what is left
+        logger.exception("live batch window of %s failed", stream)
+        return
+    if texts:  # messages came during the window: they went out; open another
+        _arm_batch(stream)
+
+
+def _arm_batch(stream: str) -> None:
+    timer = threading.Timer(settings.LIVE_BATCH_MS / 1000, _batch_window_end, args=(stream,))
+    timer.daemon = False  # a short-lived process (ingest_feed) still sends its last batch
+    timer.start()
 
 
 def _flush_prices(event_id: int) -> bool:

@@ -98,25 +98,39 @@ def _event_ids(values) -> list[int] | None:
 
 class OddsConsumer(LiveConsumer):
     """Every public change, for all events or only those named (``?events=12,15``). A client may
-    then send ``{"type": "subscribe"|"unsubscribe", "events": [ids]}`` (or ``"events": "all"``)."""
+    then send ``{"type": "subscribe"|"unsubscribe", "events": [ids]}`` (or ``"events": "all"``).
+
+    ``?batch=1`` asks for the batched stream: the same messages, in frames of
+    ``{"type": "batch", "messages": [...]}`` (one per ``LIVE_BATCH_MS`` window, oddslab/live.py), from
+    the groups ``odds.batch.all`` / ``odds.batch.event.<id>``; subscribe and unsubscribe work on it
+    the same way, and their answers (like pong and errors) are plain frames."""
+
+    allow_batch = True  # the page sockets render messages one by one and ignore ``batch``
+    batch = False
+
+    def group(self, name: str) -> str:
+        """The group of ``all`` or ``event.<id>`` on this connection's stream."""
+        return f"odds.batch.{name}" if self.batch else f"odds.{name}"
 
     async def initial_groups(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.batch = self.allow_batch and query.get("batch", [""])[-1].lower() in ("1", "true", "yes")
         if "events" not in query:
-            return ["odds.all"]
+            return [self.group("all")]
         ids = _event_ids(",".join(query["events"]).split(","))
-        return [f"odds.event.{i}" for i in ids] if ids else ["odds.all"]
+        return [self.group(f"event.{i}") for i in ids] if ids else [self.group("all")]
 
     async def handle(self, request):
         kind = request.get("type") if isinstance(request, dict) else None
         if kind not in ("subscribe", "unsubscribe"):
             return await super().handle(request)
         events = request.get("events")
-        groups = ["odds.all"] if events == "all" else [f"odds.event.{i}" for i in (_event_ids(events or []) or [])]
+        every = self.group("all")
+        groups = [every] if events == "all" else [self.group(f"event.{i}") for i in (_event_ids(events or []) or [])]
         if not groups:
             return await self.error("invalid_events", "Name events by id, e.g. {\"events\": [12, 15]}.")
-        if kind == "subscribe" and "odds.all" not in groups:
-            await self.leave("odds.all")  # naming events narrows an all-events stream
+        if kind == "subscribe" and every not in groups:
+            await self.leave(every)  # naming events narrows an all-events stream
         for group in groups:
             await (self.join(group) if kind == "subscribe" else self.leave(group))
         await self.send(text_data=json.dumps({"type": kind + "d", "events": events}))

@@ -65,6 +65,34 @@ def test_override_then_feed_tick_reach_a_client_in_order(daphne_server, make_use
 
 
 @live
+def test_the_batched_stream_carries_the_same_messages_through_daphne(daphne_server, make_user, make_event):
+    event = make_event(home="2.50")
+    home = selection(event)["outcome_id"]
+    trader = Token.objects.create(user=make_user("trader")).key
+    ws_url = daphne_server.replace("http", "ws")
+
+    def unpacked(frames):
+        return [m for f in frames for m in f["messages"]]
+
+    async def scenario():
+        async with websockets.connect(f"{ws_url}/ws/v1/odds?events={event.pk}") as plain, \
+                websockets.connect(f"{ws_url}/ws/v1/odds?events={event.pk}&batch=1") as batched:
+            await sync_to_async(http)(daphne_server, f"/api/v1/outcomes/{home}/price", trader,
+                                      {"price": "2.40", "reason": "override"})
+            await sync_to_async(http)(daphne_server, f"/api/v1/outcomes/{home}/price", trader,
+                                      {"price": "2.30", "reason": "override"})
+            messages = await collect(plain, lambda m: len(m) >= 2)
+            frames = await collect(batched, lambda f: len(unpacked(f)) >= 2)
+        await sync_to_async(connections.close_all)()
+        return messages, frames
+
+    messages, frames = asyncio.run(scenario())
+    assert [(m["type"], m["prices"][0]["price"]) for m in messages] == [("prices", "2.400"), ("prices", "2.300")]
+    assert {f["type"] for f in frames} == {"batch"}
+    assert unpacked(frames) == messages  # the same messages, seq and ts included, in the same order
+
+
+@live
 def test_a_players_bet_news_reach_only_that_player(daphne_server, make_user, make_event):
     alice, bob = make_user(balance="100.00"), make_user(balance="100.00")
     alice_token, bob_token = Token.objects.create(user=alice).key, Token.objects.create(user=bob).key

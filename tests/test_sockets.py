@@ -1,6 +1,8 @@
 """The live layer with Channels' communicator and the real Redis channel layer."""
 
+import asyncio
 import json
+import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -9,6 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from audit.context import Actor
 from betting.services import bet_place
+from oddslab import live as live_messages
 from oddslab.asgi import websocket_application
 from oddslab.events.services import market_suspend, outcome_price_feed, outcome_price_set
 from tests.conftest import selection
@@ -136,3 +139,101 @@ def test_me_needs_a_login_and_carries_only_the_users_own_news(make_user, make_ev
     assert refused == (False, 4401)
     assert news == [{"type": "wallet", "balance": "90.00"},
                     {"type": "bet", "bet_id": bet.pk, "status": "accepted", "result": None}]
+
+
+def _ours(messages, event_id):
+    return [m for m in messages if m.get("event_id") == event_id]
+
+
+@live
+def test_the_batched_stream_carries_the_plain_messages_in_order_a_window_in_one_frame(make_event, settings):
+    settings.LIVE_BATCH_MS = 600  # the changes after the first fall in one window
+    settings.LIVE_CONFLATION_MS = 5_000  # the event's window ends with the suspension
+    event = make_event(home="2.50", draw="3.20")
+    home, draw = selection(event, "home")["outcome_id"], selection(event, "draw")["outcome_id"]
+    market_id = event.markets.get().pk
+
+    async def frames_until_suspended(client):
+        frames = []
+        while not any(m["type"] == "market" for f in frames for m in _ours(f, event.pk)):
+            message = json.loads(await client.receive_from(timeout=3))
+            if message["type"] == "batch":
+                frames.append(message["messages"])
+            elif message["type"] != "heartbeat":
+                frames.append([message])
+        return frames
+
+    async def scenario():
+        plain = WebsocketCommunicator(websocket_application, "/ws/v1/odds")
+        batched = WebsocketCommunicator(websocket_application, "/ws/v1/odds?batch=1")
+        assert (await plain.connect())[0] and (await batched.connect())[0]
+        while await sync_to_async(live_messages._redis().exists)("live:batch-window:all"):
+            await asyncio.sleep(0.05)  # until the window opened by creating the event has closed
+        await sync_to_async(outcome_price_set)(outcome_id=home, price="2.40", reason="trader", actor=Actor.system("t"))
+        started = time.monotonic()
+        first = json.loads(await batched.receive_from(timeout=3))
+        waited = time.monotonic() - started
+        await sync_to_async(outcome_price_feed)(outcome_id=draw, price="3.30")
+        await sync_to_async(outcome_price_feed)(outcome_id=draw, price="3.40")
+        await sync_to_async(market_suspend)(market_id=market_id, actor=Actor.system("t"))
+        plain_frames = await frames_until_suspended(plain)
+        batch_frames = [first["messages"], *await frames_until_suspended(batched)]
+        await plain.disconnect()
+        await batched.disconnect()
+        return first, waited, plain_frames, batch_frames
+
+    first, waited, plain_frames, batch_frames = run(scenario)
+    assert waited < 0.3  # a quiet stream waits for nothing
+    assert first["type"] == "batch" and _ours(first["messages"], event.pk)[0]["prices"][0]["price"] == "2.400"
+    plain_messages = _ours([m for f in plain_frames for m in f], event.pk)
+    # the default stream is unchanged: one message per frame, no batch frames
+    assert all(len(f) == 1 and f[0]["type"] in ("prices", "market", "event") for f in plain_frames)
+    assert [(m["type"], m.get("status") or m["prices"][0]["price"]) for m in plain_messages] == [
+        ("prices", "2.400"), ("prices", "3.400"), ("market", "suspended")]
+    # the same messages, byte for byte (seq and ts too), in the same order, with rising seq
+    assert _ours([m for f in batch_frames for m in f], event.pk) == plain_messages
+    assert [m["seq"] for m in plain_messages] == [plain_messages[0]["seq"] + i for i in range(3)]
+    # the two changes within the window came in one frame
+    assert [len(_ours(f, event.pk)) for f in batch_frames if _ours(f, event.pk)] == [1, 2]
+
+
+@live
+def test_a_suspension_left_in_a_dead_processs_batch_window_goes_with_the_next_message(make_event, settings,
+                                                                                      monkeypatch):
+    settings.LIVE_BATCH_MS = 150
+    event = make_event(home="2.50")
+    home = selection(event, "home")["outcome_id"]
+    market_id = event.markets.get().pk
+    arm = live_messages._arm_batch
+
+    async def frame(client, timeout=2):
+        while True:
+            message = json.loads(await client.receive_from(timeout=timeout))
+            if message["type"] != "heartbeat":
+                return message
+
+    async def scenario():
+        client = WebsocketCommunicator(websocket_application, "/ws/v1/odds?batch=1&events=999999")
+        assert (await client.connect())[0]
+        await client.send_to(text_data=json.dumps({"type": "subscribe", "events": [event.pk]}))
+        subscribed = await frame(client)
+        # as if the process died with a window open: no timer sends what arrives during the window
+        monkeypatch.setattr(live_messages, "_arm_batch", lambda stream: None)
+        await sync_to_async(outcome_price_set)(outcome_id=home, price="2.40", reason="trader", actor=Actor.system("t"))
+        opened = await frame(client)
+        await sync_to_async(market_suspend)(market_id=market_id, actor=Actor.system("t"))
+        held = await client.receive_nothing(timeout=0.4)  # the window key expires after two windows
+        monkeypatch.setattr(live_messages, "_arm_batch", arm)
+        await sync_to_async(outcome_price_set)(outcome_id=home, price="2.30", reason="trader", actor=Actor.system("t"))
+        resent = await frame(client)
+        await client.disconnect()
+        return subscribed, opened, held, resent
+
+    subscribed, opened, held, resent = run(scenario)
+    assert subscribed == {"type": "subscribed", "events": [event.pk]}
+    assert [m["type"] for m in opened["messages"]] == ["prices"]
+    assert held
+    # the stranded suspension goes with the next message of its stream, first, in seq order
+    assert [(m["type"], m.get("status")) for m in resent["messages"]] == [("market", "suspended"), ("prices", None)]
+    seqs = [opened["messages"][0]["seq"]] + [m["seq"] for m in resent["messages"]]
+    assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]

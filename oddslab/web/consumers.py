@@ -112,6 +112,8 @@ def me_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
 class PageOddsConsumer(OddsConsumer):
     """/ws/pages/odds[?events=ids]: price buttons, market locks and event state as HTML."""
 
+    allow_batch = False  # a page renders each message as it comes
+
     async def live_message(self, message):
         html = await odds_fragment(json.loads(message["text"]), self.scope,
                                    whole_markets="odds.all" not in self.groups_joined)
