@@ -861,7 +861,7 @@ def main() -> None:
     args = parser.parse_args()
     bets = args.bets or (20_000 if args.quick else 100_000)
     naive = min(args.naive or (1_000 if args.quick else 2_000), bets)
-    batch = args.batch_size or int(os.environ.get("SETTLEMENT_BATCH_SIZE", "500"))
+    batch = args.batch_size or int(os.environ.get("SETTLEMENT_BATCH_SIZE", "1000"))
     cap = args.max_seconds or (60.0 if args.quick else 120.0)
 
     shown_env = " ".join(f"{k}={os.environ[k]}" for k in ("DATABASE_URL", "REDIS_URL", "SETTLEMENT_BATCH_SIZE")

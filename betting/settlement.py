@@ -27,6 +27,7 @@ from ledger.models import Account, Transfer
 from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
 from oddslab import live
+from oddslab.db import insert_rows
 from oddslab.errors import Conflict, InvalidInput, NotFound
 from oddslab.events.models import Market
 from risk.exposure import exposure_release
@@ -128,15 +129,16 @@ def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
                                       **reference))
     transfers_create(specs)
     exposure_release(bets=[(g.outcome_ids, g.bet.stake, g.bet.potential_return) for g in graded])
-    AuditLog.objects.bulk_create([audit_entry(
+    insert_rows([audit_entry(
         actor=actor, action="bet.settle", category=AuditLog.Category.BETTING, resource_type="bet",
         resource_id=g.bet.pk, resource_label=g.bet.ticket_number,
         details={"before": g.bet.status, "result": g.result, "payout": str(g.payout),
                  **({"reason": reason} if reason else {})}) for g in graded])
-    notifications = Notification.objects.bulk_create([Notification(
+    notifications = [Notification(
         user_id=g.bet.player_id, audience=Notification.Audience.PLAYER, kind="bet_settled",
         message=_settled_message(g), data={"bet_id": g.bet.pk, "result": g.result, "payout": str(g.payout)})
-        for g in graded])
+        for g in graded]
+    insert_rows(notifications)
     live.to_users([message for g, notification in zip(graded, notifications, strict=True) for message in (
         (g.bet.player_id, bet_message(g.bet.pk, Bet.Status.SETTLED, g.result)),
         (g.bet.player_id, notification_message(notification)))])

@@ -13,6 +13,7 @@ from ledger.models import Account, Checkpoint, Transfer
 from ledger.money import CENT
 from ledger.selectors import net_by_account
 from oddslab import live
+from oddslab.db import insert_rows
 from oddslab.decimals import exact_decimal, has_at_most
 from oddslab.errors import InsufficientFunds, InvalidInput
 
@@ -138,7 +139,7 @@ def transfers_create(specs: list[TransferSpec]) -> list[Transfer]:
                 f"""UPDATE {Account._meta.db_table} a SET balance = v.balance
                     FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, balance) WHERE a.id = v.id""",
                 [list(balances), list(balances.values())])
-    Transfer.objects.bulk_create(rows)
+    insert_rows(rows)
     owners = {}
     for spec in specs:  # keep the caller's objects current
         for account in (spec.debit, spec.credit):

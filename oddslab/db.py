@@ -3,7 +3,9 @@
 from decimal import Decimal
 
 import pgtrigger
-from django.db import models
+from django.db import connection, models
+from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 
 def append_only(name: str) -> list[pgtrigger.Trigger]:
@@ -42,3 +44,38 @@ class ExactDecimalField(models.Field):
 
     def from_db_value(self, value, expression, connection):
         return self.to_python(value)
+
+
+def insert_rows(objs: list[models.Model]) -> None:
+    """``bulk_create`` for the hot batch paths (settlement writes thousands of rows a second).
+
+    One ``INSERT ... SELECT FROM unnest(array per column) RETURNING pk``, with each column's values
+    passed as they are (psycopg adapts them) instead of through Django's per-value preparation,
+    which was most of a settlement batch's Python time. Sets the primary keys and ``auto_now_add``
+    timestamps on the objects, as ``bulk_create`` does. No signals, like ``bulk_create``.
+    """
+    if not objs:
+        return
+    meta = objs[0]._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if f is not pk or not isinstance(f, models.AutoField)]
+    now = timezone.now()
+    for field in fields:
+        if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+            for obj in objs:
+                if getattr(obj, field.attname) is None:
+                    setattr(obj, field.attname, now)
+    columns = []
+    for field in fields:
+        values = [getattr(obj, field.attname) for obj in objs]
+        if isinstance(field, models.JSONField):
+            values = [None if v is None else Jsonb(v) for v in values]
+        columns.append(values)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) "
+                       f"SELECT * FROM unnest({arrays}) RETURNING {connection.ops.quote_name(pk.column)}", columns)
+        for obj, (value,) in zip(objs, cursor.fetchall(), strict=True):
+            setattr(obj, pk.attname, value)
+            obj._state.adding, obj._state.db = False, connection.alias

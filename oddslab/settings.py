@@ -191,7 +191,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Bets settled per transaction; a crash rolls back at most one batch.
-SETTLEMENT_BATCH_SIZE = int(os.environ.get("SETTLEMENT_BATCH_SIZE", "500"))
+SETTLEMENT_BATCH_SIZE = int(os.environ.get("SETTLEMENT_BATCH_SIZE", "1000"))
 # How many settlement tasks a result fans out to, so several workers share one event's bets.
 SETTLEMENT_FANOUT = int(os.environ.get("SETTLEMENT_FANOUT", "2"))
 
