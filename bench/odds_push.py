@@ -29,11 +29,17 @@ messages (``--shared-redis`` uses REDIS_URL / the embedded Redis instead).
   outcome equals the last committed one), every status change (``market`` messages), no price of a
   market after its suspension, and no gap in an event's ``seq``.
 
-Designs, each measured with the same clients and feed:
+Designs, each measured with the same clients and feed (``--designs``; the targets are checked on
+the first one named, with its first window):
 
+- batched: the clients connect with ``/ws/v1/odds?batch=1`` and unpack its ``batch`` frames (the same
+  messages, several to a frame, on the leading-edge window ``LIVE_BATCH_MS``; ``--batch-windows 50,100``
+  measures several, set by the driver in its own process like the conflation window); the prices
+  are conflated per event as in the conflated design, with the first ``--windows`` value; latency is
+  still measured per price and per client;
 - conflated: the application as it is (oddslab/live.py, window ``LIVE_CONFLATION_MS``; ``--windows
   100,25`` measures several windows, the driver setting ``settings.LIVE_CONFLATION_MS`` in its own
-  process, which is where oddslab/live.py reads it; the targets are checked on the first);
+  process, which is where oddslab/live.py reads it; the first is also the one the other designs use);
 - naive (the baseline: one message per tick per client): the driver replaces
   ``oddslab.live.prices_changed`` in its own process so that each committed price change is published
   at once as its own ``prices`` message through ``oddslab.live._send_event_message`` (the same groups
@@ -75,7 +81,7 @@ import common
 
 COUNTS = (100, 1000, 2000)
 QUICK_COUNTS = (100, 1000)
-DESIGNS = ("conflated", "naive")
+DESIGNS = ("batched", "conflated", "naive")
 EVENTS = 10
 OUTCOME_KEYS = ("home", "draw", "away")
 BASE_PRICE_MILLI = {"home": 2000, "draw": 3000, "away": 4000}
@@ -117,7 +123,8 @@ class Driver:
         from oddslab import live
         from oddslab.feed.ingest import Ingestor
 
-        self.window_ms = settings.LIVE_CONFLATION_MS
+        self.conflation_ms = settings.LIVE_CONFLATION_MS
+        self.batch_ms = settings.LIVE_BATCH_MS
         self.ingestor = Ingestor()
         self.seq: dict[str, int] = {}
         self.events: list[dict[str, Any]] = []
@@ -128,6 +135,7 @@ class Driver:
         original_prices_changed = live.prices_changed
         original_market_changed = live.market_changed
         original_send = live._send_event_message
+        original_batches = live._publish_batches
 
         def prices_changed(*, event_id: int, changes: list[tuple[int, int, Any]]) -> None:
             keys = [(outcome_id, str(price)) for _, outcome_id, price in changes]
@@ -150,7 +158,13 @@ class Driver:
                 if payload["type"] == "prices":
                     self.sent.extend((p["outcome_id"], p["price"], sent) for p in payload["prices"])
 
+        def publish_batches(batches: list[tuple[str, list[bytes]]]) -> None:
+            original_batches(batches)
+            with self.lock:  # the frames an all-events batched client gets
+                self.published["batch frames"] += sum(1 for stream, _ in batches if stream == "all")
+
         live.prices_changed = prices_changed
+        live._publish_batches = publish_batches
         live.market_changed = market_changed
         live._send_event_message = send_event_message
 
@@ -198,13 +212,14 @@ class Driver:
                                 "outcomes": {o.key: o.pk for o in market.outcomes.all()}})
         return self.events
 
-    def phase(self, design: str, window_ms: int, duration: float, rate: float, seed: int,
+    def phase(self, design: str, conflation_ms: int, batch_ms: int, duration: float, rate: float, seed: int,
               resume: bool) -> dict[str, Any]:
         from django.conf import settings
 
         self.naive = design == "naive"
-        if window_ms:  # oddslab/live.py reads the setting at each change
-            settings.LIVE_CONFLATION_MS = self.window_ms = window_ms
+        # oddslab/live.py reads the settings at each change
+        settings.LIVE_CONFLATION_MS = self.conflation_ms = conflation_ms
+        settings.LIVE_BATCH_MS = self.batch_ms = batch_ms
         self.reset()
         rng = random.Random(seed)
         ingest: list[float] = []
@@ -233,14 +248,15 @@ class Driver:
             ingest.append(self.line(event["ref"], "market_suspended", market=event["market_ref"],
                                     reason="bench: end of phase"))
         done = time.time()
-        time.sleep(2 * self.window_ms / 1000 + 0.3)  # any armed window timer has fired
+        time.sleep(2 * max(self.conflation_ms, self.batch_ms) / 1000 + 0.3)  # any armed window timer has fired
         with self.lock:
             published, sent = dict(self.published), list(self.sent)
         to_publish = sorted((at - self.commits[(o, p)]) * 1000 for o, p, at in sent if (o, p) in self.commits)
         ingest.sort()
         return {"commits": dict(self.commits), "finals": dict(self.finals), "statuses": list(self.statuses),
                 "published": published, "ticks": ticks, "wall_start": wall_start, "ticks_end": ticks_end,
-                "done": done, "behind_ms": behind * 1000, "window_ms": self.window_ms,
+                "done": done, "behind_ms": behind * 1000, "conflation_ms": self.conflation_ms,
+                "batch_ms": self.batch_ms,
                 "ingest_p50_ms": common.percentile(ingest, 50) * 1000,
                 "ingest_p99_ms": common.percentile(ingest, 99) * 1000,
                 "publish_p50_ms": common.percentile(to_publish, 50),
@@ -322,8 +338,8 @@ class ClientProcess:
     """One process's share of the clients. Every client of a process gets the same texts (a broadcast
     is serialised once), so each distinct text is parsed once and its receive times kept per text."""
 
-    def __init__(self, port: int, count: int, conn: Any):
-        self.uri = f"ws://127.0.0.1:{port}/ws/v1/odds"
+    def __init__(self, port: int, count: int, conn: Any, batch: bool):
+        self.uri = f"ws://127.0.0.1:{port}/ws/v1/odds" + ("?batch=1" if batch else "")
         self.count = count
         self.conn = conn
         self.conns: list[Conn] = []
@@ -333,7 +349,7 @@ class ClientProcess:
 
     def reset(self) -> None:
         self.cache: dict[str, int] = {}
-        self.parsed: list[tuple[str, Any, Any, Any]] = []
+        self.parsed: list[list[tuple[str, Any, Any, Any]]] = []  # per distinct frame, its messages
         self.received: list[array] = []
         for c in self.conns:
             c.reset()
@@ -383,47 +399,53 @@ class ClientProcess:
         if not self.closing and c.error is None:
             c.error = "closed by the server"
 
+    @staticmethod
+    def item(message: dict[str, Any]) -> tuple[str, Any, Any, Any]:
+        kind = message.get("type")
+        if kind == "prices":
+            data: Any = tuple((p["market_id"], p["outcome_id"], p["price"]) for p in message["prices"])
+        elif kind == "market":
+            data = (message["market_id"], message["status"])
+        else:
+            data = None
+        return kind, message.get("event_id"), message.get("seq"), data
+
     def on_message(self, c: Conn, text: str, at: float) -> None:
-        c.messages += 1
         index = self.cache.get(text)
         if index is None:
             message = json.loads(text)
             kind = message.get("type")
             if kind == "heartbeat":
                 return
-            if kind == "prices":
-                data: Any = tuple((p["market_id"], p["outcome_id"], p["price"]) for p in message["prices"])
-            elif kind == "market":
-                data = (message["market_id"], message["status"])
-            else:
-                data = None
+            items = [self.item(m) for m in message["messages"]] if kind == "batch" else [self.item(message)]
             index = len(self.parsed)
-            self.parsed.append((kind, message.get("event_id"), message.get("seq"), data))
+            self.parsed.append(items)
             self.received.append(array("d"))
             self.cache[text] = index
-        kind, event_id, seq, data = self.parsed[index]
-        if event_id is not None and seq is not None:
-            last = c.seq.get(event_id)
-            if last is not None:
-                if seq > last + 1:
-                    c.gaps += seq - last - 1
-                elif seq <= last:
-                    c.disorder += 1
-            c.seq[event_id] = seq if last is None else max(seq, last)
-        if kind == "prices":
-            self.received[index].append(at)
-            c.prices_received += 1
-            for market_id, outcome_id, price in data:
-                c.last[outcome_id] = price
-                if market_id in c.suspended:
-                    c.after_status += 1
-        elif kind == "market":
-            market_id, status = data
-            c.statuses.add(data)
-            if status == "suspended":
-                c.suspended.add(market_id)
-            else:
-                c.suspended.discard(market_id)
+        c.messages += 1
+        self.received[index].append(at)
+        for kind, event_id, seq, data in self.parsed[index]:
+            if event_id is not None and seq is not None:
+                last = c.seq.get(event_id)
+                if last is not None:
+                    if seq > last + 1:
+                        c.gaps += seq - last - 1
+                    elif seq <= last:
+                        c.disorder += 1
+                c.seq[event_id] = seq if last is None else max(seq, last)
+            if kind == "prices":
+                c.prices_received += 1
+                for market_id, outcome_id, price in data:
+                    c.last[outcome_id] = price
+                    if market_id in c.suspended:
+                        c.after_status += 1
+            elif kind == "market":
+                market_id, status = data
+                c.statuses.add(data)
+                if status == "suspended":
+                    c.suspended.add(market_id)
+                else:
+                    c.suspended.discard(market_id)
 
     async def end(self, commits: dict, finals: dict, statuses: list, deadline: float, grace: float,
                   ticks_end: float, feed: tuple[float, float]) -> dict[str, Any]:
@@ -437,20 +459,25 @@ class ClientProcess:
         complete = time.time()
         await asyncio.sleep(grace)
         latencies, final_latencies = array("d"), array("d")  # prices of the tick period / the final prices
-        unknown = during_feed = 0
-        for (kind, _, _, data), times in zip(self.parsed, self.received, strict=True):
-            if kind != "prices" or not times:
+        unknown = during_feed = frames_during_feed = 0
+        for items, times in zip(self.parsed, self.received, strict=True):
+            prices = [data for kind, _, _, data in items if kind == "prices"]
+            if not prices or not times:
                 continue
-            during_feed += sum(1 for t in times if feed[0] <= t <= feed[1])
-            for _, outcome_id, price in data:
-                at = commits.get((outcome_id, price))
-                if at is None:
-                    unknown += len(times)
-                else:
-                    (latencies if at <= ticks_end else final_latencies).extend((t - at) * 1000 for t in times)
+            in_feed = sum(1 for t in times if feed[0] <= t <= feed[1])
+            frames_during_feed += in_feed
+            during_feed += in_feed * len(prices)
+            for data in prices:
+                for _, outcome_id, price in data:
+                    at = commits.get((outcome_id, price))
+                    if at is None:
+                        unknown += len(times)
+                    else:
+                        (latencies if at <= ticks_end else final_latencies).extend((t - at) * 1000 for t in times)
         return {
             "clients": len(self.conns), "latencies": latencies, "final_latencies": final_latencies,
-            "unknown_prices": unknown, "during_feed": during_feed, "complete_at": complete,
+            "unknown_prices": unknown, "during_feed": during_feed, "frames_during_feed": frames_during_feed,
+            "complete_at": complete,
             "messages": sum(c.messages for c in self.conns),
             "prices_received": sum(c.prices_received for c in self.conns),
             "finals_missed": sum(1 for c in self.conns for o, p in finals.items() if c.last.get(o) != p),
@@ -463,23 +490,23 @@ class ClientProcess:
         }
 
 
-def client_main(port: int, count: int, conn: Any) -> None:
+def client_main(port: int, count: int, conn: Any, batch: bool) -> None:
     raise_fd_limit()
     try:
-        asyncio.run(ClientProcess(port, count, conn).run())
+        asyncio.run(ClientProcess(port, count, conn, batch).run())
     finally:
         conn.close()
 
 
 class Clients:
-    def __init__(self, ctx: Any, count: int, processes: int, port: int):
+    def __init__(self, ctx: Any, count: int, processes: int, port: int, batch: bool):
         shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
         self.pipes, self.processes = [], []
         for share in shares:
             if not share:
                 continue
             parent, child = ctx.Pipe()
-            process = ctx.Process(target=client_main, args=(port, share, child), daemon=True)
+            process = ctx.Process(target=client_main, args=(port, share, child, batch), daemon=True)
             process.start()
             child.close()
             self.pipes.append(parent)
@@ -649,6 +676,7 @@ class Row:
     connect_failed: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     per_client_per_s: float = 0.0
+    frames_per_client_per_s: float = 0.0
     ticks_p99: float = 0.0
     finals_p99: float = 0.0
     teardown_errors: int = 0
@@ -677,7 +705,9 @@ class Row:
 
     @property
     def label(self) -> str:
-        return f"conflated {self.window_ms} ms" if self.design == "conflated" else "naive (per tick)"
+        if self.design == "naive":
+            return "naive (per tick)"
+        return f"{self.design} {self.window_ms} ms"
 
 
 def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int | None, count: int, design: str,
@@ -693,7 +723,7 @@ def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int
     daphne = common.daphne_start(env, port, log)
     clients = None
     try:
-        clients = Clients(ctx, count, args.processes, port)
+        clients = Clients(ctx, count, args.processes, port, batch=design == "batched")
         row.connected = sum(r["ok"] for r in clients.connected)
         row.connect_seconds = max(r["seconds"] for r in clients.connected)
         for r in clients.connected:
@@ -708,7 +738,9 @@ def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int
             pids["redis"] = [redis_pid]
         meter = CpuMeter(pids)
         meter.start()
-        result = driver.call("phase", timeout=args.duration * 5 + 120, design=design, window_ms=window_ms,
+        result = driver.call("phase", timeout=args.duration * 5 + 120, design=design,
+                             conflation_ms=window_ms if design == "conflated" else args.window,
+                             batch_ms=window_ms if design == "batched" else args.batch_window,
                              duration=args.duration,
                              rate=args.rate, seed=args.seed + index, resume=index > 0)
         row.cpu = meter.stop()
@@ -742,11 +774,14 @@ def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int
     row.latencies = sorted(latencies + finals)
     row.per_client_per_s = (sum(r["during_feed"] for r in reports) / max(1, row.connected)
                             / (result["ticks_end"] - result["wall_start"]))
+    row.frames_per_client_per_s = (sum(r["frames_during_feed"] for r in reports) / max(1, row.connected)
+                                   / (result["ticks_end"] - result["wall_start"]))
     published = result["published"].get("prices", 0)
     row.delivered = sum(r["prices_received"] for r in reports) / max(1, published * row.connected)
     row.drain_s = max(r["complete_at"] for r in reports) - result["done"]
     print(f"  p50 {row.p(50):7.1f} ms  p99 {row.p(99):7.1f} ms  max {row.p(100):7.1f} ms  "
-          f"{row.per_client_per_s:5.1f} msgs/client/s  delivered {100 * row.delivered:5.1f}%  "
+          f"{row.per_client_per_s:5.1f} msgs/client/s  {row.frames_per_client_per_s:5.1f} frames/client/s  "
+          f"delivered {100 * row.delivered:5.1f}%  "
           f"finals missed {row.finals_missed}  statuses missed {row.statuses_missed}/"
           f"{row.expected_statuses * row.connected}  over capacity {row.log['over_capacity']}  "
           f"CPU daphne {row.cpu['daphne']:.0f}% clients {row.cpu['clients']:.0f}% "
@@ -761,13 +796,14 @@ def fmt(value: float, digits: int = 0) -> str:
     return "n/a" if value != value else f"{value:,.{digits}f}"
 
 
-def report(rows: list[Row], window_ms: int) -> str:
-    """Tables; the targets are checked on the conflated design with the application's window."""
+def report(rows: list[Row], target_design: tuple[str, int]) -> str:
+    """Tables; the targets are checked on ``target_design`` (the first design named, its first window)."""
     main = common.table(
-        ["clients", "design", "p50 ms", "p99 ms", "max ms", "msgs/client/s", "delivered", "finals missed",
-         "status changes missed", "over-capacity warnings"],
+        ["clients", "design", "p50 ms", "p99 ms", "max ms", "msgs/client/s", "frames/client/s", "delivered",
+         "finals missed", "status changes missed", "over-capacity warnings"],
         [[f"{r.connected:,}" + ("" if r.connected == r.clients else f" of {r.clients:,}"), r.label,
           fmt(r.p(50), 1), fmt(r.p(99), 1), fmt(r.p(100)), fmt(r.per_client_per_s, 1),
+          fmt(r.frames_per_client_per_s, 1),
           f"{100 * r.delivered:.1f}%", f"{r.finals_missed} ({r.clients_missing_finals} clients)",
           f"{r.statuses_missed} of {r.expected_statuses * r.connected:,}", r.log["over_capacity"]]
          for r in rows])
@@ -778,7 +814,9 @@ def report(rows: list[Row], window_ms: int) -> str:
          "CPU daphne/clients/driver/redis/machine %", "daphne RSS MB", "load avg"],
         [[f"{r.connected:,}", r.label,
           fmt(r.driver["ticks"] / (r.driver["ticks_end"] - r.driver["wall_start"]), 1),
-          fmt(r.driver["published"].get("prices", 0) / (r.driver["done"] - r.driver["wall_start"]), 1),
+          fmt(r.driver["published"].get("prices", 0) / (r.driver["done"] - r.driver["wall_start"]), 1)
+          + (f" ({fmt(r.driver['published'].get('batch frames', 0) / (r.driver['done'] - r.driver['wall_start']), 1)}"
+             " batch frames)" if r.design == "batched" else ""),
           f"{fmt(r.ticks_p99, 1)} / {fmt(r.finals_p99, 1)}",
           f"{fmt(r.driver['publish_p50_ms'], 1)} / {fmt(r.driver['publish_p99_ms'], 1)}",
           f"{fmt(r.driver['ingest_p50_ms'], 1)} / {fmt(r.driver['ingest_p99_ms'], 1)}",
@@ -787,7 +825,7 @@ def report(rows: list[Row], window_ms: int) -> str:
           "/".join(fmt(r.cpu.get(k, float("nan"))) for k in ("daphne", "clients", "driver", "redis", "machine")),
           fmt(r.daphne_rss_mb), f"{r.load[0]:.2f}"] for r in rows])
     lines = [main, "", detail, ""]
-    target = [r for r in rows if r.design == "conflated" and r.window_ms == window_ms and r.clients == TARGET_CLIENTS]
+    target = [r for r in rows if (r.design, r.window_ms) == target_design and r.clients == TARGET_CLIENTS]
     if target:
         r = target[0]
         checks = [("p50 ≤ 50 ms", r.p(50) <= TARGET_P50_MS, f"{fmt(r.p(50), 1)} ms"),
@@ -796,7 +834,9 @@ def report(rows: list[Row], window_ms: int) -> str:
                   ("no status change missed", r.statuses_missed == 0, str(r.statuses_missed)),
                   ("no over-capacity warning", r.log["over_capacity"] == 0, str(r.log["over_capacity"])),
                   ("all clients connected", r.connected == r.clients, f"{r.connected:,}")]
-        lines.append(f"targets at {TARGET_CLIENTS:,} clients (conflated, LIVE_CONFLATION_MS={window_ms}):")
+        setting = {"batched": "LIVE_BATCH_MS", "conflated": "LIVE_CONFLATION_MS"}.get(r.design)
+        lines.append(f"targets at {TARGET_CLIENTS:,} clients ({r.label}"
+                     + (f", {setting}={r.window_ms}" if setting else "") + "):")
         lines += [f"  {'met    ' if ok else 'NOT MET'}  {name}: {value}" for name, ok, value in checks]
     return "\n".join(lines)
 
@@ -807,10 +847,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 clients, 10 s phases")
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")],
                         help="client counts, comma-separated (default 100,1000,2000; quick 100,1000)")
-    parser.add_argument("--designs", default=",".join(DESIGNS), help="conflated,naive (default both)")
+    parser.add_argument("--designs", default=",".join(DESIGNS), help="batched,conflated,naive (default all "
+                        "three); the targets are checked on the first, with its first window")
     parser.add_argument("--windows", type=lambda s: [int(x) for x in s.split(",")],
                         help="LIVE_CONFLATION_MS values for the conflated design, comma-separated; the first is "
                         "the one the targets are checked on (default: $LIVE_CONFLATION_MS or 100)")
+    parser.add_argument("--batch-windows", type=lambda s: [int(x) for x in s.split(",")],
+                        help="LIVE_BATCH_MS values for the batched design, comma-separated (default: "
+                        "$LIVE_BATCH_MS or 100)")
     parser.add_argument("--duration", type=float, help="seconds of price changes per measurement (default 20, "
                         "quick 10)")
     parser.add_argument("--rate", type=float, default=20.0, help="price changes per second (default 20)")
@@ -831,8 +875,13 @@ def main() -> None:
     counts = args.clients or list(QUICK_COUNTS if args.quick else COUNTS)
     args.windows = args.windows or [int(os.environ.get("LIVE_CONFLATION_MS", "100"))]
     args.window = args.windows[0]
-    designs = [(d, w) for d in args.designs.split(",") if d in DESIGNS
-               for w in (args.windows if d == "conflated" else [0])]
+    args.batch_windows = args.batch_windows or [int(os.environ.get("LIVE_BATCH_MS", "100"))]
+    args.batch_window = args.batch_windows[0]
+    unknown = [d for d in args.designs.split(",") if d not in DESIGNS]
+    if unknown:
+        parser.error(f"unknown design(s) {', '.join(unknown)}; choose from {', '.join(DESIGNS)}")
+    designs = [(d, w) for d in args.designs.split(",")
+               for w in {"conflated": args.windows, "batched": args.batch_windows}.get(d, [0])]
 
     def terminated(signum, frame):
         raise SystemExit(128 + signum)
@@ -850,7 +899,8 @@ def main() -> None:
     print(f"fd limit {raise_fd_limit()}; {args.rate:g} price changes/s over {EVENTS} events for "
           f"{args.duration:g} s per measurement; clients {', '.join(f'{c:,}' for c in counts)} in "
           f"{args.processes} processes; layer {LAYER}; window LIVE_CONFLATION_MS="
-          + ", ".join(str(w) for w in args.windows))
+          + ", ".join(str(w) for w in args.windows)
+          + "; LIVE_BATCH_MS=" + ", ".join(str(w) for w in args.batch_windows))
 
     ctx = mp.get_context("spawn")
     tmp = Path(tempfile.mkdtemp(prefix="oddslab-push-"))
@@ -868,7 +918,8 @@ def main() -> None:
         else:
             redis_proc, redis_url = redis_start(tmp)
         database_url = common.recreate_database(server_url, DATABASE)
-        env = common.bench_env(database_url, redis_url, LIVE_CONFLATION_MS=str(args.window))
+        env = common.bench_env(database_url, redis_url, LIVE_CONFLATION_MS=str(args.window),
+                               LIVE_BATCH_MS=str(args.batch_window))
         print(f"database {DATABASE} (dropped and re-created); Redis "
               f"{'shared: ' + redis_url if args.shared_redis else 'private: ' + redis_url}; logs in {tmp}")
         common.migrate(env)
@@ -894,21 +945,24 @@ def main() -> None:
             driver.stop()
         process_stop(redis_proc)
 
-    print("\n" + report(rows, args.window))
+    print("\n" + report(rows, designs[0]))
     if skipped:
         print(f"\nskipped (over the {args.budget:g}-minute budget): {', '.join(skipped)}")
     print("\nlatency: client receive time − commit time of each price (per client, per price; ticks = prices of "
           "the timed period, finals = the last price per outcome, sent at once before the suspensions); "
-          "msgs/client/s: prices messages a client received while the feed ticked (finals excluded); "
+          "msgs/client/s: prices messages a client received while the feed ticked (finals excluded; in batch "
+          "frames, each counted); frames/client/s: frames carrying prices a client received meanwhile; "
           "delivered: prices messages received / (published × clients) by the end of the drain; "
           "log warnings/errors in Daphne's log until the clients disconnect (+ during the teardown); "
           "CPU in % of one core while the feed ran.")
     if args.json:
         args.json.write_text(json.dumps({"command": command, "date": f"{started:%Y-%m-%d %H:%M UTC}",
-                                         "layer": LAYER, "windows_ms": args.windows, "rows": [
+                                         "layer": LAYER, "windows_ms": args.windows,
+                                         "batch_windows_ms": args.batch_windows, "rows": [
             {"clients": r.clients, "connected": r.connected, "design": r.design, "window_ms": r.window_ms,
              "p50_ms": round(r.p(50), 2), "p99_ms": round(r.p(99), 2), "max_ms": round(r.p(100), 2),
-             "msgs_per_client_per_s": round(r.per_client_per_s, 2), "delivered": round(r.delivered, 4),
+             "msgs_per_client_per_s": round(r.per_client_per_s, 2),
+             "frames_per_client_per_s": round(r.frames_per_client_per_s, 2), "delivered": round(r.delivered, 4),
              "finals_missed": r.finals_missed, "statuses_missed": r.statuses_missed,
              "prices_after_status": r.prices_after_status, "seq_gaps": r.seq_gaps, "log": r.log,
              "cpu": {k: round(v) for k, v in r.cpu.items()}, "driver": r.driver} for r in rows]}, indent=1))
