@@ -37,15 +37,15 @@ DECIDED = (Market.Status.RESULTED, Market.Status.SETTLED, Market.Status.CANCELLE
 _CLAIM = f"""
 SELECT b.id FROM {Bet._meta.db_table} b
 WHERE b.status = 'accepted'
-  AND EXISTS (SELECT 1 FROM {BetLeg._meta.db_table} l WHERE l.bet_id = b.id AND l.market_id = ANY(%(markets)s))
-  AND (
-    -- a multiple is lost as soon as one leg loses
-    EXISTS (SELECT 1 FROM {BetLeg._meta.db_table} l
-            JOIN events_outcome o ON o.id = l.outcome_id JOIN events_market m ON m.id = l.market_id
-            WHERE l.bet_id = b.id AND m.status IN ('resulted', 'settled') AND o.status = 'lost')
-    -- otherwise every leg must be decided
-    OR NOT EXISTS (SELECT 1 FROM {BetLeg._meta.db_table} l JOIN events_market m ON m.id = l.market_id
-                   WHERE l.bet_id = b.id AND m.status NOT IN ('resulted', 'settled', 'cancelled')))
+  AND b.id IN (SELECT l.bet_id FROM {BetLeg._meta.db_table} l WHERE l.market_id = ANY(%(markets)s))
+  -- per candidate bet, from its own legs (a correlated scalar, so PostgreSQL cannot hash every lost
+  -- leg of the book on each batch): a multiple is lost as soon as one leg loses; otherwise every
+  -- leg must be decided
+  AND (SELECT bool_or(o.status = 'lost' AND m.status IN ('resulted', 'settled'))
+              OR bool_and(m.status IN ('resulted', 'settled', 'cancelled'))
+       FROM {BetLeg._meta.db_table} l
+       JOIN events_outcome o ON o.id = l.outcome_id JOIN events_market m ON m.id = l.market_id
+       WHERE l.bet_id = b.id)
 ORDER BY b.id LIMIT %(size)s
 FOR UPDATE OF b SKIP LOCKED
 """
