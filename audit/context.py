@@ -14,11 +14,11 @@ ROLES = ("admin", "trader", "compliance", "regulator", "agent", "player")
 def role_of(user: Any) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "anonymous"
-    names = {group.name for group in user.groups.all()}
-    for role in ROLES:
-        if role in names:
-            return role
-    return "admin" if user.is_superuser else "staff" if user.is_staff else "user"
+    if not hasattr(user, "_oddslab_role"):  # once per user object: a request, or a worker's player
+        names = {group.name for group in user.groups.all()}
+        user._oddslab_role = next((role for role in ROLES if role in names),
+                                  "admin" if user.is_superuser else "staff" if user.is_staff else "user")
+    return user._oddslab_role
 
 
 @dataclass(frozen=True)

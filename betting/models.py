@@ -57,6 +57,7 @@ class Bet(models.Model):
                        ("settle_bet", "Can settle a bet by hand")]
         indexes = [
             models.Index(fields=["player", "placed_at"], name="bet_player_placed_idx"),
+            models.Index(fields=["player", "settled_at"], name="bet_player_settled_idx"),  # today's losses
             models.Index(fields=["status", "accept_after"], name="bet_status_accept_idx"),
             # Settlement claims accepted bets in id order; without this it reads past every bet
             # already settled, so each batch of a big event was slower than the one before.

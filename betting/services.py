@@ -22,7 +22,7 @@ from oddslab.errors import IdempotencyConflict, refusal
 from risk.exposure import exposure_current, exposure_release, exposure_reserve
 from risk.rules import max_allowed_stake
 from wallet.selectors import wallet_account
-from wallet.services import wallet_open
+from wallet.services import wallet_lock, wallet_open
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,7 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                              resource_type="bet", details={"stake": str(stake), "bet_type": str(bet_type),
                                                            "selections": selections}):
         slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
-        wallet = wallet_open(user=player)
-        wallet = Account.objects.select_for_update().get(pk=wallet.pk)
+        wallet = wallet_lock(user=player)
         if idempotency_key:
             earlier = Bet.objects.filter(player=player, idempotency_key=idempotency_key).first()
             if earlier is not None:

@@ -123,7 +123,8 @@ def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None)
     """Check a slip against current prices, market states and every limit; change nothing."""
     now = timezone.now()
     outcomes = _outcomes([s.outcome_id for s in slip.selections])
-    violations = rules.player_gate(player=player, country=country or player.country, now=now)
+    restriction = rules.restriction_of(player)
+    violations = rules.player_gate(restriction=restriction, country=country or player.country, now=now)
     legs = []
     changed = False
     for selection in slip.selections:
@@ -153,7 +154,8 @@ def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None)
     potential_return = payout(slip.stake, total_odds)
     limits = limits_for(player=player,
                         sport_ids={leg.outcome.market.event.sport_id for leg in legs},
-                        competition_ids={leg.outcome.market.event.competition_id for leg in legs})
+                        competition_ids={leg.outcome.market.event.competition_id for leg in legs},
+                        restriction=restriction)
     violations += rules.slip_violations(limits=limits, stake=slip.stake, prices=[leg.price for leg in legs],
                                         total_odds=total_odds, potential_return=potential_return)
     caps = exposure_caps(legs=[(leg.outcome.pk, leg.outcome.market.event.sport_id, leg.outcome.market.kind)
@@ -165,13 +167,10 @@ def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None)
             "exposure_limit", "We cannot take this much on this selection right now; stake less.",
             {"max_allowed_stake": str(rules.max_allowed_stake(limits=limits, total_odds=total_odds,
                                                               exposure_headroom=headroom))}))
-    recent = Bet.objects.filter(
-        player=player, placed_at__gte=now - timedelta(seconds=limits.velocity_window_seconds)
-    ).aggregate(bets=Count("id"), staked=Sum("stake"))
-    violations += rules.velocity_violations(limits=limits, recent_bets=recent["bets"],
-                                            recent_stake=recent["staked"] or Decimal("0.00"),
-                                            stake=slip.stake)
-    violations += rules.loss_limit_violations(player=player, lost_today=_lost_today(player, now),
+    history = _recent_history(player, now=now, window_seconds=limits.velocity_window_seconds)
+    violations += rules.velocity_violations(limits=limits, recent_bets=history["recent_bets"],
+                                            recent_stake=history["recent_stake"], stake=slip.stake)
+    violations += rules.loss_limit_violations(restriction=restriction, lost_today=history["lost_today"],
                                               stake=slip.stake)
     balance = wallet.balance if wallet else Decimal("0.00")
     if balance < slip.stake:
@@ -231,11 +230,18 @@ def slip_confirm(check: SlipCheck) -> None:
                           {"outcome_ids": [was.pk]})
 
 
-def _lost_today(player: Any, now) -> Decimal:
-    """Stakes placed today (rejected ones returned) minus what today's settled bets paid out."""
+def _recent_history(player: Any, *, now, window_seconds: int) -> dict[str, Any]:
+    """In one query over the player's bets of today and of the velocity window (not their whole
+    history): bets and stake in the window, and today's net loss — stakes placed today (rejected
+    ones returned) minus what today's settled bets paid out."""
+    zero = Decimal("0.00")
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    totals = Bet.objects.filter(player=player).aggregate(
+    window_start = now - timedelta(seconds=window_seconds)
+    totals = Bet.objects.filter(player=player).filter(
+        Q(placed_at__gte=min(midnight, window_start)) | Q(settled_at__gte=midnight)).aggregate(
+        recent_bets=Count("id", filter=Q(placed_at__gte=window_start)),
+        recent_stake=Sum("stake", filter=Q(placed_at__gte=window_start)),
         staked=Sum("stake", filter=Q(placed_at__gte=midnight) & ~Q(status=Bet.Status.REJECTED)),
-        paid=Sum("payout", filter=Q(settled_at__gte=midnight)),
-    )
-    return (totals["staked"] or Decimal("0.00")) - (totals["paid"] or Decimal("0.00"))
+        paid=Sum("payout", filter=Q(settled_at__gte=midnight)))
+    return {"recent_bets": totals["recent_bets"], "recent_stake": totals["recent_stake"] or zero,
+            "lost_today": (totals["staked"] or zero) - (totals["paid"] or zero)}

@@ -36,12 +36,13 @@ _LOWER_BOUNDS = {"min_stake", "min_price"}
 
 
 def limits_for(*, player: Any, sport_ids: set[int] = frozenset(),
-               competition_ids: set[int] = frozenset()) -> Limits:
+               competition_ids: set[int] = frozenset(), restriction: Any = None) -> Limits:
     """The limits for this player betting on these sports and competitions.
 
     Where one scope holds several profiles (a multiple across two sports, a player in two groups)
     the strictest value of that scope applies. The player's own responsible-gambling stake limit
-    stacks on top: the stricter wins.
+    stacks on top: the stricter wins (``restriction``: the player's ``PlayerRestriction`` when the
+    caller has already read it, else it is read here).
     """
     profiles = list(LimitProfile.objects.filter(
         Q(scope=LimitProfile.Scope.GLOBAL)
@@ -57,7 +58,8 @@ def limits_for(*, player: Any, sport_ids: set[int] = frozenset(),
                 chosen[name] = max(values) if name in _LOWER_BOUNDS else min(values)
                 break
     limits = replace(DEFAULTS, **chosen)
-    own = PlayerRestriction.objects.filter(player=player).values_list("max_stake", flat=True).first()
+    restriction = restriction or PlayerRestriction.objects.filter(player=player).first()
+    own = restriction.max_stake if restriction else None
     if own is not None and own < limits.max_stake:
         limits = replace(limits, max_stake=own)
     return limits

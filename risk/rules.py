@@ -89,10 +89,15 @@ def velocity_violations(*, limits: Limits, recent_bets: int, recent_stake: Decim
     return []
 
 
-def player_gate(*, player: Any, country: str, now: datetime | None = None) -> list[Violation]:
+def restriction_of(player: Any) -> PlayerRestriction | None:
+    """The player's responsible-gambling settings, read once per slip or deposit."""
+    return PlayerRestriction.objects.filter(player=player).first()
+
+
+def player_gate(*, restriction: PlayerRestriction | None, country: str,
+                now: datetime | None = None) -> list[Violation]:
     """Refusals that come before any bet or deposit: self-exclusion and geofencing."""
     found = []
-    restriction = PlayerRestriction.objects.filter(player=player).first()
     now = now or timezone.now()
     if restriction and restriction.self_excluded_until and restriction.self_excluded_until > now:
         found.append(Violation("self_excluded",
@@ -106,10 +111,10 @@ def player_gate(*, player: Any, country: str, now: datetime | None = None) -> li
     return found
 
 
-def loss_limit_violations(*, player: Any, lost_today: Decimal, stake: Decimal) -> list[Violation]:
+def loss_limit_violations(*, restriction: PlayerRestriction | None, lost_today: Decimal,
+                          stake: Decimal) -> list[Violation]:
     """The player's own daily loss limit: today's net loss plus this stake may not pass it."""
-    limit = PlayerRestriction.objects.filter(player=player).values_list(
-        "daily_loss_limit", flat=True).first()
+    limit = restriction.daily_loss_limit if restriction else None
     if limit is not None and lost_today + stake > limit:
         return [Violation("loss_limit",
                           f"This stake would take today's losses past your limit of {limit}.",
@@ -120,8 +125,8 @@ def loss_limit_violations(*, player: Any, lost_today: Decimal, stake: Decimal) -
 
 def deposit_violations(*, player: Any, amount: Decimal, country: str, deposited_today: Decimal,
                        deposited_ever: Decimal, kyc_threshold: Decimal) -> list[Violation]:
-    found = player_gate(player=player, country=country)
-    restriction = PlayerRestriction.objects.filter(player=player).first()
+    restriction = restriction_of(player)
+    found = player_gate(restriction=restriction, country=country)
     limit = restriction.daily_deposit_limit if restriction else None
     if limit is not None and deposited_today + amount > limit:
         found.append(Violation("deposit_limit",

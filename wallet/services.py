@@ -30,6 +30,12 @@ def wallet_open(*, user: Any) -> Account:
     return player_account_open(user=user)
 
 
+def wallet_lock(*, user: Any) -> Account:
+    """The player's wallet, row-locked until the caller's transaction ends (created on first use)."""
+    wallet = Account.objects.select_for_update().filter(owner=user).first()
+    return wallet or Account.objects.select_for_update().get(pk=wallet_open(user=user).pk)
+
+
 def wallet_deposit(
     *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None = None
 ) -> WalletMovement:
@@ -57,10 +63,9 @@ def _wallet_move(
             raise InvalidInput(f"The most you can move at once is {maximum}.",
                                code="invalid_amount", details={"field": "amount",
                                                                "max_amount": str(maximum)})
-        wallet = wallet_open(user=user)
         # Lock the wallet first: a concurrent request with the same key waits here and then sees
         # the first one's transfer.
-        Account.objects.select_for_update().filter(pk=wallet.pk).get()
+        wallet = wallet_lock(user=user)
         ledger_key = f"wallet:{wallet.pk}:{idempotency_key}" if idempotency_key else None
         if ledger_key:
             earlier = Transfer.objects.filter(idempotency_key=ledger_key).first()
