@@ -33,7 +33,7 @@ Designs, each measured with the same clients and feed (``--designs``; the target
 the first one named, with its first window):
 
 - batched: the clients connect with ``/ws/v1/odds?batch=1`` and unpack its ``batch`` frames (the same
-  messages, several to a frame, on the leading-edge window ``LIVE_BATCH_MS``; ``--batch-windows 50,100``
+  messages, several to a frame, on the leading-edge window ``LIVE_BATCH_MS``; ``--batch-windows 100,200``
   measures several, set by the driver in its own process like the conflation window); the prices
   are conflated per event as in the conflated design, with the first ``--windows`` value; latency is
   still measured per price and per client;
@@ -854,7 +854,7 @@ def main() -> None:
                         "the one the targets are checked on (default: $LIVE_CONFLATION_MS or 100)")
     parser.add_argument("--batch-windows", type=lambda s: [int(x) for x in s.split(",")],
                         help="LIVE_BATCH_MS values for the batched design, comma-separated (default: "
-                        "$LIVE_BATCH_MS or 100)")
+                        "$LIVE_BATCH_MS or 200)")
     parser.add_argument("--duration", type=float, help="seconds of price changes per measurement (default 20, "
                         "quick 10)")
     parser.add_argument("--rate", type=float, default=20.0, help="price changes per second (default 20)")
@@ -875,7 +875,7 @@ def main() -> None:
     counts = args.clients or list(QUICK_COUNTS if args.quick else COUNTS)
     args.windows = args.windows or [int(os.environ.get("LIVE_CONFLATION_MS", "100"))]
     args.window = args.windows[0]
-    args.batch_windows = args.batch_windows or [int(os.environ.get("LIVE_BATCH_MS", "100"))]
+    args.batch_windows = args.batch_windows or [int(os.environ.get("LIVE_BATCH_MS", "200"))]
     args.batch_window = args.batch_windows[0]
     unknown = [d for d in args.designs.split(",") if d not in DESIGNS]
     if unknown:

@@ -198,7 +198,7 @@ SETTLEMENT_FANOUT = int(os.environ.get("SETTLEMENT_FANOUT", "2"))
 # Live odds: price changes of one event are conflated into one message per window (docs/feed.md).
 LIVE_CONFLATION_MS = int(os.environ.get("LIVE_CONFLATION_MS", "100"))
 # The batched stream (/ws/v1/odds?batch=1): all messages of a window in one frame; at least 1 ms.
-LIVE_BATCH_MS = max(1, int(os.environ.get("LIVE_BATCH_MS", "100")))
+LIVE_BATCH_MS = max(1, int(os.environ.get("LIVE_BATCH_MS", "200")))
 LIVE_HEARTBEAT_SECONDS = int(os.environ.get("LIVE_HEARTBEAT_SECONDS", "20"))
 
 # --- REST API ---------------------------------------------------------------------------------
