@@ -225,8 +225,15 @@ def celery_worker_process(celery_workers):
 
 
 @pytest.fixture
-def daphne_server(transactional_db):
-    """A real Daphne serving oddslab.asgi on a free port, sharing the test database and Redis."""
+def daphne_server(request, transactional_db):
+    """A real Daphne serving oddslab.asgi on a free port, sharing the test database and Redis.
+
+    Its test must be ``django_db(transaction=True, serialized_rollback=True)``: a plain transactional
+    test ends by emptying every table, and with it the house accounts, roles and content types the
+    data migrations wrote, which the tests after it then miss (or find twice)."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("serialized_rollback")):
+        pytest.fail("a test with a real server needs django_db(transaction=True, serialized_rollback=True)")
     import os
     import socket
     import subprocess

@@ -5,6 +5,7 @@ import io
 from collections import defaultdict
 from decimal import Decimal
 
+import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -81,6 +82,7 @@ def test_exports_need_the_export_permission(client, make_user, player):
         assert client.get("/api/v1/exports/audit-logs.csv").status_code == status
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_exports_stream_through_a_real_daphne(daphne_server, client, make_user):
     """Under Daphne the export body is asynchronous; its cursor must survive between pulls."""
     import urllib.request
