@@ -148,6 +148,7 @@ def test_players_see_only_their_own_bets(api, player, make_user, make_event):
     assert api(player).get(f"/api/v1/bets/{mine['id']}").json()["stake"] == "10.00"
     regulator = api(make_user("regulator"))
     assert regulator.get("/api/v1/bets").json()["count"] == 2
+    assert regulator.get(f"/api/v1/bets/{theirs['id']}").json()["id"] == theirs["id"]
     assert regulator.get("/api/v1/bets", {"status": "accepted"}).json()["count"] == 2
     assert regulator.get("/api/v1/bets", {"status": "nonsense"}).status_code == 400
 
