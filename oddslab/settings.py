@@ -43,7 +43,7 @@ DATABASES["default"]["OPTIONS"] = {
     "pool": {
         "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", "2")),
         "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20")),
-        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "20")),
+        "timeout": int(os.environ.get("DATABASE_POOL_TIMEOUT", "20")),  # whole seconds
     },
 }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME", "test_oddslab")}

@@ -57,12 +57,13 @@ def price_history(*, event: Event | None = None, market: Market | None = None, w
 
 
 def sparkline(values: list[Decimal], *, width: int = 120, height: int = 32) -> dict[str, Any]:
+    """Prices stay Decimal here too: the coordinates are computed exactly and printed to 0.1 px."""
     low, high = min(values), max(values)
-    span = (high - low) or Decimal(1)
-    step = width / max(len(values) - 1, 1)
+    step = Decimal(width) / max(len(values) - 1, 1)
     pad = 3
-    def y(v: Decimal) -> float:
-        return height / 2 if high == low else pad + (height - 2 * pad) * float((high - v) / span)
+
+    def y(v: Decimal) -> Decimal:
+        return Decimal(height) / 2 if high == low else pad + (height - 2 * pad) * (high - v) / (high - low)
 
     points = " ".join(f"{i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
     if len(values) == 1:
