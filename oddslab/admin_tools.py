@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.context import Actor
@@ -99,6 +100,26 @@ class ObjectAction:
     offered: Callable[[Any], bool] = field(default=lambda obj: True)
     help: str = ""
     initial: Callable[[Any], dict] = field(default=lambda obj: {})
+
+
+class ActionLinksInline(ReadOnlyInline):
+    """Rows beside their parent with links to their console actions, for those holding the permission."""
+
+    actions_permission = ""
+    console_actions: tuple[ObjectAction, ...] = ()
+
+    def get_fields(self, request, obj=None):
+        return [*self.fields, "console"] if request.user.has_perm(self.actions_permission) else list(self.fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Actions")
+    def console(self, row) -> str:
+        info = row._meta.app_label, row._meta.model_name
+        offered = [(reverse(f"admin:{info[0]}_{info[1]}_{a.name}", args=[row.pk]), a.label)
+                   for a in self.console_actions if a.offered(row)]
+        return format_html_join(" · ", '<a href="{}">{}</a>', offered) if offered else "—"
 
 
 def domain_error_text(exc: DomainError) -> str:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,7 +138,7 @@ def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
         if opened:  # a quiet stream: this message (and any left behind) goes at once, and opens a window
             _publish_batches(opened)
     for stream, _ in opened:
-        _arm_batch(stream)
+        _window(settings.LIVE_BATCH_MS, lambda stream=stream: _flush_batch(stream))
 
 
 def _publish_batches(batches: list[tuple[str, list[bytes]]]) -> None:
@@ -153,24 +153,29 @@ def _publish_batches(batches: list[tuple[str, list[bytes]]]) -> None:
         logger.exception("live batches to %s failed", [stream for stream, _ in batches])
 
 
-def _batch_window_end(stream: str) -> None:
-    window_ms = settings.LIVE_BATCH_MS
+def _flush_batch(stream: str) -> bool:
+    """At a window's end: send what the stream gathered; whether there was anything."""
     try:
         with _order:
             texts = _redis().eval(_TAKE_BATCH, 2, f"live:batch:{stream}", f"live:batch-window:{stream}",
-                                  2 * window_ms)
+                                  2 * settings.LIVE_BATCH_MS)
             if texts:
                 _publish_batches([(stream, texts)])
     except Exception:  # the window key expires, and the stream's next message takes what is left
         logger.exception("live batch window of %s failed", stream)
-        return
-    if texts:  # messages came during the window: they went out; open another
-        _arm_batch(stream)
+        return False
+    return bool(texts)
 
 
-def _arm_batch(stream: str) -> None:
-    timer = threading.Timer(settings.LIVE_BATCH_MS / 1000, _batch_window_end, args=(stream,))
-    timer.daemon = False  # a short-lived process (ingest_feed) still sends its last batch
+def _window(ms: int, flush: Callable[[], bool]) -> None:
+    """Call ``flush`` when a window of ``ms`` ends; while it finds something to send, open another.
+    (The per-event price window and the batch window work alike.)"""
+    def end() -> None:
+        if flush():
+            _window(ms, flush)
+
+    timer = threading.Timer(ms / 1000, end)
+    timer.daemon = False  # a short-lived process (ingest_feed) still sends what its last window gathered
     timer.start()
 
 
@@ -184,24 +189,13 @@ def _flush_prices(event_id: int) -> bool:
     return True
 
 
-def _window_end(event_id: int) -> None:
-    if _flush_prices(event_id):  # changes came during the window: send them and open another
-        _arm(event_id)
-
-
-def _arm(event_id: int) -> None:
-    timer = threading.Timer(settings.LIVE_CONFLATION_MS / 1000, _window_end, args=(event_id,))
-    timer.daemon = False  # a short-lived process (ingest_feed) still sends its last prices
-    timer.start()
-
-
 def _queue_prices(event_id: int, changes: list[dict[str, Any]]) -> None:
     redis = _redis()
     redis.hset(f"live:prices:{event_id}", mapping={str(c["outcome_id"]): json.dumps(c) for c in changes})
     # The window key outlives its timer by a window, so a dead process cannot hold prices back for long.
     if redis.set(f"live:window:{event_id}", 1, nx=True, px=2 * settings.LIVE_CONFLATION_MS):
         _flush_prices(event_id)  # a quiet event: no reason to wait
-        _arm(event_id)
+        _window(settings.LIVE_CONFLATION_MS, lambda: _flush_prices(event_id))
 
 
 def prices_changed(*, event_id: int, changes: list[tuple[int, int, Any]]) -> None:

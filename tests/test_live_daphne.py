@@ -40,12 +40,17 @@ async def collect(socket, until, timeout=5.0):
     return messages
 
 
-@live
-def test_override_then_feed_tick_reach_a_client_in_order(daphne_server, make_user, make_event):
+@pytest.fixture
+def traded(daphne_server, make_user, make_event):
+    """An event priced home 2.50, its home outcome id, a trader's API token and the server's ws:// URL."""
     event = make_event(home="2.50")
-    home = selection(event)["outcome_id"]
-    trader = Token.objects.create(user=make_user("trader")).key
-    ws_url = daphne_server.replace("http", "ws")
+    return (event, selection(event)["outcome_id"], Token.objects.create(user=make_user("trader")).key,
+            daphne_server.replace("http", "ws"))
+
+
+@live
+def test_override_then_feed_tick_reach_a_client_in_order(daphne_server, traded):
+    event, home, trader, ws_url = traded
 
     async def scenario():
         async with websockets.connect(f"{ws_url}/ws/v1/odds?events={event.pk}") as socket:
@@ -65,11 +70,8 @@ def test_override_then_feed_tick_reach_a_client_in_order(daphne_server, make_use
 
 
 @live
-def test_the_batched_stream_carries_the_same_messages_through_daphne(daphne_server, make_user, make_event):
-    event = make_event(home="2.50")
-    home = selection(event)["outcome_id"]
-    trader = Token.objects.create(user=make_user("trader")).key
-    ws_url = daphne_server.replace("http", "ws")
+def test_the_batched_stream_carries_the_same_messages_through_daphne(daphne_server, traded):
+    event, home, trader, ws_url = traded
 
     def unpacked(frames):
         return [m for f in frames for m in f["messages"]]

@@ -31,11 +31,17 @@ def run(scenario):
     return async_to_sync(scenario)()
 
 
-@live
-def test_an_override_goes_at_once_then_ticks_in_its_window_arrive_conflated_then_the_suspension(make_event):
+@pytest.fixture
+def match(make_event):
+    """A match priced home 2.50, draw 3.20: the event, its home and draw outcome ids, its market id."""
     event = make_event(home="2.50", draw="3.20")
-    home, draw = selection(event, "home")["outcome_id"], selection(event, "draw")["outcome_id"]
-    market_id = event.markets.get().pk
+    return (event, selection(event, "home")["outcome_id"], selection(event, "draw")["outcome_id"],
+            event.markets.get().pk)
+
+
+@live
+def test_an_override_goes_at_once_then_ticks_in_its_window_arrive_conflated_then_the_suspension(match):
+    event, home, draw, market_id = match
 
     async def scenario():
         client = WebsocketCommunicator(websocket_application, "/ws/v1/odds")
@@ -61,11 +67,9 @@ def test_an_override_goes_at_once_then_ticks_in_its_window_arrive_conflated_then
 
 
 @live
-def test_a_suspension_sends_the_pending_prices_of_the_window_first(make_event, settings):
+def test_a_suspension_sends_the_pending_prices_of_the_window_first(match, settings):
     settings.LIVE_CONFLATION_MS = 5_000  # the window would not end during the test
-    event = make_event(home="2.50", draw="3.20")
-    home, draw = selection(event, "home")["outcome_id"], selection(event, "draw")["outcome_id"]
-    market_id = event.markets.get().pk
+    _, home, draw, market_id = match
 
     async def scenario():
         client = WebsocketCommunicator(websocket_application, "/ws/v1/odds")
@@ -146,12 +150,10 @@ def _ours(messages, event_id):
 
 
 @live
-def test_the_batched_stream_carries_the_plain_messages_in_order_a_window_in_one_frame(make_event, settings):
+def test_the_batched_stream_carries_the_plain_messages_in_order_a_window_in_one_frame(match, settings):
     settings.LIVE_BATCH_MS = 1_000  # the changes after the first fall in one window
     settings.LIVE_CONFLATION_MS = 5_000  # the event's window ends with the suspension
-    event = make_event(home="2.50", draw="3.20")
-    home, draw = selection(event, "home")["outcome_id"], selection(event, "draw")["outcome_id"]
-    market_id = event.markets.get().pk
+    event, home, draw, market_id = match
 
     async def frames(client, done):
         """Frames (a plain message is a frame of one) until ``done(messages of the frame)``."""
@@ -206,7 +208,7 @@ def test_a_suspension_left_in_a_dead_processs_batch_window_goes_with_the_next_me
     event = make_event(home="2.50")
     home = selection(event, "home")["outcome_id"]
     market_id = event.markets.get().pk
-    arm = live_messages._arm_batch
+    window = live_messages._window
 
     async def frame(client, timeout=2):
         while True:
@@ -220,12 +222,12 @@ def test_a_suspension_left_in_a_dead_processs_batch_window_goes_with_the_next_me
         await client.send_to(text_data=json.dumps({"type": "subscribe", "events": [event.pk]}))
         subscribed = await frame(client)
         # as if the process died with a window open: no timer sends what arrives during the window
-        monkeypatch.setattr(live_messages, "_arm_batch", lambda stream: None)
+        monkeypatch.setattr(live_messages, "_window", lambda ms, flush: None)
         await sync_to_async(outcome_price_set)(outcome_id=home, price="2.40", reason="trader", actor=Actor.system("t"))
         opened = await frame(client)
         await sync_to_async(market_suspend)(market_id=market_id, actor=Actor.system("t"))
         held = await client.receive_nothing(timeout=0.4)  # the window key expires after two windows
-        monkeypatch.setattr(live_messages, "_arm_batch", arm)
+        monkeypatch.setattr(live_messages, "_window", window)
         await sync_to_async(outcome_price_set)(outcome_id=home, price="2.30", reason="trader", actor=Actor.system("t"))
         resent = await frame(client)
         await client.disconnect()

@@ -6,15 +6,14 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.context import Actor
 from oddslab.admin_tools import (
+    ActionLinksInline,
     AuditedSettingsAdmin,
     ObjectAction,
     ReadOnlyAdmin,
-    ReadOnlyInline,
     ReasonForm,
     ServiceActionsAdmin,
     bulk_service_action,
@@ -44,6 +43,38 @@ class CompetitionAdmin(admin.ModelAdmin):
     list_display = ["name", "sport"]
     list_filter = ["sport"]
     search_fields = ["name"]
+
+
+# --- Markets -------------------------------------------------------------------------------------
+
+def _market_move(service, past: str):
+    def run(market, data, actor):
+        service(market_id=market.pk, reason=data.get("reason", ""), actor=actor)
+        return f"{market} {past}."
+
+    return run
+
+
+MARKET_ACTIONS = (
+    ObjectAction("suspend", "Suspend market", MARKET, _market_move(services.market_suspend, "suspended"),
+                 form=ReasonForm, offered=lambda m: m.status == S.OPEN),
+    ObjectAction("resume", "Resume market", MARKET, _market_move(services.market_resume, "resumed"),
+                 form=ReasonForm, offered=lambda m: m.status == S.SUSPENDED),
+    ObjectAction("close", "Close market", MARKET, _market_move(services.market_close, "closed"),
+                 form=ReasonForm, offered=lambda m: m.status in (S.OPEN, S.SUSPENDED)),
+    ObjectAction("cancel", "Cancel market", MARKET,
+                 _market_move(services.market_cancel, "cancelled; its legs become void"),
+                 form=ReasonForm, offered=lambda m: m.status in (S.OPEN, S.SUSPENDED, S.CLOSED),
+                 help="Every leg on this market becomes void. A reason is required."),
+)
+
+
+class MarketInline(ActionLinksInline):
+    model = Market
+    fields = ["name", "kind", "line", "status"]
+    show_change_link = True
+    actions_permission = MARKET
+    console_actions = MARKET_ACTIONS
 
 
 # --- Events --------------------------------------------------------------------------------------
@@ -106,28 +137,6 @@ class EventCreateForm(forms.Form):
         if not self.errors and not self.markets():
             raise forms.ValidationError("Give the opening prices of at least one market.")
         return data
-
-
-class MarketInline(ReadOnlyInline):
-    model = Market
-    fields = ["name", "kind", "line", "status"]
-    show_change_link = True
-
-    def get_fields(self, request, obj=None):
-        return [*self.fields, "console"] if request.user.has_perm(MARKET) else list(self.fields)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
-
-    @admin.display(description="Actions")
-    def console(self, market: Market):
-        return _action_links("market", market, MARKET_ACTIONS)
-
-
-def _action_links(model_name: str, obj, actions) -> str:
-    offered = [(reverse(f"admin:events_{model_name}_{a.name}", args=[obj.pk]), a.label)
-               for a in actions if a.offered(obj)]
-    return format_html_join(" · ", '<a href="{}">{}</a>', offered) if offered else "—"
 
 
 def _event_start(event, data, actor):
@@ -207,29 +216,7 @@ class EventAdmin(ServiceActionsAdmin):
         return TemplateResponse(request, "admin/oddslab/event_add.html", context, status=status)
 
 
-# --- Markets -------------------------------------------------------------------------------------
-
-def _market_move(service, past: str):
-    def run(market, data, actor):
-        service(market_id=market.pk, reason=data.get("reason", ""), actor=actor)
-        return f"{market} {past}."
-
-    return run
-
-
-MARKET_ACTIONS = (
-    ObjectAction("suspend", "Suspend market", MARKET, _market_move(services.market_suspend, "suspended"),
-                 form=ReasonForm, offered=lambda m: m.status == S.OPEN),
-    ObjectAction("resume", "Resume market", MARKET, _market_move(services.market_resume, "resumed"),
-                 form=ReasonForm, offered=lambda m: m.status == S.SUSPENDED),
-    ObjectAction("close", "Close market", MARKET, _market_move(services.market_close, "closed"),
-                 form=ReasonForm, offered=lambda m: m.status in (S.OPEN, S.SUSPENDED)),
-    ObjectAction("cancel", "Cancel market", MARKET,
-                 _market_move(services.market_cancel, "cancelled; its legs become void"),
-                 form=ReasonForm, offered=lambda m: m.status in (S.OPEN, S.SUSPENDED, S.CLOSED),
-                 help="Every leg on this market becomes void. A reason is required."),
-)
-
+# --- Outcomes, and the market and outcome pages ----------------------------------------------
 
 class PriceForm(forms.Form):
     price = forms.CharField(max_length=12, widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 8}),
@@ -255,25 +242,16 @@ OUTCOME_ACTIONS = (
 )
 
 
-class OutcomeInline(ReadOnlyInline):
+class OutcomeInline(ActionLinksInline):
     model = Outcome
     fields = ["key", "name", "price", "pinned", "status"]
     show_change_link = True
-
-    def get_fields(self, request, obj=None):
-        return [*self.fields, "console"] if request.user.has_perm(OUTCOME) else list(self.fields)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
-
-    @admin.display(description="Actions")
-    def console(self, outcome: Outcome):
-        return _action_links("outcome", outcome, OUTCOME_ACTIONS)
+    actions_permission = OUTCOME
+    console_actions = OUTCOME_ACTIONS
 
 
 def _bulk_market(name: str, label: str, service):
-    return bulk_service_action(name=name, label=label, permission=MARKET,
-                               run=lambda m, data, actor: service(market_id=m.pk, reason=data["reason"], actor=actor))
+    return bulk_service_action(name=name, label=label, permission=MARKET, run=_market_move(service, label.lower()))
 
 
 @admin.register(Market)

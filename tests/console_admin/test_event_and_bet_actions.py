@@ -68,9 +68,11 @@ def test_a_refused_event_is_not_created_and_the_service_code_is_shown(console, c
 
 def test_an_event_without_any_market_is_a_form_error(console):
     form = {key: value for key, value in EVENT_FORM.items() if "__" not in key}
-    response = console("trader").post(reverse("admin:events_event_add"), form)
+    trader = console("trader")
+    before = state_snapshot()
+    response = trader.post(reverse("admin:events_event_add"), form)
     assert response.status_code == 400 and response.context["form"].non_field_errors()
-    assert not Event.objects.exists()
+    assert not Event.objects.exists() and state_snapshot() == before
 
 
 def test_start_finish_and_result_through_the_admin(console, make_event):

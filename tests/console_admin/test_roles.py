@@ -53,14 +53,19 @@ def _seen(client) -> dict[str, str]:
             for app in index.context["available_apps"] for model in app["models"]}
 
 
-@pytest.mark.parametrize("role", EXPECTED)
-def test_each_role_sees_exactly_its_part_of_the_console(console, role, make_event, player):
-    # given: one of everything to open
+@pytest.fixture
+def one_of_everything(make_event, player):
+    """An event, its market, an outcome and a bet on it: something for every console page."""
     event = make_event()
-    market = event.markets.get()
-    outcome = outcome_of(event)
     bet = bet_place(player=player, selections=[selection(event)], stake="5.00", bet_type="single",
                     actor=Actor.of(player))
+    return event, event.markets.get(), outcome_of(event), bet
+
+
+@pytest.mark.parametrize("role", EXPECTED)
+def test_each_role_sees_exactly_its_part_of_the_console(console, role, one_of_everything):
+    # given: one of everything to open
+    event, market, outcome, bet = one_of_everything
     client = console(role)
     # then: the index lists exactly the role's models with exactly its permissions
     seen = _seen(client)
@@ -94,13 +99,9 @@ def test_each_role_sees_exactly_its_part_of_the_console(console, role, make_even
 
 
 @pytest.mark.parametrize("role", ["compliance", "regulator"])
-def test_trader_actions_posted_by_other_roles_are_403_and_change_nothing(console, role, make_event, player):
+def test_trader_actions_posted_by_other_roles_are_403_and_change_nothing(console, role, one_of_everything):
     # given
-    event = make_event()
-    market = event.markets.get()
-    outcome = outcome_of(event)
-    bet = bet_place(player=player, selections=[selection(event)], stake="5.00", bet_type="single",
-                    actor=Actor.of(player))
+    event, market, outcome, bet = one_of_everything
     client = console(role)
     before = state_snapshot()
     posts = [

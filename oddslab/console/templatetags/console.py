@@ -1,11 +1,10 @@
-"""Money formatting and admin links for the console templates."""
+"""Money formatting for the console templates."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django import template
-from django.urls import NoReverseMatch, reverse
 
 register = template.Library()
 
@@ -24,13 +23,3 @@ def percent(value) -> str:
     if value is None:
         return "–"
     return f"{(Decimal(value) * 100).quantize(Decimal('0.01'), ROUND_HALF_EVEN)}%"
-
-
-@register.simple_tag
-def admin_link(name: str, fallback: str, pk: int) -> str:
-    """The admin action page ``name`` for this object, or its ``fallback`` (the change page) when the
-    action is not installed in this build."""
-    try:
-        return reverse(name, args=[pk])
-    except NoReverseMatch:
-        return reverse(fallback, args=[pk])
