@@ -13,7 +13,7 @@ from audit.context import Actor
 from betting.services import bet_place
 from oddslab import live as live_messages
 from oddslab.asgi import websocket_application
-from oddslab.events.services import market_suspend, outcome_price_feed, outcome_price_set
+from oddslab.events.services import market_resume, market_suspend, outcome_price_feed, outcome_price_set
 from tests.conftest import selection
 
 live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -25,6 +25,13 @@ async def _next(communicator, kind, timeout=3):
         message = json.loads(await communicator.receive_from(timeout=timeout))
         if message["type"] == kind:
             return message
+
+
+async def _next_live(communicator, timeout=3):
+    """The next message that is not a heartbeat."""
+    while (message := json.loads(await communicator.receive_from(timeout=timeout)))["type"] == "heartbeat":
+        pass
+    return message
 
 
 def run(scenario):
@@ -241,3 +248,66 @@ def test_a_suspension_left_in_a_dead_processs_batch_window_goes_with_the_next_me
     assert [(m["type"], m.get("status")) for m in resent["messages"]] == [("market", "suspended"), ("prices", None)]
     seqs = [opened["messages"][0]["seq"]] + [m["seq"] for m in resent["messages"]]
     assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
+
+
+@live
+def test_a_process_subscribes_to_a_group_once_and_every_socket_in_it_gets_each_broadcast_in_order(match):
+    from oddslab.sockets import Fanout
+
+    event, home, _, market_id = match
+    group = f"odds.event.{event.pk}"
+    redis_channel = f"asgi__group__{group}"
+
+    def subscribers():
+        return live_messages._redis().pubsub_numsub(redis_channel)[0][1]
+
+    async def scenario():
+        clients = [WebsocketCommunicator(websocket_application, f"/ws/v1/odds?events={event.pk}") for _ in range(5)]
+        for client in clients:
+            assert (await client.connect())[0]
+        fanouts = [f for key, f in Fanout._open.items() if key[2] == group]
+        members = len(fanouts[0].members) if len(fanouts) == 1 else fanouts
+        while_open = await sync_to_async(subscribers)()
+        await sync_to_async(outcome_price_set)(outcome_id=home, price="2.41", reason="t", actor=Actor.system("t"))
+        await sync_to_async(market_suspend)(market_id=market_id, actor=Actor.system("t"))
+        await sync_to_async(market_resume)(market_id=market_id, actor=Actor.system("t"))
+        received = [[await _next_live(c) for _ in range(3)] for c in clients]
+        for client in clients:
+            await client.disconnect()
+        after = [key for key in Fanout._open if key[2] == group]
+        return members, while_open, received, after, await sync_to_async(subscribers)()
+
+    members, while_open, received, after, after_subscribers = run(scenario)
+    assert members == 5 and while_open == 1
+    assert all(messages == received[0] for messages in received)  # the same three messages, in order
+    assert [m["type"] for m in received[0]] == ["prices", "market", "market"]
+    assert [m["seq"] for m in received[0]] == [received[0][0]["seq"] + i for i in range(3)]
+    assert after == [] and after_subscribers == 0  # the last socket out ends the subscription
+
+
+@live
+def test_a_socket_that_fails_to_send_does_not_stop_the_others(match, monkeypatch):
+    from oddslab.sockets import LiveConsumer
+
+    event, home, _, _ = match
+    send = LiveConsumer.live_message
+
+    async def failing(self, message):
+        if b"broken" in self.scope["query_string"]:
+            raise ConnectionError("the client went away")
+        await send(self, message)
+
+    monkeypatch.setattr(LiveConsumer, "live_message", failing)
+
+    async def scenario():
+        broken = WebsocketCommunicator(websocket_application, f"/ws/v1/odds?events={event.pk}&broken=1")
+        healthy = WebsocketCommunicator(websocket_application, f"/ws/v1/odds?events={event.pk}")
+        assert (await broken.connect())[0] and (await healthy.connect())[0]
+        await sync_to_async(outcome_price_set)(outcome_id=home, price="2.44", reason="t", actor=Actor.system("t"))
+        await sync_to_async(outcome_price_set)(outcome_id=home, price="2.45", reason="t", actor=Actor.system("t"))
+        prices = [(await _next(healthy, "prices"))["prices"][0]["price"] for _ in range(2)]
+        for client in (broken, healthy):
+            await client.disconnect()
+        return prices
+
+    assert run(scenario) == ["2.440", "2.450"]

@@ -15,7 +15,9 @@ refetches its list when they differ (static/js/oddslab.js), so clock ticks and p
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from importlib import import_module
 from typing import Any
 
@@ -29,6 +31,8 @@ from oddslab.events.models import Event, Market, OddsTick, Outcome
 from oddslab.sockets import MeConsumer, OddsConsumer
 from oddslab.web import selectors, slip
 from oddslab.web.render import render_block
+
+logger = logging.getLogger(__name__)
 
 
 def _session(scope: dict[str, Any]):
@@ -109,32 +113,55 @@ def me_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
     return ""
 
 
-class PageOddsConsumer(OddsConsumer):
-    """/ws/pages/odds[?events=ids]: price buttons, market locks and event state as HTML."""
+class RenderedMessages:
+    """A page socket renders each message (database reads) in a task of its own, in the order they
+    came: its group's ``Fanout`` only queues them, so no page holds up the other sockets."""
 
-    allow_batch = False  # a page renders each message as it comes
+    async def connect(self):
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.renderer = asyncio.ensure_future(self.render_inbox())
+        await super().connect()
+
+    async def disconnect(self, code):
+        self.renderer.cancel()
+        await super().disconnect(code)
 
     async def live_message(self, message):
-        html = await odds_fragment(json.loads(message["text"]), self.scope,
-                                   whole_markets="odds.all" not in self.groups_joined)
-        if html:
-            await self.send(text_data=html)
+        self.inbox.put_nowait(json.loads(message["text"]))
+
+    async def render_inbox(self):
+        while True:
+            payload = await self.inbox.get()
+            try:
+                html = await self.render(payload)
+            except Exception:  # a message that cannot be drawn must not silence the ones after it
+                logger.exception("page socket could not render %s", payload.get("type"))
+                continue
+            if html:
+                await self.send(text_data=html)
+
+    async def render(self, payload: dict[str, Any]) -> str:
+        raise NotImplementedError
 
     async def handle(self, request) -> None:
         return None  # the page sends nothing but pings
 
 
-class PageMeConsumer(MeConsumer):
+class PageOddsConsumer(RenderedMessages, OddsConsumer):
+    """/ws/pages/odds[?events=ids]: price buttons, market locks and event state as HTML."""
+
+    allow_batch = False  # a page renders each message as it comes
+
+    async def render(self, payload):
+        return await odds_fragment(payload, self.scope, whole_markets="odds.all" not in self.groups_joined)
+
+
+class PageMeConsumer(RenderedMessages, MeConsumer):
     """/ws/pages/me: the logged-in player's slip, bets, balance and notifications as HTML."""
 
     async def initial_groups(self):
         user = self.scope.get("user") or AnonymousUser()
         return [f"user.{user.pk}"] if user.is_authenticated else None
 
-    async def live_message(self, message):
-        html = await me_fragment(json.loads(message["text"]), self.scope)
-        if html:
-            await self.send(text_data=html)
-
-    async def handle(self, request) -> None:
-        return None
+    async def render(self, payload):
+        return await me_fragment(payload, self.scope)

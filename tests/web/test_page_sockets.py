@@ -176,3 +176,44 @@ def test_a_market_opened_while_the_event_page_is_open_arrives_with_its_chart_as_
     assert whole.replace(' hx-swap-oob="true"', "").strip() in page
     # the list, whose cards draw no charts, gets the market alone
     assert alone.startswith(f'<section id="market-{market.pk}"') and "<polyline" not in alone
+
+
+@live
+def test_a_page_socket_drawing_its_fragment_holds_up_no_other_socket(make_event, monkeypatch):
+    """A page renders in a task of its own: the JSON socket in the same group is not kept waiting."""
+    import asyncio
+    import json
+
+    from oddslab.asgi import websocket_application
+    from oddslab.web import consumers
+
+    event = make_event(home="2.50")
+    home = outcome_of(event, "home")
+    drawn = consumers.odds_fragment
+    release: list[asyncio.Event] = []
+
+    async def slow_fragment(payload, scope, **kwargs):
+        await release[0].wait()  # as a slow database would
+        return await drawn(payload, scope, **kwargs)
+
+    monkeypatch.setattr(consumers, "odds_fragment", slow_fragment)
+
+    async def scenario():
+        release.append(asyncio.Event())
+        page = _communicator(PageOddsConsumer, f"/ws/pages/odds?events={event.pk}")
+        api = WebsocketCommunicator(websocket_application, f"/ws/v1/odds?events={event.pk}")
+        assert (await page.connect())[0] and (await api.connect())[0]
+        await sync_to_async(outcome_price_set)(outcome_id=home.pk, price="2.60", reason="t", actor=Actor.system("t"))
+        while (message := json.loads(await api.receive_from(timeout=3)))["type"] != "prices":
+            pass
+        page_silent = await page.receive_nothing(timeout=0.3)
+        release[0].set()
+        fragment = await _next_html(page, f"outcome-{home.pk}")
+        await page.disconnect()
+        await api.disconnect()
+        return message, page_silent, fragment
+
+    message, page_silent, fragment = async_to_sync(scenario)()
+    assert message["prices"][0]["price"] == "2.600"
+    assert page_silent
+    assert "2.60" in fragment
