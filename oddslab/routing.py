@@ -3,8 +3,12 @@ from django.urls import path
 from oddslab.sockets import MeConsumer, OddsConsumer
 from oddslab.web.consumers import PageMeConsumer, PageOddsConsumer
 
-websocket_urlpatterns = [
+# Public: no session or user (oddslab/asgi.py routes it before the session middleware).
+public_websocket_urlpatterns = [
     path("ws/v1/odds", OddsConsumer.as_asgi()),
+]
+
+websocket_urlpatterns = [
     path("ws/v1/me", MeConsumer.as_asgi()),
     # The same messages as server-rendered HTML fragments for the htmx ws extension (player pages).
     path("ws/pages/odds", PageOddsConsumer.as_asgi()),
