@@ -6,8 +6,10 @@ method (and the HTTP load generator) can import it cheaply.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -111,7 +113,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-# --- the production server setup: one Daphne process -----------------------------------------
+# --- the production server setup: ``python -m oddslab.serve`` (N Daphne processes, one socket) -------
 
 
 def free_port() -> int:
@@ -120,24 +122,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def daphne_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
-    """``daphne -b 127.0.0.1 -p PORT oddslab.asgi:application`` as ``make run`` serves; waits for /healthz."""
-    daphne = Path(sys.executable).with_name("daphne")
+def daphne_start(env: dict[str, str], port: int, log_path: Path, processes: int = 1) -> subprocess.Popen:
+    """``python -m oddslab.serve --processes N --port PORT`` as ``make run`` serves (WEB_PROCESSES Daphne
+    processes on one listening socket); waits for /healthz. ``daphne_pids`` names the Daphne processes."""
     log = open(log_path, "w")  # noqa: SIM115 - the server writes to it for its whole life
-    proc = subprocess.Popen([str(daphne), "-b", "127.0.0.1", "-p", str(port), "oddslab.asgi:application"],
+    proc = subprocess.Popen([sys.executable, "-m", "oddslab.serve", "--processes", str(processes),
+                             "--bind", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited with {proc.returncode}; see {log_path}")
+            raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                if response.status == 200:
+                if response.status == 200 and len(daphne_pids(proc)) == processes:
                     return proc
         except OSError:
             time.sleep(0.2)
     daphne_stop(proc)
-    raise RuntimeError(f"daphne did not answer /healthz within 60 s; see {log_path}")
+    raise RuntimeError(f"the server did not answer /healthz within 60 s; see {log_path}")
+
+
+def daphne_pids(proc: subprocess.Popen) -> list[int]:
+    """The Daphne processes of a server started by ``daphne_start``."""
+    try:
+        return [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def daphne_stop(proc: subprocess.Popen) -> None:
@@ -146,6 +157,9 @@ def daphne_stop(proc: subprocess.Popen) -> None:
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
+            for pid in daphne_pids(proc):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             proc.kill()
             proc.wait()
 

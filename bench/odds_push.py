@@ -12,9 +12,9 @@ messages (``--shared-redis`` uses REDIS_URL / the embedded Redis instead).
 
 - 10 live events, created and started through the feed (``event_created`` with a match_result
   market, then ``event_started``), applied by one driver process with ``Ingestor().line``;
-- per measurement a fresh Daphne process (``daphne -b 127.0.0.1 -p PORT oddslab.asgi:application``,
-  the production setup, channel layer ``channels_redis.pubsub.RedisPubSubChannelLayer`` from the
-  settings) and fresh client processes (``--processes``, default 4), each holding its share of the
+- per measurement a fresh server as ``make run`` starts it (``python -m oddslab.serve --processes N``:
+  ``--web-processes`` Daphne processes, default 2, on one listening socket; channel layer
+  ``channels_redis.pubsub.RedisPubSubChannelLayer`` from the settings) and fresh client processes (``--processes``, default 4), each holding its share of the
   clients as asyncio ``websockets`` connections to ``/ws/v1/odds`` (all events);
 - the driver ingests 20 price changes per second (``--rate``; each a ``prices`` feed message moving
   one outcome of a random event to a new, never repeated price) for ``--duration`` seconds, then per
@@ -29,8 +29,8 @@ messages (``--shared-redis`` uses REDIS_URL / the embedded Redis instead).
   outcome equals the last committed one), every status change (``market`` messages), no price of a
   market after its suspension, and no gap in an event's ``seq``.
 
-Designs, each measured with the same clients and feed (``--designs``; the targets are checked on
-the first one named, with its first window):
+Designs, each measured with the same clients and feed (``--designs``, default conflated,batched,naive;
+the targets are checked on the first one named, with its first window):
 
 - batched: the clients connect with ``/ws/v1/odds?batch=1`` and unpack its ``batch`` frames (the same
   messages, several to a frame, on the leading-edge window ``LIVE_BATCH_MS``; ``--batch-windows 100,200``
@@ -81,7 +81,7 @@ import common
 
 COUNTS = (100, 1000, 2000)
 QUICK_COUNTS = (100, 1000)
-DESIGNS = ("batched", "conflated", "naive")
+DESIGNS = ("conflated", "batched", "naive")
 EVENTS = 10
 OUTCOME_KEYS = ("home", "draw", "away")
 BASE_PRICE_MILLI = {"home": 2000, "draw": 3000, "away": 4000}
@@ -720,7 +720,7 @@ def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int
     port = common.free_port()
     log = tmp / f"daphne-{count}-{design}{window_ms or ''}.log"
     row.log_path = str(log)
-    daphne = common.daphne_start(env, port, log)
+    daphne = common.daphne_start(env, port, log, args.web_processes)
     clients = None
     try:
         clients = Clients(ctx, count, args.processes, port, batch=design == "batched")
@@ -729,11 +729,11 @@ def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int
         for r in clients.connected:
             for name, n in r["failed"].items():
                 row.connect_failed[name] = row.connect_failed.get(name, 0) + n
-        print(f"  daphne pid {daphne.pid} on port {port}; {row.connected} clients connected in "
+        print(f"  daphne pids {common.daphne_pids(daphne)} on port {port}; {row.connected} clients connected in "
               f"{row.connect_seconds:.1f} s" + (f", failed: {row.connect_failed}" if row.connect_failed else ""),
               flush=True)
         clients.broadcast("go", {}, "going", 30)
-        pids = {"daphne": [daphne.pid], "clients": clients.pids, "driver": [driver.pid]}
+        pids = {"daphne": common.daphne_pids(daphne), "clients": clients.pids, "driver": [driver.pid]}
         if redis_pid:
             pids["redis"] = [redis_pid]
         meter = CpuMeter(pids)
@@ -744,7 +744,7 @@ def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int
                              duration=args.duration,
                              rate=args.rate, seed=args.seed + index, resume=index > 0)
         row.cpu = meter.stop()
-        row.daphne_rss_mb = rss_mb(daphne.pid)
+        row.daphne_rss_mb = sum(rss_mb(pid) for pid in common.daphne_pids(daphne))
         deadline = time.time() + args.drain
         reports = clients.broadcast("end", {"commits": result["commits"], "finals": result["finals"],
                                             "statuses": result["statuses"], "deadline": deadline, "grace": 1.0,
@@ -859,6 +859,8 @@ def main() -> None:
                         "quick 10)")
     parser.add_argument("--rate", type=float, default=20.0, help="price changes per second (default 20)")
     parser.add_argument("--processes", type=int, default=4, help="client processes (default 4)")
+    parser.add_argument("--web-processes", type=int, default=2, help="Daphne processes of the server "
+                        "(python -m oddslab.serve --processes N, one listening socket; default 2, as make run)")
     parser.add_argument("--drain", type=float, help="seconds the clients may take after the last message to "
                         "receive every status change (default 30, quick 20)")
     parser.add_argument("--seed", type=int, default=7)

@@ -878,6 +878,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter measurements, fewer scenarios")
+    parser.add_argument("--web-processes", type=int, default=2, help="Daphne processes of the HTTP server "
+                        "(python -m oddslab.serve --processes N, one listening socket; default 2, as make run)")
     parser.add_argument("--duration", type=float, help="seconds per measurement (default 4, quick 2)")
     parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=list(LEVELS),
                         help="concurrent players, comma-separated (default 1,8,32,200)")
@@ -1012,8 +1014,9 @@ def main() -> None:
     if "http" in layers:
         port = common.free_port()
         log = Path(os.environ.get("TMPDIR", "/tmp")) / f"oddslab-bench-daphne-{port}.log"
-        server = common.daphne_start(env, port, log)
-        print(f"\ndaphne -b 127.0.0.1 -p {port} oddslab.asgi:application (pid {server.pid}, log {log})")
+        server = common.daphne_start(env, port, log, args.web_processes)
+        print(f"\npython -m oddslab.serve --processes {args.web_processes} --port {port} "
+              f"(Daphne pids {common.daphne_pids(server)}, log {log})")
         try:
             for scenario in ["healthz", "1,000 wallets", "hot wallet"] + (
                     [] if args.quick else ["1,000 wallets, one outcome"]):
@@ -1025,7 +1028,7 @@ def main() -> None:
                         profile = args.profile / "http-daphne-1000-wallets-32.txt"
 
                     def run(scenario=scenario, level=level, profile=profile) -> Result:
-                        meter = CpuMeter(database, {"daphne": [server.pid]})
+                        meter = CpuMeter(database, {"daphne": common.daphne_pids(server)})
                         conns = http_connections(level, data, port, scenario)
                         out, cpu = http_measure(port, conns, 200 if scenario == "healthz" else 201, duration,
                                                 warmup, meter, profile)

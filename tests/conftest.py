@@ -226,7 +226,9 @@ def celery_worker_process(celery_workers):
 
 @pytest.fixture
 def daphne_server(request, transactional_db):
-    """A real Daphne serving oddslab.asgi on a free port, sharing the test database and Redis.
+    """The production server (``python -m oddslab.serve``: two Daphne processes on one listening socket)
+    serving oddslab.asgi on a free port, sharing the test database and Redis. A test's requests and
+    sockets land on either process, as behind the load balancer of a scaled-out site.
 
     Its test must be ``django_db(transaction=True, serialized_rollback=True)``: a plain transactional
     test ends by emptying every table, and with it the house accounts, roles and content types the
@@ -247,9 +249,8 @@ def daphne_server(request, transactional_db):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "REDIS_URL": settings.REDIS_URL}
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "oddslab.asgi:application"], env=env, cwd=settings.BASE_DIR,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "oddslab.serve", "--processes", "2", "--port", str(port)],
+                              env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -259,7 +260,7 @@ def daphne_server(request, transactional_db):
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.kill()
-                raise RuntimeError("daphne did not start") from None
+                raise RuntimeError("the server did not start") from None
             time.sleep(0.2)
     try:
         yield url
