@@ -15,7 +15,18 @@ from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction, notification_create
 from betting.models import Bet, BetLeg
 from betting.news import bet_news
-from betting.slips import SlipCheck, odds_text, outcome_available, share_lock, slip_check, slip_confirm, slip_parse
+from betting.slips import (
+    Slip,
+    SlipCheck,
+    odds_text,
+    outcome_available,
+    share_lock,
+    slip_check,
+    slip_check_account,
+    slip_check_book,
+    slip_confirm,
+    slip_parse,
+)
 from ledger.models import Account, Transfer
 from ledger.services import house_account, transfer_create
 from oddslab.errors import IdempotencyConflict, refusal
@@ -46,9 +57,12 @@ def bet_validate(*, player: Any, selections: Any, stake: Any, bet_type: Any, odd
 
 def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_change: Any = None,
               actor: Actor, idempotency_key: str | None = None) -> Bet:
-    """Place a slip in one transaction: lock the wallet, check prices, market states and every
-    limit, reserve exposure, move the stake to held stakes, write the bet and its legs, confirm
+    """Place a slip in one transaction: check it against the book (prices, market states, limits,
+    exposure), then lock the wallet and check it against the account (velocity, loss limit,
+    balance), reserve exposure, move the stake to held stakes, write the bet and its legs, confirm
     under share locks that prices and states still hold, and write the audit record.
+    The wallet is locked last, so one player's placements queue on it only for the account checks
+    and the writes, not for the reads of the book.
     Pre-match bets are accepted at once; in-play bets are ``placed`` and a task decides after the
     sport's delay. A refusal changes nothing but its audit record.
     """
@@ -56,14 +70,13 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                              resource_type="bet", details={"stake": str(stake), "bet_type": str(bet_type),
                                                            "selections": selections}):
         slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
+        if earlier := _placed_before(player, idempotency_key, slip):
+            return earlier  # a replay is answered as first placed, whatever the book or balance say now
+        check = slip_check_book(player=player, slip=slip, country=actor.country)
         wallet = wallet_lock(user=player)
-        if idempotency_key:
-            earlier = Bet.objects.filter(player=player, idempotency_key=idempotency_key).first()
-            if earlier is not None:
-                if earlier.request_fingerprint != slip.fingerprint:
-                    raise IdempotencyConflict(details={"bet_id": earlier.pk})
-                return earlier
-        check = slip_check(player=player, slip=slip, country=actor.country, wallet=wallet)
+        if earlier := _placed_before(player, idempotency_key, slip):
+            return earlier  # the same request, sent twice at once, committed while this one read the book
+        check.violations += slip_check_account(check, player=player, stake=slip.stake, wallet=wallet)
         if check.violations:
             raise check.refusal()
         bet = _bet_write(player=player, slip_type=slip.bet_type, odds_change=slip.odds_change,
@@ -95,6 +108,17 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
             delay = check.in_play_delay
             transaction.on_commit(lambda: bet_decide_task.apply_async((bet.pk,), countdown=delay))
     return bet
+
+
+def _placed_before(player: Any, idempotency_key: str | None, slip: Slip) -> Bet | None:
+    """The bet an earlier request with this Idempotency-Key placed; a different slip under the same
+    key is a conflict."""
+    if not idempotency_key:
+        return None
+    earlier = Bet.objects.filter(player=player, idempotency_key=idempotency_key).first()
+    if earlier is not None and earlier.request_fingerprint != slip.fingerprint:
+        raise IdempotencyConflict(details={"bet_id": earlier.pk})
+    return earlier
 
 
 def _bet_write(*, player: Any, slip_type: str, odds_change: str, stake: Decimal, check: SlipCheck,

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from betting.models import Bet
@@ -94,6 +93,7 @@ class SlipCheck:
     max_allowed_stake: Decimal
     caps: dict[int, Decimal]
     violations: list[rules.Violation] = field(default_factory=list)
+    restriction: Any = None  # the player's PlayerRestriction, if any (its loss limit is an account check)
 
     @property
     def in_play_delay(self) -> int:
@@ -121,6 +121,14 @@ def odds_text(odds: Decimal) -> str:
 
 def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None) -> SlipCheck:
     """Check a slip against current prices, market states and every limit; change nothing."""
+    check = slip_check_book(player=player, slip=slip, country=country)
+    check.violations += slip_check_account(check, player=player, stake=slip.stake, wallet=wallet)
+    return check
+
+
+def slip_check_book(*, player: Any, slip: Slip, country: str) -> SlipCheck:
+    """The checks against the book: the player's standing, prices, market states, stake and price
+    limits, exposure. Nothing here depends on the player's wallet or recent bets."""
     now = timezone.now()
     outcomes = _outcomes([s.outcome_id for s in slip.selections])
     restriction = rules.restriction_of(player)
@@ -167,24 +175,35 @@ def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None)
             "exposure_limit", "We cannot take this much on this selection right now; stake less.",
             {"max_allowed_stake": str(rules.max_allowed_stake(limits=limits, total_odds=total_odds,
                                                               exposure_headroom=headroom))}))
-    history = _recent_history(player, now=now, window_seconds=limits.velocity_window_seconds)
-    violations += rules.velocity_violations(limits=limits, recent_bets=history["recent_bets"],
-                                            recent_stake=history["recent_stake"], stake=slip.stake)
-    violations += rules.loss_limit_violations(restriction=restriction, lost_today=history["lost_today"],
-                                              stake=slip.stake)
-    balance = wallet.balance if wallet else Decimal("0.00")
-    if balance < slip.stake:
-        violations.append(rules.Violation("insufficient_funds", "Your balance is too low for this stake.",
-                                          {"balance": str(balance), "stake": str(slip.stake)}))
     return SlipCheck(legs=legs, limits=limits, total_odds=total_odds, potential_return=potential_return,
                      max_allowed_stake=rules.max_allowed_stake(limits=limits, total_odds=total_odds,
                                                                exposure_headroom=headroom),
-                     caps=caps, violations=violations)
+                     caps=caps, violations=violations, restriction=restriction)
+
+
+def slip_check_account(check: SlipCheck, *, player: Any, stake: Decimal,
+                       wallet: Account | None) -> list[rules.Violation]:
+    """The checks against the player's account: velocity, today's loss limit, balance. Placement
+    runs them with the wallet locked, so two bets of one player cannot both pass on the same room."""
+    history = _recent_history(player, now=timezone.now(), window_seconds=check.limits.velocity_window_seconds)
+    violations = rules.velocity_violations(limits=check.limits, recent_bets=history["recent_bets"],
+                                           recent_stake=history["recent_stake"], stake=stake)
+    violations += rules.loss_limit_violations(restriction=check.restriction, lost_today=history["lost_today"],
+                                              stake=stake)
+    balance = wallet.balance if wallet else Decimal("0.00")
+    if balance < stake:
+        violations.append(rules.Violation("insufficient_funds", "Your balance is too low for this stake.",
+                                          {"balance": str(balance), "stake": str(stake)}))
+    return violations
 
 
 def outcome_available(outcome: Outcome) -> bool:
-    return (outcome.status == Outcome.Status.ACTIVE and outcome.market.status == Market.Status.OPEN
-            and outcome.market.event.status in (Event.Status.SCHEDULED, Event.Status.LIVE))
+    return _available(outcome.status, outcome.market.status, outcome.market.event.status)
+
+
+def _available(outcome_status: str, market_status: str, event_status: str) -> bool:
+    return (outcome_status == Outcome.Status.ACTIVE and market_status == Market.Status.OPEN
+            and event_status in (Event.Status.SCHEDULED, Event.Status.LIVE))
 
 
 def _outcomes(ids: list[int]) -> dict[int, Outcome]:
@@ -196,13 +215,25 @@ def _outcomes(ids: list[int]) -> dict[int, Outcome]:
     return found
 
 
-def share_lock(*, event_ids: set[int], market_ids: set[int], outcome_ids: set[int]) -> None:
+def share_lock(*, event_ids: set[int], market_ids: set[int],
+               outcome_ids: set[int]) -> dict[int, tuple[Decimal, bool]]:
     """FOR SHARE on events, then markets, then outcomes, each by id: the order in which the operator
-    services lock them, so a bet and a trader's change wait for each other without deadlock."""
+    services lock them, so a bet and a trader's change wait for each other without deadlock.
+    Returns each outcome's price and whether it can be bet on, as locked."""
     with connection.cursor() as cursor:
-        for table, ids in ((Event._meta.db_table, event_ids), (Market._meta.db_table, market_ids),
-                           (Outcome._meta.db_table, outcome_ids)):
-            cursor.execute(f"SELECT 1 FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [sorted(ids)])
+        cursor.execute(f"SELECT id, status FROM {Event._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                       [sorted(event_ids)])
+        events = dict(cursor.fetchall())
+        cursor.execute(f"SELECT id, event_id, status FROM {Market._meta.db_table} WHERE id = ANY(%s) "
+                       "ORDER BY id FOR SHARE", [sorted(market_ids)])
+        markets = {market_id: (event_id, status) for market_id, event_id, status in cursor.fetchall()}
+        cursor.execute(f"SELECT id, market_id, price, status FROM {Outcome._meta.db_table} WHERE id = ANY(%s) "
+                       "ORDER BY id FOR SHARE", [sorted(outcome_ids)])
+        state = {}
+        for outcome_id, market_id, price, status in cursor.fetchall():
+            event_id, market_status = markets[market_id]
+            state[outcome_id] = (price, _available(status, market_status, events[event_id]))
+        return state
 
 
 def slip_confirm(check: SlipCheck) -> None:
@@ -213,21 +244,31 @@ def slip_confirm(check: SlipCheck) -> None:
     one that starts now waits the few milliseconds until the bet has committed. Taking the locks
     last keeps them short, so a busy outcome cannot starve a trader's update.
     """
-    share_lock(event_ids={leg.outcome.market.event_id for leg in check.legs},
-               market_ids={leg.outcome.market_id for leg in check.legs},
-               outcome_ids={leg.outcome.pk for leg in check.legs})
-    now = {o.pk: o for o in Outcome.objects.select_related("market__event").filter(
-        pk__in=[leg.outcome.pk for leg in check.legs])}
+    locked = share_lock(event_ids={leg.outcome.market.event_id for leg in check.legs},
+                        market_ids={leg.outcome.market_id for leg in check.legs},
+                        outcome_ids={leg.outcome.pk for leg in check.legs})
     for leg in check.legs:
-        was, current = leg.outcome, now[leg.outcome.pk]
-        if current.price != was.price:
+        price, available = locked[leg.outcome.pk]
+        if price != leg.outcome.price:
             raise refusal("odds_changed", "Prices changed while your bet was being placed; "
                           "check the new prices and place again.",
-                          {"prices": [{"outcome_id": was.pk, "price": str(current.price),
+                          {"prices": [{"outcome_id": leg.outcome.pk, "price": str(price),
                                        "seen_price": str(leg.seen_price)}]})
-        if not outcome_available(current):
+        if not available:
             raise refusal("market_unavailable", "A selection was suspended while your bet was being placed.",
-                          {"outcome_ids": [was.pk]})
+                          {"outcome_ids": [leg.outcome.pk]})
+
+
+# Written as SQL: it runs on every placement with the wallet locked, where building it with the ORM
+# cost more than running it.
+_HISTORY = f"""
+SELECT count(*) FILTER (WHERE placed_at >= %(window_start)s),
+       sum(stake) FILTER (WHERE placed_at >= %(window_start)s),
+       sum(stake) FILTER (WHERE placed_at >= %(midnight)s AND status <> %(rejected)s),
+       sum(payout) FILTER (WHERE settled_at >= %(midnight)s)
+  FROM {Bet._meta.db_table}
+ WHERE player_id = %(player_id)s AND (placed_at >= %(since)s OR settled_at >= %(midnight)s)
+"""
 
 
 def _recent_history(player: Any, *, now, window_seconds: int) -> dict[str, Any]:
@@ -237,11 +278,9 @@ def _recent_history(player: Any, *, now, window_seconds: int) -> dict[str, Any]:
     zero = Decimal("0.00")
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     window_start = now - timedelta(seconds=window_seconds)
-    totals = Bet.objects.filter(player=player).filter(
-        Q(placed_at__gte=min(midnight, window_start)) | Q(settled_at__gte=midnight)).aggregate(
-        recent_bets=Count("id", filter=Q(placed_at__gte=window_start)),
-        recent_stake=Sum("stake", filter=Q(placed_at__gte=window_start)),
-        staked=Sum("stake", filter=Q(placed_at__gte=midnight) & ~Q(status=Bet.Status.REJECTED)),
-        paid=Sum("payout", filter=Q(settled_at__gte=midnight)))
-    return {"recent_bets": totals["recent_bets"], "recent_stake": totals["recent_stake"] or zero,
-            "lost_today": (totals["staked"] or zero) - (totals["paid"] or zero)}
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY, {"player_id": player.pk, "window_start": window_start, "midnight": midnight,
+                                  "since": min(midnight, window_start), "rejected": Bet.Status.REJECTED})
+        recent_bets, recent_stake, staked, paid = cursor.fetchone()
+    return {"recent_bets": recent_bets, "recent_stake": recent_stake or zero,
+            "lost_today": (staked or zero) - (paid or zero)}

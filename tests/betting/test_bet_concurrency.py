@@ -12,7 +12,7 @@ from betting.services import bet_place
 from ledger.selectors import ledger_verify
 from oddslab.errors import DomainError
 from oddslab.events.services import market_suspend, outcome_price_set
-from risk.models import OutcomeExposure
+from risk.models import LimitProfile, OutcomeExposure, PlayerRestriction
 from tests.conftest import run_concurrently, selection, wallet_of
 
 concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -33,6 +33,29 @@ def test_50_threads_on_one_wallet_accept_exactly_the_affordable_bets(make_user, 
     assert {r.code for r in refused} == {"insufficient_funds"} and len(refused) == 17
     assert wallet_of(player).balance == Decimal("10.00")
     assert OutcomeExposure.objects.get(outcome_id=body["outcome_id"]).worst_case_payout == Decimal("1980.00")
+    assert ledger_verify().ok
+
+
+@pytest.mark.parametrize("limit", ["velocity", "loss"])
+@concurrent
+def test_30_threads_on_one_wallet_never_pass_the_players_velocity_or_loss_limit(make_user, make_event, limit):
+    """The account checks run with the wallet locked: two bets cannot both pass on the last room."""
+    # given a rich wallet and a limit that leaves room for exactly 5 bets of 10
+    player = make_user(balance="10000.00")
+    if limit == "velocity":
+        LimitProfile.objects.create(scope="player", player=player, velocity_max_bets=5)
+    else:
+        PlayerRestriction.objects.create(player=player, daily_loss_limit=Decimal("50.00"))
+    body = selection(make_event(home="2.00"))
+    # when 30 slips of 10 are placed at once
+    results = run_concurrently(30, lambda i: bet_place(
+        player=player, selections=[body], stake="10.00", bet_type="single", actor=Actor.of(player)))
+    # then exactly 5 are accepted, the rest refused for that limit, and the books agree
+    placed = [r for r in results if isinstance(r, Bet)]
+    refused = {r.code for r in results if isinstance(r, DomainError)}
+    assert len(placed) == 5, [r for r in results if not isinstance(r, Bet | DomainError)]
+    assert refused == {f"{limit}_limit"}
+    assert wallet_of(player).balance == Decimal("9950.00")
     assert ledger_verify().ok
 
 
