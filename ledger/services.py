@@ -114,8 +114,10 @@ def transfers_create(specs: list[TransferSpec]) -> list[Transfer]:
     if not connection.in_atomic_block:
         raise RuntimeError("transfers must be written inside the caller's transaction.atomic()")
     stored_ids = sorted({a.pk for spec in specs for a in (spec.debit, spec.credit) if a.stores_balance})
-    balances = dict(Account.objects.select_for_update().filter(pk__in=stored_ids).order_by("pk")
-                    .values_list("pk", "balance"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, balance FROM {Account._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                       [stored_ids])
+        balances = dict(cursor.fetchall())
     rows = []
     for spec in specs:
         amount = money_validate(spec.amount)
