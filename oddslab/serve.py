@@ -1,10 +1,12 @@
 """The web server: ``python -m oddslab.serve [--processes N] [--bind HOST] [--port PORT]``.
 
-N Daphne processes (``WEB_PROCESSES``, default 2) accept on one listening socket that this
-launcher opens and hands down (``daphne --fd``); the kernel gives each new connection to one of
-them. One Daphne runs one event loop on one core, and a broadcast costs it a send per socket, so
-the sockets of a busy sportsbook want several (DESIGN.md, scale-out). Nothing is shared between the
-processes but the database and Redis: each subscribes to the groups its own sockets are in.
+N Daphne processes (``WEB_PROCESSES``, default 2) serve one port. This launcher opens a listening
+socket per process on that port with SO_REUSEPORT and hands each down (``daphne --fd``); the kernel
+spreads new connections evenly over them. (With one shared socket, whichever process was awake
+took most connections: over keep-alive HTTP one Daphne ran at 100% while the other idled.) One
+Daphne runs one event loop on one core, and a broadcast costs it a send per socket, so the sockets
+of a busy sportsbook want several (DESIGN.md, scale-out). Nothing is shared between the processes
+but the database and Redis: each subscribes to the groups its own sockets are in.
 
 SIGINT/SIGTERM stop every process; when one dies, the others are stopped and its exit code is ours;
 when the launcher is killed outright, its processes get SIGTERM.
@@ -38,14 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes < 1:
         parser.error("--processes must be at least 1")
 
-    listener = socket.create_server((args.bind, args.port), backlog=4096)
+    port = args.port
+    listeners = []
+    for _ in range(args.processes):
+        listeners.append(socket.create_server((args.bind, port), backlog=4096, reuse_port=True))
+        port = listeners[0].getsockname()[1]  # --port 0: the others join the port the first was given
     daphne = Path(sys.executable).with_name("daphne")
-    command = [str(daphne), "--fd", str(listener.fileno()), *daphne_args, "oddslab.asgi:application"]
-    print(f"serving on http://{args.bind}:{listener.getsockname()[1]} with {args.processes} Daphne "
-          f"process(es)", flush=True)
-    children = [subprocess.Popen(command, pass_fds=[listener.fileno()], preexec_fn=_die_with_parent)
-                for _ in range(args.processes)]
-    listener.close()  # the children hold it now
+    print(f"serving on http://{args.bind}:{port} with {args.processes} Daphne process(es)", flush=True)
+    children = [subprocess.Popen([str(daphne), "--fd", str(listener.fileno()), *daphne_args,
+                                  "oddslab.asgi:application"], pass_fds=[listener.fileno()],
+                                 preexec_fn=_die_with_parent)
+                for listener in listeners]
+    for listener in listeners:
+        listener.close()  # each child holds its own now
 
     def stop(signum=signal.SIGTERM, frame=None) -> None:
         for child in children:

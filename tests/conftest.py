@@ -224,6 +224,42 @@ def celery_worker_process(celery_workers):
     return celery_workers()
 
 
+def server_start(processes: int = 2):
+    """``python -m oddslab.serve`` on a free port against the test database and Redis, once it answers
+    /healthz from all its processes: (the launcher's process, its URL)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from django.conf import settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "REDIS_URL": settings.REDIS_URL}
+    server = subprocess.Popen([sys.executable, "-m", "oddslab.serve", "--processes", str(processes),
+                               "--port", str(port)], env=env, cwd=settings.BASE_DIR,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200 and len(children.read_text().split()) == processes:
+                    return server, url
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            raise RuntimeError("the server did not start")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def daphne_server(request, transactional_db):
     """The production server (``python -m oddslab.serve``: two Daphne processes on one listening socket)
@@ -236,32 +272,7 @@ def daphne_server(request, transactional_db):
     marker = request.node.get_closest_marker("django_db")
     if not (marker and marker.kwargs.get("serialized_rollback")):
         pytest.fail("a test with a real server needs django_db(transaction=True, serialized_rollback=True)")
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from django.conf import settings
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "REDIS_URL": settings.REDIS_URL}
-    server = subprocess.Popen([sys.executable, "-m", "oddslab.serve", "--processes", "2", "--port", str(port)],
-                              env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.2)
+    server, url = server_start()
     try:
         yield url
     finally:

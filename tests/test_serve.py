@@ -2,17 +2,13 @@
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from tests.conftest import database_url_of_tests
+from tests.conftest import server_start
 
 
 def _children(pid: int) -> list[int]:
@@ -29,25 +25,7 @@ def _alive(pid: int) -> bool:
 @pytest.fixture
 def server(db):
     """The launcher with two processes on a free port: (its process, its URL, its Daphne pids)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "REDIS_URL": settings.REDIS_URL}
-    launcher = subprocess.Popen([sys.executable, "-m", "oddslab.serve", "--processes", "2", "--port", str(port)],
-                                env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200 and len(_children(launcher.pid)) == 2:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or launcher.poll() is not None:
-            launcher.kill()
-            pytest.fail("the server did not start")
-        time.sleep(0.2)
+    launcher, url = server_start(processes=2)
     daphnes = _children(launcher.pid)
     yield launcher, url, daphnes
     for pid in [launcher.pid, *daphnes]:
