@@ -124,7 +124,7 @@ def free_port() -> int:
 
 def daphne_start(env: dict[str, str], port: int, log_path: Path, processes: int = 1) -> subprocess.Popen:
     """``python -m oddslab.serve --processes N --port PORT`` as ``make run`` serves (WEB_PROCESSES Daphne
-    processes on one listening socket); waits for /healthz. ``daphne_pids`` names the Daphne processes."""
+    processes on one port); waits for /healthz. ``daphne_pids`` names the Daphne processes."""
     log = open(log_path, "w")  # noqa: SIM115 - the server writes to it for its whole life
     proc = subprocess.Popen([sys.executable, "-m", "oddslab.serve", "--processes", str(processes),
                              "--bind", "127.0.0.1", "--port", str(port)],

@@ -13,9 +13,10 @@ messages (``--shared-redis`` uses REDIS_URL / the embedded Redis instead).
 - 10 live events, created and started through the feed (``event_created`` with a match_result
   market, then ``event_started``), applied by one driver process with ``Ingestor().line``;
 - per measurement a fresh server as ``make run`` starts it (``python -m oddslab.serve --processes N``:
-  ``--web-processes`` Daphne processes, default 2, on one listening socket; channel layer
-  ``channels_redis.pubsub.RedisPubSubChannelLayer`` from the settings) and fresh client processes (``--processes``, default 4), each holding its share of the
-  clients as asyncio ``websockets`` connections to ``/ws/v1/odds`` (all events);
+  ``--web-processes`` Daphne processes, default 2, on one port; channel layer
+  ``channels_redis.pubsub.RedisPubSubChannelLayer`` from the settings) and fresh client processes
+  (``--processes``, default 4), each holding its share of the clients as asyncio ``websockets``
+  connections to ``/ws/v1/odds`` (all events);
 - the driver ingests 20 price changes per second (``--rate``; each a ``prices`` feed message moving
   one outcome of a random event to a new, never repeated price) for ``--duration`` seconds, then per
   event one ``prices`` message with every outcome's final price and a ``market_suspended``; from the
@@ -860,7 +861,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="price changes per second (default 20)")
     parser.add_argument("--processes", type=int, default=4, help="client processes (default 4)")
     parser.add_argument("--web-processes", type=int, default=2, help="Daphne processes of the server "
-                        "(python -m oddslab.serve --processes N, one listening socket; default 2, as make run)")
+                        "(python -m oddslab.serve --processes N on one port; default 2, as make run)")
     parser.add_argument("--drain", type=float, help="seconds the clients may take after the last message to "
                         "receive every status change (default 30, quick 20)")
     parser.add_argument("--seed", type=int, default=7)

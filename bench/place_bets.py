@@ -879,7 +879,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter measurements, fewer scenarios")
     parser.add_argument("--web-processes", type=int, default=2, help="Daphne processes of the HTTP server "
-                        "(python -m oddslab.serve --processes N, one listening socket; default 2, as make run)")
+                        "(python -m oddslab.serve --processes N on one port; default 2, as make run)")
     parser.add_argument("--duration", type=float, help="seconds per measurement (default 4, quick 2)")
     parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=list(LEVELS),
                         help="concurrent players, comma-separated (default 1,8,32,200)")

@@ -262,7 +262,7 @@ def server_start(processes: int = 2):
 
 @pytest.fixture
 def daphne_server(request, transactional_db):
-    """The production server (``python -m oddslab.serve``: two Daphne processes on one listening socket)
+    """The production server (``python -m oddslab.serve``: two Daphne processes on one port)
     serving oddslab.asgi on a free port, sharing the test database and Redis. A test's requests and
     sockets land on either process, as behind the load balancer of a scaled-out site.
 

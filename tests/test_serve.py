@@ -1,4 +1,4 @@
-"""``python -m oddslab.serve``: several Daphne processes on one listening socket, stopped together."""
+"""``python -m oddslab.serve``: several Daphne processes on one port, stopped together."""
 
 import os
 import signal
