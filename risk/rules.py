@@ -106,7 +106,7 @@ def player_gate(*, restriction: PlayerRestriction | None, country: str,
                                "You have excluded yourself from betting until "
                                f"{restriction.self_excluded_until:%Y-%m-%d %H:%M} UTC.",
                                {"until": restriction.self_excluded_until.isoformat()}))
-    geofence = Geofence.objects.filter(pk=1).first()
+    geofence = next(iter(Geofence.objects.raw(f"SELECT * FROM {Geofence._meta.db_table} WHERE id = 1")), None)
     if geofence and geofence.enabled and country and country.upper() in geofence.blocked_countries:
         found.append(Violation("geo_blocked", "Odds Lab is not available in your country.",
                                {"country": country.upper()}))

@@ -32,7 +32,9 @@ def wallet_open(*, user: Any) -> Account:
 
 def wallet_lock(*, user: Any) -> Account:
     """The player's wallet, row-locked until the caller's transaction ends (created on first use)."""
-    wallet = Account.objects.select_for_update().filter(owner=user).first()
+    # raw(): on every placement, where the ORM's query building cost more than the lock.
+    wallet = next(iter(Account.objects.raw(
+        f"SELECT * FROM {Account._meta.db_table} WHERE owner_id = %s FOR UPDATE", [user.pk])), None)
     return wallet or Account.objects.select_for_update().get(pk=wallet_open(user=user).pk)
 
 
