@@ -136,7 +136,6 @@ class Driver:
         original_prices_changed = live.prices_changed
         original_market_changed = live.market_changed
         original_send = live._send_event_message
-        original_batches = live._publish_batches
 
         def prices_changed(*, event_id: int, changes: list[tuple[int, int, Any]]) -> None:
             keys = [(outcome_id, str(price)) for _, outcome_id, price in changes]
@@ -159,13 +158,7 @@ class Driver:
                 if payload["type"] == "prices":
                     self.sent.extend((p["outcome_id"], p["price"], sent) for p in payload["prices"])
 
-        def publish_batches(batches: list[tuple[str, list[bytes]]]) -> None:
-            original_batches(batches)
-            with self.lock:  # the frames an all-events batched client gets
-                self.published["batch frames"] += sum(1 for stream, _ in batches if stream == "all")
-
         live.prices_changed = prices_changed
-        live._publish_batches = publish_batches
         live.market_changed = market_changed
         live._send_event_message = send_event_message
 
@@ -815,9 +808,7 @@ def report(rows: list[Row], target_design: tuple[str, int]) -> str:
          "CPU daphne/clients/driver/redis/machine %", "daphne RSS MB", "load avg"],
         [[f"{r.connected:,}", r.label,
           fmt(r.driver["ticks"] / (r.driver["ticks_end"] - r.driver["wall_start"]), 1),
-          fmt(r.driver["published"].get("prices", 0) / (r.driver["done"] - r.driver["wall_start"]), 1)
-          + (f" ({fmt(r.driver['published'].get('batch frames', 0) / (r.driver['done'] - r.driver['wall_start']), 1)}"
-             " batch frames)" if r.design == "batched" else ""),
+          fmt(r.driver["published"].get("prices", 0) / (r.driver["done"] - r.driver["wall_start"]), 1),
           f"{fmt(r.ticks_p99, 1)} / {fmt(r.finals_p99, 1)}",
           f"{fmt(r.driver['publish_p50_ms'], 1)} / {fmt(r.driver['publish_p99_ms'], 1)}",
           f"{fmt(r.driver['ingest_p50_ms'], 1)} / {fmt(r.driver['ingest_p99_ms'], 1)}",

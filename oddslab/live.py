@@ -25,14 +25,16 @@ list goes out as one ``{"type": "batch", "messages": [...]}`` frame on a leading
 ``LIVE_BATCH_MS``: a message finding no window open goes at once (a one-message batch) and opens
 one; messages arriving during the window go together when it ends, which opens another while they
 keep coming. The frame is built once, from the messages' own texts, so both streams carry the same
-bytes per message. The append, and taking the list at a window's end, are Lua scripts (atomic
-against other processes); within a process one lock keeps seq, the plain publish and the append in
-the same order. A process that dies with a window open leaves its messages in the list; the window
-key expires after two windows, and the next message of that stream takes them along, in order.
+bytes per message. Numbering a message, publishing it and appending it to the batch streams is one
+Lua script, and so is taking a list and publishing its frame at a window's end: each is atomic in
+Redis, so the messages of an event go out in the order of their seq whichever processes send them.
+A process that dies with a window open leaves its messages in the list; the window key expires
+after two windows, and the next message of that stream takes them along, in order.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -56,27 +58,49 @@ if #pending == 0 then redis.call('DEL', KEYS[2]) else redis.call('PEXPIRE', KEYS
 return pending
 """
 
-# Append a message to a batch stream; with no window open, open one and take the list (this message,
-# and any a dead process left behind) to send at once.
-_APPEND_BATCH = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
-if not redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[2]) then return false end
-local batch = redis.call('LRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1])
-return batch
+# Event messages and batch frames are numbered and published by scripts, each atomic in Redis, so
+# every process's messages of an event go out in the order of their seq. (Numbering, then
+# publishing, as two steps let another process publish in between: a client saw seq 7 before 6.)
+# The scripts wrap each text as the pub/sub layer's msgpack serializer would: {type, text}.
+_PUBLISH_BATCH = """
+local function publish_batch(list, channel)
+  local batch = redis.call('LRANGE', list, 0, -1)
+  redis.call('DEL', list)
+  if #batch > 0 then
+    local frame = '{"type":"batch","messages":[' .. table.concat(batch, ',') .. ']}'
+    redis.call('PUBLISH', channel, cmsgpack.pack({type = 'live.message', text = frame}))
+  end
+  return #batch
+end
 """
 
-# At a window's end: take the stream's messages; keep the window open only if there were any.
-_TAKE_BATCH = """
-local batch = redis.call('LRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1])
-if #batch == 0 then redis.call('DEL', KEYS[2]) else redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
-return batch
+# Number an event message (ARGV 1 and 2: its text before and after seq) and publish it to its
+# groups (ARGV 4, 5); append it to both batch streams (KEYS 2-5: list and window of each, ARGV 6, 7:
+# their groups). A stream with no window open gets one, and its list (this message, and any a dead
+# process left behind) goes out at once. Returns the streams (1, 2) whose window it opened.
+_SEND_EVENT_MESSAGE = _PUBLISH_BATCH + """
+local text = ARGV[1] .. redis.call('INCR', KEYS[1]) .. ARGV[2]
+local body = cmsgpack.pack({type = 'live.message', text = text})
+redis.call('PUBLISH', ARGV[4], body)
+redis.call('PUBLISH', ARGV[5], body)
+local opened = {}
+for stream = 1, 2 do
+  local list, window = KEYS[2 * stream], KEYS[2 * stream + 1]
+  redis.call('RPUSH', list, text)
+  if redis.call('SET', window, 1, 'NX', 'PX', ARGV[3]) then
+    publish_batch(list, ARGV[5 + stream])
+    opened[#opened + 1] = stream
+  end
+end
+return opened
 """
 
-# One order per process for an event message's seq, its plain publish and its batch append, and for
-# taking and publishing a batch (a window timer runs in its own thread).
-_order = threading.RLock()
+# At a window's end: send what the stream gathered; keep the window open only if there was anything.
+_FLUSH_BATCH = _PUBLISH_BATCH + """
+local sent = publish_batch(KEYS[1], ARGV[2])
+if sent == 0 then redis.call('DEL', KEYS[2]) else redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+return sent
+"""
 
 Message = tuple[Iterable[str], dict[str, Any]]  # (groups, payload)
 
@@ -99,7 +123,7 @@ def _queue_publish(pipe, groups: Iterable[str], text: str) -> None:
     """Queue ``text`` to its groups on ``pipe``, as the pub/sub channel layer's ``group_send`` would."""
     body = get_channel_layer().serialize({"type": "live.message", "text": text})
     for group in groups:
-        pipe.publish(f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}", body)
+        pipe.publish(_channel(group), body)
 
 
 def _publish(messages: list[Message]) -> None:
@@ -120,51 +144,44 @@ def _now() -> str:
 def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
     """To ``odds.event.<id>`` and ``odds.all`` at once, and to the batch streams ``all`` and ``event.<id>``."""
     streams = ("all", f"event.{event_id}")
-    window_ms = settings.LIVE_BATCH_MS
-    with _order:
-        payload = {**payload, "event_id": event_id, "seq": _redis().incr(f"live:seq:{event_id}"), "ts": _now()}
-        text = _text(payload)
-        try:
-            pipe = _redis().pipeline(transaction=False)
-            _queue_publish(pipe, [f"odds.event.{event_id}", "odds.all"], text)
-            for stream in streams:
-                pipe.eval(_APPEND_BATCH, 2, f"live:batch:{stream}", f"live:batch-window:{stream}", text,
-                          2 * window_ms)
-            taken = pipe.execute()[-len(streams):]
-        except Exception:  # a socket message must never break the change that caused it
-            logger.exception("live message of event %s failed", event_id)
-            return
-        opened = [(stream, texts) for stream, texts in zip(streams, taken, strict=True) if texts]
-        if opened:  # a quiet stream: this message (and any left behind) goes at once, and opens a window
-            _publish_batches(opened)
-    for stream, _ in opened:
+    # The text around its seq, which the script fills in: seq follows event_id, ts comes last.
+    head = _text({**payload, "event_id": event_id})[:-1] + ',"seq":'
+    tail = ',"ts":' + json.dumps(_now()) + "}"
+    try:
+        opened = _script(_SEND_EVENT_MESSAGE)(
+            keys=[f"live:seq:{event_id}", *(key for stream in streams for key in _batch_keys(stream))],
+            args=[head, tail, 2 * settings.LIVE_BATCH_MS, _channel(f"odds.event.{event_id}"), _channel("odds.all"),
+                  *(_channel(f"odds.batch.{stream}") for stream in streams)])
+    except Exception:  # a socket message must never break the change that caused it
+        logger.exception("live message of event %s failed", event_id)
+        return
+    for index in opened:  # a quiet stream: the message went at once, and opened a window
+        stream = streams[index - 1]
         _window(settings.LIVE_BATCH_MS, lambda stream=stream: _flush_batch(stream))
 
 
-def _publish_batches(batches: list[tuple[str, list[bytes]]]) -> None:
-    """One frame per stream, built once from the messages' texts, in the order they were appended."""
-    try:
-        pipe = _redis().pipeline(transaction=False)
-        for stream, texts in batches:
-            frame = '{"type":"batch","messages":[' + ",".join(t.decode() for t in texts) + "]}"
-            _queue_publish(pipe, [f"odds.batch.{stream}"], frame)
-        pipe.execute()
-    except Exception:
-        logger.exception("live batches to %s failed", [stream for stream, _ in batches])
+def _batch_keys(stream: str) -> tuple[str, str]:
+    return f"live:batch:{stream}", f"live:batch-window:{stream}"
+
+
+def _channel(group: str) -> str:
+    return f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}"
+
+
+@functools.cache
+def _script(source: str):
+    """A Lua script, loaded into Redis once and then called by its hash."""
+    return _redis().register_script(source)
 
 
 def _flush_batch(stream: str) -> bool:
     """At a window's end: send what the stream gathered; whether there was anything."""
     try:
-        with _order:
-            texts = _redis().eval(_TAKE_BATCH, 2, f"live:batch:{stream}", f"live:batch-window:{stream}",
-                                  2 * settings.LIVE_BATCH_MS)
-            if texts:
-                _publish_batches([(stream, texts)])
+        return bool(_script(_FLUSH_BATCH)(keys=_batch_keys(stream), args=[2 * settings.LIVE_BATCH_MS,
+                                                                         _channel(f"odds.batch.{stream}")]))
     except Exception:  # the window key expires, and the stream's next message takes what is left
         logger.exception("live batch window of %s failed", stream)
         return False
-    return bool(texts)
 
 
 def _window(ms: int, flush: Callable[[], bool]) -> None:

@@ -311,3 +311,41 @@ def test_a_socket_that_fails_to_send_does_not_stop_the_others(match, monkeypatch
         return prices
 
     assert run(scenario) == ["2.440", "2.450"]
+
+
+def test_messages_of_one_event_sent_by_two_processes_go_out_in_the_order_of_their_seq(settings):
+    """Numbering and publishing are one step in Redis, so no process can publish between them."""
+    import multiprocessing
+    import uuid
+
+    import msgpack
+
+    from tests.live_sender import send_event_messages
+
+    settings.LIVE_BATCH_MS = 20
+    event_id = uuid.uuid4().int % 10**9 + 10**9  # an event no other test or suite uses
+    redis = live_messages._redis()
+    plain, batched = (live_messages._channel(f"odds.{s}event.{event_id}") for s in ("", "batch."))
+    pubsub = redis.pubsub()
+    pubsub.subscribe(plain, batched)
+    while pubsub.get_message(timeout=1) is not None:  # the two subscription confirmations
+        pass
+    context = multiprocessing.get_context("spawn")
+    senders = [context.Process(target=send_event_messages, args=(event_id, 300, 20)) for _ in range(2)]
+    try:
+        for sender in senders:
+            sender.start()
+        received = []
+        while (message := pubsub.get_message(timeout=3)) is not None or any(s.is_alive() for s in senders):
+            if message and message["type"] == "message":
+                received.append((message["channel"].decode(), json.loads(msgpack.unpackb(message["data"])["text"])))
+    finally:
+        for sender in senders:
+            sender.join(30)
+        pubsub.close()
+        redis.delete(f"live:seq:{event_id}", *live_messages._batch_keys(f"event.{event_id}"))
+    assert [s.exitcode for s in senders] == [0, 0]
+    seqs = [m["seq"] for channel, m in received if channel == plain]
+    in_frames = [m["seq"] for channel, frame in received if channel == batched for m in frame["messages"]]
+    assert seqs == list(range(1, 601))
+    assert in_frames == seqs
