@@ -70,12 +70,12 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                              resource_type="bet", details={"stake": str(stake), "bet_type": str(bet_type),
                                                            "selections": selections}):
         slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
-        if earlier := _placed_before(player, idempotency_key, slip):
-            return earlier  # a replay is answered as first placed, whatever the book or balance say now
         check = slip_check_book(player=player, slip=slip, country=actor.country)
         wallet = wallet_lock(user=player)
+        # Under the lock, so a twin sent at the same time is seen once it has committed; before any
+        # violation is raised, so a replay is answered as first placed whatever the book or balance say now.
         if earlier := _placed_before(player, idempotency_key, slip):
-            return earlier  # the same request, sent twice at once, committed while this one read the book
+            return earlier
         check.violations += slip_check_account(check, player=player, stake=slip.stake, wallet=wallet)
         if check.violations:
             raise check.refusal()

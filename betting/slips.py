@@ -21,7 +21,7 @@ from oddslab.events.models import Event, Market, Outcome, Sport
 from oddslab.events.services import price_validate
 from risk import rules
 from risk.exposure import exposure_caps, exposure_current
-from risk.limits import Limits, limits_for
+from risk.limits import Limits, limits_for, restriction_of
 
 # When a slip breaks several rules, the error code of the response is the first of these it breaks;
 # every violation is listed in details.
@@ -131,7 +131,7 @@ def slip_check_book(*, player: Any, slip: Slip, country: str) -> SlipCheck:
     limits, exposure. Nothing here depends on the player's wallet or recent bets."""
     now = timezone.now()
     outcomes = _outcomes([s.outcome_id for s in slip.selections])
-    restriction = rules.restriction_of(player)
+    restriction = restriction_of(player)
     violations = rules.player_gate(restriction=restriction, country=country or player.country, now=now)
     legs = []
     changed = False

@@ -13,7 +13,7 @@ from ledger.models import Account, Checkpoint, Transfer
 from ledger.money import CENT
 from ledger.selectors import net_by_account
 from oddslab import live
-from oddslab.db import insert_rows
+from oddslab.db import first_row, insert_rows
 from oddslab.decimals import exact_decimal, has_at_most
 from oddslab.errors import InsufficientFunds, InvalidInput
 
@@ -35,10 +35,10 @@ def money_validate(amount: Any, *, field: str = "amount") -> Decimal:
 
 
 def house_account(code: str) -> Account:
-    # raw(): every placement and settlement reads one; the ORM's query building cost more than the read.
-    for account in Account.objects.raw(f"SELECT * FROM {Account._meta.db_table} WHERE code = %s", [f"house:{code}"]):
-        return account
-    raise Account.DoesNotExist(f"No house account {code!r} (the ledger migrations create them).")
+    account = first_row(Account, "code = %s", [f"house:{code}"])
+    if account is None:
+        raise Account.DoesNotExist(f"No house account {code!r} (the ledger migrations create them).")
+    return account
 
 
 def player_account_open(*, user: Any) -> Account:

@@ -119,19 +119,14 @@ def _text(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), default=str)
 
 
-def _queue_publish(pipe, groups: Iterable[str], text: str) -> None:
-    """Queue ``text`` to its groups on ``pipe``, as the pub/sub channel layer's ``group_send`` would."""
-    body = get_channel_layer().serialize({"type": "live.message", "text": text})
-    for group in groups:
-        pipe.publish(_channel(group), body)
-
-
 def _publish(messages: list[Message]) -> None:
-    """Send each payload to its groups."""
+    """Send each payload to its groups, as the pub/sub channel layer's ``group_send`` would."""
     try:
         pipe = _redis().pipeline(transaction=False)
         for groups, payload in messages:
-            _queue_publish(pipe, groups, _text(payload))
+            body = get_channel_layer().serialize({"type": "live.message", "text": _text(payload)})
+            for group in groups:
+                pipe.publish(_channel(group), body)
         pipe.execute()
     except Exception:  # a socket message must never break the change that caused it
         logger.exception("live messages to %s failed", sorted({g for groups, _ in messages for g in groups}))
@@ -197,8 +192,8 @@ def _window(ms: int, flush: Callable[[], bool]) -> None:
 
 
 def _flush_prices(event_id: int) -> bool:
-    window_ms = settings.LIVE_CONFLATION_MS
-    pending = _redis().eval(_TAKE_PENDING, 2, f"live:prices:{event_id}", f"live:window:{event_id}", 2 * window_ms)
+    pending = _script(_TAKE_PENDING)(keys=[f"live:prices:{event_id}", f"live:window:{event_id}"],
+                                     args=[2 * settings.LIVE_CONFLATION_MS])
     if not pending:
         return False
     prices = sorted((json.loads(value) for value in pending[1::2]), key=lambda p: p["outcome_id"])

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from oddslab.db import first_row
 from risk.models import LIMIT_FIELDS, LimitProfile, PlayerRestriction
 
 
@@ -37,6 +38,11 @@ _LOWER_BOUNDS = {"min_stake", "min_price"}
 
 
 _UNREAD = object()
+
+
+def restriction_of(player: Any) -> PlayerRestriction | None:
+    """The player's responsible-gambling settings, read once per slip or deposit."""
+    return first_row(PlayerRestriction, "player_id = %s", [player.pk])
 
 # Written as SQL: it runs on every placement and validation, and building it with the ORM (five
 # scopes, a group subquery) cost more than running it.
@@ -73,7 +79,7 @@ def limits_for(*, player: Any, sport_ids: set[int] = frozenset(),
                 break
     limits = replace(DEFAULTS, **chosen)
     if restriction is _UNREAD:
-        restriction = PlayerRestriction.objects.filter(player=player).first()
+        restriction = restriction_of(player)
     own = restriction.max_stake if restriction else None
     if own is not None and own < limits.max_stake:
         limits = replace(limits, max_stake=own)

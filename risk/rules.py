@@ -10,7 +10,8 @@ from typing import Any
 from django.utils import timezone
 
 from ledger.money import largest_stake_within
-from risk.limits import Limits
+from oddslab.db import first_row
+from risk.limits import Limits, restriction_of
 from risk.models import Geofence, PlayerRestriction
 
 
@@ -89,13 +90,6 @@ def velocity_violations(*, limits: Limits, recent_bets: int, recent_stake: Decim
     return []
 
 
-def restriction_of(player: Any) -> PlayerRestriction | None:
-    """The player's responsible-gambling settings, read once per slip or deposit."""
-    # raw(): the ORM's query building cost more than the query on every placement.
-    return next(iter(PlayerRestriction.objects.raw(
-        f"SELECT * FROM {PlayerRestriction._meta.db_table} WHERE player_id = %s", [player.pk])), None)
-
-
 def player_gate(*, restriction: PlayerRestriction | None, country: str,
                 now: datetime | None = None) -> list[Violation]:
     """Refusals that come before any bet or deposit: self-exclusion and geofencing."""
@@ -106,7 +100,7 @@ def player_gate(*, restriction: PlayerRestriction | None, country: str,
                                "You have excluded yourself from betting until "
                                f"{restriction.self_excluded_until:%Y-%m-%d %H:%M} UTC.",
                                {"until": restriction.self_excluded_until.isoformat()}))
-    geofence = next(iter(Geofence.objects.raw(f"SELECT * FROM {Geofence._meta.db_table} WHERE id = 1")), None)
+    geofence = first_row(Geofence, "id = 1")
     if geofence and geofence.enabled and country and country.upper() in geofence.blocked_countries:
         found.append(Violation("geo_blocked", "Odds Lab is not available in your country.",
                                {"country": country.upper()}))

@@ -15,6 +15,7 @@ from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
 from ledger.models import Account, Transfer
 from ledger.services import house_account, money_validate, player_account_open, transfer_create
+from oddslab.db import first_row
 from oddslab.errors import IdempotencyConflict, InvalidInput, refusal
 from risk.rules import deposit_violations
 
@@ -32,9 +33,7 @@ def wallet_open(*, user: Any) -> Account:
 
 def wallet_lock(*, user: Any) -> Account:
     """The player's wallet, row-locked until the caller's transaction ends (created on first use)."""
-    # raw(): on every placement, where the ORM's query building cost more than the lock.
-    wallet = next(iter(Account.objects.raw(
-        f"SELECT * FROM {Account._meta.db_table} WHERE owner_id = %s FOR UPDATE", [user.pk])), None)
+    wallet = first_row(Account, "owner_id = %s FOR UPDATE", [user.pk])
     return wallet or Account.objects.select_for_update().get(pk=wallet_open(user=user).pk)
 
 

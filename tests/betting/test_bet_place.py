@@ -11,6 +11,7 @@ from betting.services import bet_place
 from ledger.models import Transfer
 from ledger.selectors import ledger_verify
 from oddslab.errors import DomainError
+from oddslab.events.services import market_suspend
 from tests.conftest import audit_rows, bets_snapshot, selection, wallet_of
 
 FIVE_PRICES = ["2.50", "2.20", "1.90", "1.70", "2.00"]
@@ -136,6 +137,21 @@ def test_placing_twice_with_one_idempotency_key_makes_one_bet(api, player, make_
     assert again.json() == first.json()
     assert other.status_code == 409 and other.json()["error"] == "idempotency_conflict"
     assert Bet.objects.count() == 1 and wallet_of(player).balance == Decimal("990.00")
+
+
+def test_a_replay_is_answered_as_first_placed_though_the_balance_and_market_have_changed(api, make_user,
+                                                                                         make_event):
+    # given a bet that took the whole balance, and its market suspended since
+    player = make_user(balance="10.00")
+    event = make_event()
+    first = place(api(player), [selection(event)], "10.00", bet_type="single", HTTP_IDEMPOTENCY_KEY="all-in")
+    market_suspend(market_id=event.markets.get().pk, actor=Actor.system("test"))
+    # when the same request comes again
+    again = place(api(player), [selection(event)], "10.00", bet_type="single", HTTP_IDEMPOTENCY_KEY="all-in")
+    # then it gets the first answer: no insufficient_funds, no market_unavailable, nothing moved
+    assert first.status_code == again.status_code == 201, again.json()
+    assert again.json() == first.json()
+    assert Bet.objects.count() == 1 and wallet_of(player).balance == Decimal("0.00")
 
 
 def test_players_see_only_their_own_bets(api, player, make_user, make_event):
