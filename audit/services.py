@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.context import Actor, role_of
 from audit.models import AuditLog, Notification
 from oddslab import live
+from oddslab.db import insert_rows
 from oddslab.errors import DomainError
 
 
@@ -31,7 +32,7 @@ def audit_record(
     entry = audit_entry(actor=actor, action=action, category=category, resource_type=resource_type,
                         resource_id=resource_id, resource_label=resource_label, details=details,
                         severity=severity, outcome=outcome)
-    entry.save(force_insert=True)
+    insert_rows([entry])
     return entry
 
 
@@ -40,7 +41,7 @@ def audit_entry(
     resource_label: str = "", details: dict[str, Any] | None = None,
     severity: str = AuditLog.Severity.INFO, outcome: str = AuditLog.Outcome.SUCCESS,
 ) -> AuditLog:
-    """An unsaved audit row; batch writers (settlement) insert many with ``AuditLog.objects.bulk_create``."""
+    """An unsaved audit row; batch writers (settlement) insert many at once with ``insert_rows``."""
     now = timezone.now()
     return AuditLog(
         actor=actor.user,

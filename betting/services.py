@@ -29,6 +29,7 @@ from betting.slips import (
 )
 from ledger.models import Account, Transfer
 from ledger.services import house_account, transfer_create
+from oddslab.db import insert_rows
 from oddslab.errors import IdempotencyConflict, refusal
 from risk.exposure import exposure_current, exposure_release, exposure_reserve
 from risk.rules import max_allowed_stake
@@ -125,7 +126,7 @@ def _bet_write(*, player: Any, slip_type: str, odds_change: str, stake: Decimal,
                idempotency_key: str | None, fingerprint: str) -> Bet:
     now = timezone.now()
     delay = check.in_play_delay
-    bet = Bet.objects.create(
+    bet = Bet(
         player=player, bet_type=slip_type, stake=stake, total_odds=check.total_odds,
         potential_return=check.potential_return, odds_change=odds_change,
         status=Bet.Status.PLACED if delay else Bet.Status.ACCEPTED, in_play=bool(delay),
@@ -133,10 +134,10 @@ def _bet_write(*, player: Any, slip_type: str, odds_change: str, stake: Decimal,
         accepted_at=None if delay else now, idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    BetLeg.objects.bulk_create([
-        BetLeg(bet=bet, position=i, outcome=leg.outcome, market_id=leg.outcome.market_id,
-               event_id=leg.outcome.market.event_id, price=leg.price)
-        for i, leg in enumerate(check.legs)])
+    insert_rows([bet])
+    insert_rows([BetLeg(bet=bet, position=i, outcome=leg.outcome, market_id=leg.outcome.market_id,
+                        event_id=leg.outcome.market.event_id, price=leg.price)
+                 for i, leg in enumerate(check.legs)])
     return bet
 
 

@@ -16,6 +16,7 @@ from betting.models import Bet
 from ledger.models import Account
 from ledger.money import exact_product, payout
 from ledger.services import money_validate
+from oddslab.db import columns, loaded
 from oddslab.errors import DomainError, InvalidInput, NotFound, refusal
 from oddslab.events.models import Event, Market, Outcome, Sport
 from oddslab.events.services import price_validate
@@ -208,12 +209,11 @@ def _available(outcome_status: str, market_status: str, event_status: str) -> bo
 
 # Each outcome with its market, event and sport, in one statement written as SQL: it runs on every
 # placement and validation, and select_related's query cost more to build than to run.
-_CHAIN = [(model, [f.attname for f in model._meta.concrete_fields]) for model in (Outcome, Market, Event, Sport)]
+_CHAIN = (Outcome, Market, Event, Sport)
 _OUTCOMES = "SELECT {} FROM {} o JOIN {} m ON m.id = o.market_id JOIN {} e ON e.id = m.event_id " \
     "JOIN {} s ON s.id = e.sport_id WHERE o.id = ANY(%s)".format(
-        ", ".join(f"{alias}.{f.column}" for alias, (model, _) in zip("omes", _CHAIN, strict=True)
-                  for f in model._meta.concrete_fields),
-        *(model._meta.db_table for model, _ in _CHAIN))
+        ", ".join(columns(model, alias) for alias, model in zip("omes", _CHAIN, strict=True)),
+        *(model._meta.db_table for model in _CHAIN))
 
 
 def _outcomes(ids: list[int]) -> dict[int, Outcome]:
@@ -223,9 +223,10 @@ def _outcomes(ids: list[int]) -> dict[int, Outcome]:
     found = {}
     for row in rows:
         chain, start = [], 0
-        for model, names in _CHAIN:
-            chain.append(model.from_db(connection.alias, names, row[start:start + len(names)]))
-            start += len(names)
+        for model in _CHAIN:
+            width = len(model._meta.concrete_fields)
+            chain.append(loaded(model, row[start:start + width]))
+            start += width
         outcome, market, event, sport = chain
         event.sport, market.event, outcome.market = sport, event, market
         found[outcome.pk] = outcome

@@ -1,5 +1,7 @@
 """Database-level rules shared by the apps' models."""
 
+import functools
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -47,29 +49,67 @@ class ExactDecimalField(models.Field):
         return self.to_python(value)
 
 
-def first_row(model: type[models.Model], where: str, params: list[Any] | tuple = ()) -> Any:
-    """``SELECT * FROM <model's table> WHERE <where>``: the first row as a model instance, or None.
+def columns(model: type[models.Model], alias: str = "") -> str:
+    """The model's columns for a hand-written SELECT, in the order ``loaded`` takes them."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
 
-    For reads on every placement, where building the query with the ORM cost more than running it.
+
+@functools.cache
+def _loading(model: type[models.Model]) -> tuple[list[str], list[tuple[int, Any]]]:
+    fields = model._meta.concrete_fields
+    return ([f.attname for f in fields],
+            [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")])
+
+
+def loaded(model: type[models.Model], values: Sequence[Any]) -> Any:
+    """A model instance from a row selected with ``columns(model)``, as the ORM would load it."""
+    names, converters = _loading(model)
+    if converters:
+        values = list(values)
+        for i, convert in converters:
+            values[i] = convert(values[i], None, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+def first_row(model: type[models.Model], where: str, params: Sequence[Any] = ()) -> Any:
+    """``SELECT <columns> FROM <model's table> WHERE <where>``: the first row as a model instance, or None.
+
+    For reads on every placement, where building the query with the ORM (or ``raw()``) cost more
+    than running it.
     """
-    for row in model.objects.raw(f"SELECT * FROM {model._meta.db_table} WHERE {where}", params):
-        return row
-    return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns(model)} FROM {model._meta.db_table} WHERE {where}", params)
+        row = cursor.fetchone()
+    return None if row is None else loaded(model, row)
+
+
+@functools.cache
+def _inserting(model: type[models.Model]) -> tuple[list[models.Field], str, str]:
+    """The fields an INSERT writes, and its two forms: one row of values, or a column array each."""
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.pk or not isinstance(f, models.AutoField)]
+    head = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} " \
+        f"({', '.join(connection.ops.quote_name(f.column) for f in fields)})"
+    returning = f"RETURNING {connection.ops.quote_name(meta.pk.column)}"
+    one = f"{head} VALUES ({', '.join(['%s'] * len(fields))}) {returning}"
+    many = f"{head} SELECT * FROM unnest({', '.join(f'%s::{f.db_type(connection)}[]' for f in fields)}) {returning}"
+    return fields, one, many
 
 
 def insert_rows(objs: list[models.Model]) -> None:
-    """``bulk_create`` for the hot batch paths (settlement writes thousands of rows a second).
+    """``bulk_create`` for the hot paths: placement writes a bet, its legs, a transfer and an audit
+    row per request, settlement thousands of rows a second.
 
-    One ``INSERT ... SELECT FROM unnest(array per column) RETURNING pk``, with each column's values
-    passed as they are (psycopg adapts them) instead of through Django's per-value preparation,
-    which was most of a settlement batch's Python time. Sets the primary keys and ``auto_now_add``
-    timestamps on the objects, as ``bulk_create`` does. No signals, like ``bulk_create``.
+    One ``INSERT ... RETURNING pk`` with fixed text per model: several rows go as one array per
+    column (``SELECT FROM unnest``), each column's values passed as they are (psycopg adapts them)
+    instead of through Django's per-value preparation, which was most of a settlement batch's
+    Python time. Sets the primary keys and ``auto_now_add`` timestamps on the objects, as
+    ``bulk_create`` does. No signals, like ``bulk_create``.
     """
     if not objs:
         return
-    meta = objs[0]._meta
-    pk = meta.pk
-    fields = [f for f in meta.concrete_fields if f is not pk or not isinstance(f, models.AutoField)]
+    fields, one, many = _inserting(type(objs[0]))
     now = timezone.now()
     for field in fields:
         if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
@@ -82,11 +122,12 @@ def insert_rows(objs: list[models.Model]) -> None:
         if isinstance(field, models.JSONField):
             values = [None if v is None else Jsonb(v) for v in values]
         columns.append(values)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) "
-                       f"SELECT * FROM unnest({arrays}) RETURNING {connection.ops.quote_name(pk.column)}", columns)
+        if len(objs) == 1:
+            cursor.execute(one, [values[0] for values in columns])
+        else:
+            cursor.execute(many, columns)
+        pk = objs[0]._meta.pk.attname
         for obj, (value,) in zip(objs, cursor.fetchall(), strict=True):
-            setattr(obj, pk.attname, value)
+            setattr(obj, pk, value)
             obj._state.adding, obj._state.db = False, connection.alias

@@ -13,23 +13,26 @@ from risk.models import ExposureCap, OutcomeExposure
 
 def exposure_caps(*, legs: list[tuple[int, int, str]]) -> dict[int, Decimal]:
     """The cap for each (outcome_id, sport_id, market_kind): sport and kind > kind > sport > default."""
-    caps = list(ExposureCap.objects.all())
+    # Written as SQL, like exposure_current: both run on every placement and validation.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT sport_id, market_kind, cap FROM {ExposureCap._meta.db_table}")
+        caps = {(sport_id, kind): cap for sport_id, kind, cap in cursor.fetchall()}
     default = Decimal(settings.RISK_DEFAULT_EXPOSURE_CAP)
 
     def cap_for(sport_id: int, kind: str) -> Decimal:
-        for want_sport, want_kind in ((sport_id, kind), (None, kind), (sport_id, ""), (None, "")):
-            for cap in caps:
-                if cap.sport_id == want_sport and cap.market_kind == want_kind:
-                    return cap.cap
+        for scope in ((sport_id, kind), (None, kind), (sport_id, ""), (None, "")):
+            if scope in caps:
+                return caps[scope]
         return default
 
     return {outcome_id: cap_for(sport_id, kind) for outcome_id, sport_id, kind in legs}
 
 
 def exposure_current(*, outcome_ids: list[int]) -> dict[int, Decimal]:
-    rows = OutcomeExposure.objects.filter(outcome_id__in=outcome_ids).values_list(
-        "outcome_id", "worst_case_payout")
-    return {outcome_id: Decimal("0.00") for outcome_id in outcome_ids} | dict(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT outcome_id, worst_case_payout FROM {OutcomeExposure._meta.db_table} "
+                       "WHERE outcome_id = ANY(%s)", [list(outcome_ids)])
+        return {outcome_id: Decimal("0.00") for outcome_id in outcome_ids} | dict(cursor.fetchall())
 
 
 def exposure_reserve(*, caps: dict[int, Decimal], stake: Decimal, payout: Decimal) -> list[int]:
