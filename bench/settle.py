@@ -182,6 +182,7 @@ def job_build(*, bets: int, out: Any, go: Any) -> dict:
     from ledger.money import exact_product, payout
     from ledger.services import TransferSpec, house_account, transfers_create
     from oddslab.accounts.services import user_with_role
+    from oddslab.db import insert_rows
     from oddslab.events.models import Outcome
     from oddslab.events.services import MarketSpec, event_create
     from risk.models import OutcomeExposure
@@ -222,11 +223,11 @@ def job_build(*, bets: int, out: Any, go: Any) -> dict:
                                 status="accepted", stake=stake, total_odds=odds,
                                 potential_return=payout(stake, odds), odds_change="none", accepted_at=now))
                 slips.append(slip)
-            Bet.objects.bulk_create(rows, batch_size=5000)
-            BetLeg.objects.bulk_create([
+            insert_rows(rows)  # a column array each: bulk_create would pass a parameter per value
+            insert_rows([
                 BetLeg(bet_id=bet.pk, position=p, outcome_id=o.pk, market_id=o.market_id,
                        event_id=o.market.event_id, price=o.price)
-                for bet, slip in zip(rows, slips, strict=True) for p, o in enumerate(slip)], batch_size=5000)
+                for bet, slip in zip(rows, slips, strict=True) for p, o in enumerate(slip)])
             transfers_create([
                 TransferSpec(debit=wallets[bet.player_id], credit=held, amount=bet.stake, kind=Transfer.Kind.BET_STAKE,
                              reference_type="bet", reference_id=bet.pk, idempotency_key=f"bet:{bet.pk}:stake")

@@ -39,7 +39,12 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 # A pooled connection per request: under ASGI a fresh connection per request roughly halves
 # a one-query view's throughput (DESIGN.md). CONN_MAX_AGE must stay 0 with the pool.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Parameters bound by the server and statements prepared on their fifth use on a connection:
+# PostgreSQL then skips parsing and planning, which was more than half of its time on a placement's
+# short statements (bench/RESULTS.md, 2026-11-29 evening).
 DATABASES["default"]["OPTIONS"] = {
+    "server_side_binding": True,
+    "prepare_threshold": 5,
     "pool": {
         "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", "2")),
         "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20")),

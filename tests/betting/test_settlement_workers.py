@@ -16,6 +16,7 @@ from ledger.models import Account, Transfer
 from ledger.money import payout
 from ledger.selectors import ledger_verify
 from ledger.services import TransferSpec, house_account, transfers_create
+from oddslab.db import insert_rows
 from oddslab.events.services import event_result_set
 from risk.models import OutcomeExposure
 from tests.conftest import outcome_of
@@ -38,7 +39,7 @@ def accepted_bets(players, legs_of_each, stake):
                             status="accepted", stake=stake, total_odds=odds, potential_return=payout(stake, odds),
                             odds_change="none"))
             legs.append(outcomes)
-        Bet.objects.bulk_create(bets)
+        insert_rows(bets)  # thousands of rows: one array per column, not a parameter per value
         held = house_account(Account.House.STAKES_HELD)
         for bet, outcomes in zip(bets, legs, strict=True):
             BetLeg.objects.bulk_create([BetLeg(bet=bet, position=i, outcome=o, market_id=o.market_id,
