@@ -64,7 +64,7 @@ class BetSerializer(serializers.Serializer):
     payout = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
     odds_change = serializers.CharField()
     in_play = serializers.BooleanField()
-    legs = LegSerializer(many=True)
+    legs = LegSerializer(many=True, source="leg_list")
     rejection_reason = serializers.CharField()
     placed_at = serializers.DateTimeField()
     accepted_at = serializers.DateTimeField(allow_null=True)
@@ -113,8 +113,7 @@ class BetListApi(ListAPIView):
         responses={201: BetSerializer, **REFUSALS})
     def post(self, request):
         bet = bet_place(**_slip(request), idempotency_key=idempotency_key(request))
-        return Response(BetSerializer(selectors.bet_get(user=request.user, bet_id=bet.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(BetSerializer(bet).data, status=status.HTTP_201_CREATED)
 
 
 class BetDetailApi(APIView):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from oddslab.db import ExactDecimalField
 
@@ -80,6 +81,12 @@ class Bet(models.Model):
     @property
     def ticket_number(self) -> str:
         return format_ticket_number(self.pk)
+
+    @cached_property
+    def leg_list(self) -> list["BetLeg"]:
+        """The legs in position order: prefetched by the selectors, set as written by placement
+        (so a placement's answer does not read back what it has just inserted)."""
+        return list(self.legs.all())
 
 
 def format_ticket_number(bet_id: int) -> str:

@@ -135,9 +135,10 @@ def _bet_write(*, player: Any, slip_type: str, odds_change: str, stake: Decimal,
         request_fingerprint=fingerprint,
     )
     insert_rows([bet])
-    insert_rows([BetLeg(bet=bet, position=i, outcome=leg.outcome, market_id=leg.outcome.market_id,
-                        event_id=leg.outcome.market.event_id, price=leg.price)
-                 for i, leg in enumerate(check.legs)])
+    bet.leg_list = [BetLeg(bet=bet, position=i, outcome=leg.outcome, market_id=leg.outcome.market_id,
+                           event_id=leg.outcome.market.event_id, price=leg.price)
+                    for i, leg in enumerate(check.legs)]
+    insert_rows(bet.leg_list)
     return bet
 
 

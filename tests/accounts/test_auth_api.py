@@ -73,3 +73,19 @@ def test_me_needs_login(api, db):
     response = api().get("/api/v1/me")
     assert response.status_code == 401
     assert response.json()["error"] == "not_authenticated"
+
+
+def test_a_token_authenticates_only_its_active_user(api, player):
+    token = api().post("/api/v1/auth/token", {"username": "patricia", "password": "a-long-test-password"},
+                       format="json").json()["token"]
+    client = api()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/me").json()["roles"] == ["player"]
+    stranger = api()
+    stranger.credentials(HTTP_AUTHORIZATION=f"Token {token[:-1]}x")
+    unknown = stranger.get("/api/v1/me")
+    assert unknown.status_code == 401 and unknown.json()["error"] == "not_authenticated"
+    assert unknown.headers["WWW-Authenticate"] == "Token"
+    User.objects.filter(pk=player.pk).update(is_active=False)
+    inactive = client.get("/api/v1/me")
+    assert inactive.status_code == 401 and inactive.json()["error"] == "not_authenticated"

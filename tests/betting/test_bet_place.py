@@ -39,6 +39,8 @@ def test_a_single_is_accepted_at_once_before_the_match(api, player, make_event):
     assert bet["ticket_number"] == f"BET-{bet['id']:09d}"
     assert bet["legs"] == [{"outcome_id": selection(event)["outcome_id"], "market_id": event.markets.get().pk,
                             "event_id": event.pk, "price": "2.500", "result": None}]
+    # the answer is built from the bet as written; reading it back gives the same
+    assert api(player).get(f"/api/v1/bets/{bet['id']}").json() == bet
     assert wallet_of(player).balance == Decimal("900.00")
     stake = Transfer.objects.get(kind="bet_stake")
     assert (stake.amount, stake.reference_type, stake.reference_id) == (Decimal("100.00"), "bet", str(bet["id"]))
@@ -98,6 +100,7 @@ def test_a_100_leg_multiple_within_the_cap_is_placed_and_101_is_refused(api, mak
     with localcontext(prec=1000):
         assert bet.total_odds == Decimal("1.07") ** 100  # exact, all 300 decimals
     assert placed.json()["potential_return"] == "867.71"
+    assert api(player).get(f"/api/v1/bets/{bet.pk}").json() == placed.json()  # legs in position order
     assert refused.status_code == 422
     assert refused.json()["error"] == "too_many_selections"
     assert bets_snapshot() == before
