@@ -88,9 +88,14 @@ INSTALLED_APPS = [
     "oddslab",  # project-wide management commands (seed_demo)
 ]
 
+# WhiteNoise (sync-only) comes last, not second as its docs suggest: under ASGI, Django runs every
+# middleware above the innermost sync-only one synchronously in the request's thread. With it
+# second, the async-capable ones below it ran in the event loop, and Django's MiddlewareMixin
+# crosses to a thread and back for each process_request/process_response: about a dozen crossings
+# a request, a fifth of the Daphne CPU of a one-query request (bench/RESULTS.md, 2026-11-29 evening).
+# Static files now pass the session, CSRF and auth middleware first, which touch nothing lazily.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,6 +104,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "oddslab.urls"
