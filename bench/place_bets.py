@@ -855,7 +855,7 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         hot = best(layer, "hot wallet")
         if hot:
             checks.append((f"{layer}: >= 150/s on one hot wallet (best level)",
-                           f"{hot.rate:,.0f}/s ({hot.level} players)", hot.rate >= 150))
+                           f"{hot.rate:,.1f}/s ({hot.level} players)", hot.rate >= 150))
     if 32 in args.levels:
         for layer in ("service", "http"):
             for scenario in ("1,000 wallets", "hot wallet"):

@@ -49,6 +49,7 @@ class ExactDecimalField(models.Field):
         return self.to_python(value)
 
 
+@functools.cache
 def columns(model: type[models.Model], alias: str = "") -> str:
     """The model's columns for a hand-written SELECT, in the order ``loaded`` takes them."""
     prefix = f"{alias}." if alias else ""
