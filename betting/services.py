@@ -72,6 +72,7 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                                                            "selections": selections}):
         slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
         check = slip_check_book(player=player, slip=slip, country=actor.country)
+        stakes_held = house_account(Account.House.STAKES_HELD)  # read before the lock: it keeps the lock short
         wallet = wallet_lock(user=player)
         # Under the lock, so a twin sent at the same time is seen once it has committed; before any
         # violation is raised, so a replay is answered as first placed whatever the book or balance say now.
@@ -90,7 +91,7 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
             raise refusal("exposure_limit", "We cannot take this much on this selection right now; "
                           "stake less.", {"max_allowed_stake": str(max_allowed_stake(
                               limits=check.limits, total_odds=check.total_odds, exposure_headroom=headroom))})
-        transfer_create(debit=wallet, credit=house_account(Account.House.STAKES_HELD), amount=bet.stake,
+        transfer_create(debit=wallet, credit=stakes_held, amount=bet.stake,
                         kind=Transfer.Kind.BET_STAKE, reference_type="bet", reference_id=bet.pk,
                         idempotency_key=f"bet:{bet.pk}:stake", created_by=actor.user)
         slip_confirm(check)
