@@ -72,6 +72,8 @@ def audited_transaction(
     The refusal row is written after the rollback, on its own, so a refused action leaves no trace
     but its audit record (issue: "refused actions are recorded too, in their own transaction").
     """
+    if actor.user is not None:
+        role_of(actor.user)  # read (and kept on the user) now, not inside the locks the block takes
     try:
         with transaction.atomic():
             yield
