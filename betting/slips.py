@@ -16,7 +16,7 @@ from betting.models import Bet
 from ledger.models import Account
 from ledger.money import exact_product, payout
 from ledger.services import money_validate
-from oddslab.db import columns, loaded
+from oddslab.db import columns, loaded_chain
 from oddslab.errors import DomainError, InvalidInput, NotFound, refusal
 from oddslab.events.models import Event, Market, Outcome, Sport
 from oddslab.events.services import price_validate
@@ -222,12 +222,7 @@ def _outcomes(ids: list[int]) -> dict[int, Outcome]:
         rows = cursor.fetchall()
     found = {}
     for row in rows:
-        chain, start = [], 0
-        for model in _CHAIN:
-            width = len(model._meta.concrete_fields)
-            chain.append(loaded(model, row[start:start + width]))
-            start += width
-        outcome, market, event, sport = chain
+        outcome, market, event, sport = loaded_chain(_CHAIN, row)
         event.sport, market.event, outcome.market = sport, event, market
         found[outcome.pk] = outcome
     missing = sorted(set(ids) - set(found))

@@ -10,7 +10,7 @@ from django.db import connection
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from oddslab.db import columns, loaded
+from oddslab.db import columns, loaded_chain
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -26,8 +26,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        width = len(Token._meta.concrete_fields)
-        token, user = loaded(Token, row[:width]), loaded(user_model, row[width:])
+        token, user = loaded_chain((Token, user_model), row)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         token.user = user

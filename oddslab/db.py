@@ -73,6 +73,16 @@ def loaded(model: type[models.Model], values: Sequence[Any]) -> Any:
     return model.from_db(connection.alias, names, values)
 
 
+def loaded_chain(models_: Sequence[type[models.Model]], row: Sequence[Any]) -> list[Any]:
+    """One instance per model from a row that selected ``columns()`` of each, in that order (a join)."""
+    instances, start = [], 0
+    for model in models_:
+        width = len(model._meta.concrete_fields)
+        instances.append(loaded(model, row[start:start + width]))
+        start += width
+    return instances
+
+
 def first_row(model: type[models.Model], where: str, params: Sequence[Any] = ()) -> Any:
     """``SELECT <columns> FROM <model's table> WHERE <where>``: the first row as a model instance, or None.
 

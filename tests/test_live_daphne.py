@@ -127,3 +127,12 @@ def test_a_players_bet_news_reach_only_that_player(daphne_server, make_user, mak
     assert {"type": "wallet", "balance": "120.00"} in settled
     assert any(m["type"] == "notification" and m["kind"] == "bet_settled" for m in settled)
     assert leaked == []
+
+
+@live
+def test_the_server_serves_static_files(daphne_server):
+    """WhiteNoise sits last in the middleware; a stylesheet still comes from the real server."""
+    with urllib.request.urlopen(f"{daphne_server}/static/css/oddslab.css", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/css")
+        assert b"tabular-nums" in response.read()
