@@ -144,7 +144,7 @@ def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
     tail = ',"ts":' + json.dumps(_now()) + "}"
     try:
         opened = _script(_SEND_EVENT_MESSAGE)(
-            keys=[f"live:seq:{event_id}", *(key for stream in streams for key in _batch_keys(stream))],
+            keys=[_key(f"seq:{event_id}"), *(key for stream in streams for key in _batch_keys(stream))],
             args=[head, tail, 2 * settings.LIVE_BATCH_MS, _channel(f"odds.event.{event_id}"), _channel("odds.all"),
                   *(_channel(f"odds.batch.{stream}") for stream in streams)])
     except Exception:  # a socket message must never break the change that caused it
@@ -156,7 +156,11 @@ def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
 
 
 def _batch_keys(stream: str) -> tuple[str, str]:
-    return f"live:batch:{stream}", f"live:batch-window:{stream}"
+    return _key(f"batch:{stream}"), _key(f"batch-window:{stream}")
+
+
+def _key(name: str) -> str:
+    return f"{settings.REDIS_PREFIX}live:{name}"
 
 
 def _channel(group: str) -> str:
@@ -192,7 +196,7 @@ def _window(ms: int, flush: Callable[[], bool]) -> None:
 
 
 def _flush_prices(event_id: int) -> bool:
-    pending = _script(_TAKE_PENDING)(keys=[f"live:prices:{event_id}", f"live:window:{event_id}"],
+    pending = _script(_TAKE_PENDING)(keys=[_key(f"prices:{event_id}"), _key(f"window:{event_id}")],
                                      args=[2 * settings.LIVE_CONFLATION_MS])
     if not pending:
         return False
@@ -203,9 +207,9 @@ def _flush_prices(event_id: int) -> bool:
 
 def _queue_prices(event_id: int, changes: list[dict[str, Any]]) -> None:
     redis = _redis()
-    redis.hset(f"live:prices:{event_id}", mapping={str(c["outcome_id"]): json.dumps(c) for c in changes})
+    redis.hset(_key(f"prices:{event_id}"), mapping={str(c["outcome_id"]): json.dumps(c) for c in changes})
     # The window key outlives its timer by a window, so a dead process cannot hold prices back for long.
-    if redis.set(f"live:window:{event_id}", 1, nx=True, px=2 * settings.LIVE_CONFLATION_MS):
+    if redis.set(_key(f"window:{event_id}"), 1, nx=True, px=2 * settings.LIVE_CONFLATION_MS):
         _flush_prices(event_id)  # a quiet event: no reason to wait
         _window(settings.LIVE_CONFLATION_MS, lambda: _flush_prices(event_id))
 

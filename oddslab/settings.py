@@ -53,6 +53,14 @@ DATABASES["default"]["OPTIONS"] = {
 }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME", "test_oddslab")}
 
+# Every Redis key and pub/sub channel of the platform (cache, channel layer, live streams, Celery)
+# starts with this, so two sites or test runs can share one Redis without hearing each other
+# (pub/sub channels ignore database numbers). A test run takes one of its own, named after its test
+# database, which tests/conftest.py clears first; the processes a test starts inherit it.
+REDIS_PREFIX = os.environ.get("ODDSLAB_REDIS_PREFIX", "")
+if not REDIS_PREFIX and os.environ.get("PYTEST_VERSION"):
+    REDIS_PREFIX = f"{DATABASES['default']['TEST']['NAME']}:"
+
 if REDIS_URL.startswith("unix://"):
     CELERY_BROKER_URL = "redis+socket://" + REDIS_URL.removeprefix("unix://")
 else:
@@ -161,10 +169,11 @@ TRUSTED_PROXY_IP_HEADER = os.environ.get("ODDSLAB_TRUSTED_PROXY_IP_HEADER", "")
 
 # --- Cache, channels, Celery ------------------------------------------------------------------
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                "KEY_PREFIX": REDIS_PREFIX},
 }
 # oddslab/live.py publishes to this layer's Redis channels itself ("<prefix>__group__<group>").
-CHANNEL_LAYER_PREFIX = "asgi"
+CHANNEL_LAYER_PREFIX = f"{REDIS_PREFIX}asgi"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -173,6 +182,7 @@ CHANNEL_LAYERS = {
 }
 
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_PREFIX} if REDIS_PREFIX else {}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

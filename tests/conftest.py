@@ -41,6 +41,21 @@ def _flush_ignoring_append_only(self, *args, **options):
 flush.Command.handle = _flush_ignoring_append_only
 
 
+@pytest.fixture(scope="session", autouse=True)
+def redis_namespace():
+    """This run's Redis keys (settings.REDIS_PREFIX, named after the test database), cleared first:
+    what another run, or ``make run`` on the same Redis, left behind never lands on this run's ids."""
+    import redis
+    from django.conf import settings
+
+    assert settings.REDIS_PREFIX, "a test run keeps its Redis keys under a prefix of its own"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stale = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings):
     """Let the concurrency tests' threads (64 in the hot-wallet test) each hold a pooled connection."""
@@ -152,12 +167,19 @@ def audit_rows(action: str, outcome: str | None = None):
 
 
 def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; return results or exceptions."""
+    """Run ``work(i)`` in ``count`` threads released together; return results or exceptions.
+
+    If the test is stopped while they run (pytest-timeout, Ctrl-C), the ``finally`` releases the
+    barrier and cancels the threads' PostgreSQL statements, so a hung race ends with its test."""
     barrier = threading.Barrier(count)
     results: list[Any] = [None] * count
+    backends: list[int] = []
 
     def target(i: int) -> None:
         try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backends.append(cursor.fetchone()[0])
             barrier.wait()
             results[i] = work(i)
         except Exception as exc:  # collected for the test to inspect
@@ -165,12 +187,30 @@ def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:
         finally:
             connections.close_all()  # hand the pooled connection back
 
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        threads_stop(threads, barrier=barrier, backends=backends)
     return results
+
+
+def threads_stop(threads: list[threading.Thread], *, barrier: threading.Barrier | None = None,
+                 backends: list[int] = ()) -> None:
+    """Make sure a test's threads have ended: release their barrier, cancel their statements."""
+    if not any(thread.is_alive() for thread in threads):
+        return
+    if barrier is not None:
+        barrier.abort()
+    if backends:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_cancel_backend(pid) FROM unnest(%s::int[]) AS pid", [list(backends)])
+    for thread in threads:
+        if thread.is_alive():
+            thread.join(timeout=10)
 
 
 def database_url_of_tests() -> str:

@@ -175,7 +175,7 @@ def test_the_batched_stream_carries_the_plain_messages_in_order_a_window_in_one_
         plain = WebsocketCommunicator(websocket_application, "/ws/v1/odds")
         batched = WebsocketCommunicator(websocket_application, "/ws/v1/odds?batch=1")
         assert (await plain.connect())[0] and (await batched.connect())[0]
-        while await sync_to_async(live_messages._redis().exists)("live:batch-window:all"):
+        while await sync_to_async(live_messages._redis().exists)(live_messages._batch_keys("all")[1]):
             await asyncio.sleep(0.05)  # until the window opened by creating the event has closed
         await sync_to_async(outcome_price_set)(outcome_id=home, price="2.41", reason="trader", actor=Actor.system("t"))
         started = time.monotonic()
@@ -343,7 +343,7 @@ def test_messages_of_one_event_sent_by_two_processes_go_out_in_the_order_of_thei
         for sender in senders:
             sender.join(30)
         pubsub.close()
-        redis.delete(f"live:seq:{event_id}", *live_messages._batch_keys(f"event.{event_id}"))
+        redis.delete(live_messages._key(f"seq:{event_id}"), *live_messages._batch_keys(f"event.{event_id}"))
     assert [s.exitcode for s in senders] == [0, 0]
     seqs = [m["seq"] for channel, m in received if channel == plain]
     in_frames = [m["seq"] for channel, frame in received if channel == batched for m in frame["messages"]]

@@ -13,7 +13,7 @@ from ledger.selectors import ledger_verify
 from oddslab.errors import DomainError
 from oddslab.events.services import market_suspend, outcome_price_set
 from risk.models import LimitProfile, OutcomeExposure, PlayerRestriction
-from tests.conftest import run_concurrently, selection, wallet_of
+from tests.conftest import run_concurrently, selection, threads_stop, wallet_of
 
 concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -130,16 +130,20 @@ def test_a_change_committed_while_a_bet_is_written_refuses_the_bet(monkeypatch, 
     body = selection(event)
     reached, go = _paused_before_confirm(monkeypatch)
     results = []
-    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)))
-    placing.start()
-    assert reached.wait(10)
-    # when the trader's change commits in between
-    if change == "price":
-        outcome_price_set(outcome_id=body["outcome_id"], price="2.40", reason="race", actor=Actor.system("t"))
-    else:
-        market_suspend(market_id=event.markets.get().pk, actor=Actor.system("t"))
-    go.set()
-    placing.join()
+    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
+    try:
+        placing.start()
+        assert reached.wait(10)
+        # when the trader's change commits in between
+        if change == "price":
+            outcome_price_set(outcome_id=body["outcome_id"], price="2.40", reason="race", actor=Actor.system("t"))
+        else:
+            market_suspend(market_id=event.markets.get().pk, actor=Actor.system("t"))
+        go.set()
+        placing.join()
+    finally:
+        go.set()
+        threads_stop([placing])
     # then the bet is refused and left no trace
     assert results == [code]
     assert not Bet.objects.exists() and wallet_of(player).balance == Decimal("100.00")
@@ -163,19 +167,23 @@ def test_a_change_that_starts_after_the_confirmation_waits_for_the_bet(monkeypat
 
     monkeypatch.setattr(betting.services, "slip_confirm", confirm_then_pause)
     results, changed_at = [], []
-    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)))
-    placing.start()
-    assert confirmed.wait(10)
+    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
     trader = threading.Thread(target=lambda: (market_suspend(market_id=event.markets.get().pk,
                                                              actor=Actor.system("t")),
-                                              changed_at.append(time.perf_counter())))
-    trader.start()
-    time.sleep(0.5)
-    assert not changed_at  # the suspension is waiting for the bet
-    released_at = time.perf_counter()
-    go.set()
-    placing.join()
-    trader.join()
+                                              changed_at.append(time.perf_counter())), daemon=True)
+    try:
+        placing.start()
+        assert confirmed.wait(10)
+        trader.start()
+        time.sleep(0.5)
+        assert not changed_at  # the suspension is waiting for the bet
+        released_at = time.perf_counter()
+        go.set()
+        placing.join()
+        trader.join()
+    finally:
+        go.set()
+        threads_stop([placing, trader])
     assert results == ["placed"] and changed_at[0] > released_at
 
 

@@ -77,7 +77,7 @@ def operator(service, **kwargs):
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(timeout=60)
     assert result, f"{service.__name__} did not finish"
