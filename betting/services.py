@@ -51,6 +51,8 @@ def bet_validate(*, player: Any, selections: Any, stake: Any, bet_type: Any, odd
     """What placing this slip now would do, without placing it (the bet slip calls it as you type)."""
     slip = slip_parse(selections=selections, stake=stake, bet_type=bet_type, odds_change=odds_change)
     check = slip_check(player=player, slip=slip, country=actor.country, wallet=wallet_account(user=player))
+    if any(v.error == "not_a_player" for v in check.violations):
+        raise check.refusal()  # a role refusal (403), not a slip to fix
     return Validation(valid=not check.violations, total_odds=odds_text(check.total_odds),
                       potential_return=check.potential_return, max_allowed_stake=check.max_allowed_stake,
                       violations=[v.as_dict() for v in check.violations])

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog, Notification
-from audit.services import audit_entry, notification_message
+from audit.services import audit_entry, audited_transaction, notification_message
 from betting.models import Bet, BetLeg
 from betting.news import bet_message
 from ledger.models import Account, Transfer
@@ -28,7 +28,7 @@ from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
 from oddslab import live
 from oddslab.db import insert_rows
-from oddslab.errors import Conflict, InvalidInput, NotFound
+from oddslab.errors import Conflict, InvalidInput, NotFound, refusal
 from oddslab.events.models import Market
 from risk.exposure import exposure_release
 
@@ -183,15 +183,20 @@ def markets_pending_settlement() -> list[int]:
 def bet_settle_manual(*, bet_id: int, result: Any, reason: str, actor: Actor) -> Bet:
     """An operator settles an accepted bet by hand (won pays the potential return, void returns the
     stake, lost pays nothing), with a reason; audited with before and after."""
-    if result not in Bet.Result.values:
-        raise InvalidInput("result must be won, lost or void.", details={"field": "result"})
-    if not (reason or "").strip():
-        raise InvalidInput("Say why the bet is settled by hand.", code="reason_required")
-    with transaction.atomic():
+    with audited_transaction(actor=actor, action="bet.settle", category=AuditLog.Category.BETTING,
+                             resource_type="bet", resource_id=bet_id,
+                             details={"result": str(result), "reason": str(reason)}):
+        if result not in Bet.Result.values:
+            raise InvalidInput("result must be won, lost or void.", details={"field": "result"})
+        if not (reason or "").strip():
+            raise InvalidInput("Say why the bet is settled by hand.", code="reason_required")
         bet = (Bet.objects.select_for_update(of=("self",)).select_related("player__ledger_account")
                .filter(pk=bet_id).first())
         if bet is None:
             raise NotFound(f"No bet with id {bet_id}.")
+        if actor.user_id is not None and actor.user_id == bet.player_id:
+            raise refusal("own_bet", "Nobody settles a bet they placed; ask another trader.",
+                          {"bet_id": bet.pk})
         if bet.status != Bet.Status.ACCEPTED:
             raise Conflict(f"Only an accepted bet can be settled; this one is {bet.status}.",
                            code="invalid_bet_state", details={"status": bet.status})

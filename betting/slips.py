@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from audit.context import role_of
 from betting.models import Bet
 from ledger.models import Account
 from ledger.money import exact_product, payout
@@ -26,7 +27,7 @@ from risk.limits import Limits, limits_for, restriction_of
 
 # When a slip breaks several rules, the error code of the response is the first of these it breaks;
 # every violation is listed in details.
-PRIORITY = ["self_excluded", "geo_blocked", "market_unavailable", "related_selections", "odds_changed",
+PRIORITY = ["not_a_player", "self_excluded", "geo_blocked", "market_unavailable", "related_selections", "odds_changed",
             "too_many_selections", "odds_below_min", "odds_above_max", "combined_odds_above_max",
             "stake_below_min", "stake_above_max", "max_winning_exceeded", "exposure_limit",
             "velocity_limit", "loss_limit", "insufficient_funds"]
@@ -133,7 +134,8 @@ def slip_check_book(*, player: Any, slip: Slip, country: str) -> SlipCheck:
     now = timezone.now()
     outcomes = _outcomes([s.outcome_id for s in slip.selections])
     restriction = restriction_of(player)
-    violations = rules.player_gate(restriction=restriction, country=country or player.country, now=now)
+    violations = rules.player_gate(role=role_of(player), restriction=restriction, country=country or player.country,
+                                   now=now)
     legs = []
     changed = False
     for selection in slip.selections:

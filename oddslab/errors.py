@@ -59,6 +59,8 @@ class IdempotencyConflict(Conflict):
 # The HTTP status of each refusal code that is not a plain business-rule refusal (422).
 REFUSAL_STATUS = {
     "invalid_amount": 400,
+    "not_a_player": 403,
+    "own_bet": 403,
     "self_excluded": 403,
     "geo_blocked": 403,
     "kyc_required": 403,

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from audit.context import role_of
 from ledger.money import largest_stake_within
 from oddslab.db import first_row
 from risk.limits import Limits, restriction_of
@@ -90,9 +91,13 @@ def velocity_violations(*, limits: Limits, recent_bets: int, recent_stake: Decim
     return []
 
 
-def player_gate(*, restriction: PlayerRestriction | None, country: str,
+def player_gate(*, role: str, restriction: PlayerRestriction | None, country: str,
                 now: datetime | None = None) -> list[Violation]:
-    """Refusals that come before any bet or deposit: self-exclusion and geofencing."""
+    """Refusals that come before any bet or deposit: the account is not a player's (staff and agents
+    neither deposit nor bet: separation of duties), self-exclusion and geofencing."""
+    if role != "player":
+        return [Violation("not_a_player", f"This is a {role} account; only player accounts deposit, bet or "
+                          "take challenges. Use a player account for that.", {"role": role})]
     found = []
     now = now or timezone.now()
     if restriction and restriction.self_excluded_until and restriction.self_excluded_until > now:
@@ -122,7 +127,7 @@ def loss_limit_violations(*, restriction: PlayerRestriction | None, lost_today: 
 def deposit_violations(*, player: Any, amount: Decimal, country: str, deposited_today: Decimal,
                        deposited_ever: Decimal, kyc_threshold: Decimal) -> list[Violation]:
     restriction = restriction_of(player)
-    found = player_gate(restriction=restriction, country=country)
+    found = player_gate(role=role_of(player), restriction=restriction, country=country)
     limit = restriction.daily_deposit_limit if restriction else None
     if limit is not None and deposited_today + amount > limit:
         found.append(Violation("deposit_limit",
