@@ -1,5 +1,6 @@
 """Sports, competitions, events, markets, outcomes and every price change (odds ticks)."""
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -101,6 +102,11 @@ class Market(models.Model):
             models.UniqueConstraint(fields=["event", "kind", "line"], name="market_unique",
                                     nulls_distinct=False),
         ]
+        # A decided market is never decided again another way: bets may already be settled on it.
+        triggers = [pgtrigger.Protect(
+            name="market_decided_stays", operation=pgtrigger.Update,
+            condition=pgtrigger.Q(old__status__in=["resulted", "settled"])
+            & ~pgtrigger.Q(new__status__in=["resulted", "settled"]))]
 
     def __str__(self) -> str:
         return f"{self.event}: {self.name}"

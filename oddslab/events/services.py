@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog
-from audit.services import audit_record
+from audit.services import audit_record, audited_transaction
 from oddslab import live
 from oddslab.decimals import exact_decimal, has_at_most
 from oddslab.errors import Conflict, InvalidInput, NotFound
@@ -50,19 +50,19 @@ def event_create(
     markets: list[MarketSpec], actor: Actor,
 ) -> Event:
     """An event with its markets and opening prices, all or nothing."""
-    home_team, away_team = home_team.strip(), away_team.strip()
-    if not home_team or not away_team or home_team.casefold() == away_team.casefold():
-        raise InvalidInput("An event needs two different teams.", code="invalid_event")
-    sport_row = Sport.objects.filter(key=sport).first()
-    if sport_row is None:
-        raise InvalidInput(f"Unknown sport {sport!r}.", code="unknown_sport",
-                           details={"known": list(Sport.objects.values_list("key", flat=True))})
-    built = [_market_build(spec, home=home_team, away=away_team, index=i)
-             for i, spec in enumerate(markets)]
-    keys = [(m.kind, m.line) for m, _ in built]
-    if len(set(keys)) != len(keys):
-        raise InvalidInput("Each market (kind and line) may appear once.", code="duplicate_market")
-    with transaction.atomic():
+    with _operator_change(actor, "event.create", "event", home_team=home_team, away_team=away_team):
+        home_team, away_team = home_team.strip(), away_team.strip()
+        if not home_team or not away_team or home_team.casefold() == away_team.casefold():
+            raise InvalidInput("An event needs two different teams.", code="invalid_event")
+        sport_row = Sport.objects.filter(key=sport).first()
+        if sport_row is None:
+            raise InvalidInput(f"Unknown sport {sport!r}.", code="unknown_sport",
+                               details={"known": list(Sport.objects.values_list("key", flat=True))})
+        built = [_market_build(spec, home=home_team, away=away_team, index=i)
+                 for i, spec in enumerate(markets)]
+        keys = [(m.kind, m.line) for m, _ in built]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput("Each market (kind and line) may appear once.", code="duplicate_market")
         competition_row, _ = Competition.objects.get_or_create(sport=sport_row,
                                                                name=competition.strip())
         event = Event.objects.create(sport=sport_row, competition=competition_row, home=home_team,
@@ -108,13 +108,16 @@ def _market_build(spec: MarketSpec, *, home: str, away: str, index: int) -> tupl
     )
 
 
+# Markets no result has decided yet: the ones a result grades, a cancellation voids.
+UNDECIDED = (Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED)
+
 # Which market statuses each operator action may start from.
 _MARKET_MOVES = {
     "suspend": ({Market.Status.OPEN}, Market.Status.SUSPENDED),
     "resume": ({Market.Status.SUSPENDED}, Market.Status.OPEN),
     "close": ({Market.Status.OPEN, Market.Status.SUSPENDED}, Market.Status.CLOSED),
     # Not once resulted: bets may already be settled on the result.
-    "cancel": ({Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED}, Market.Status.CANCELLED),
+    "cancel": (set(UNDECIDED), Market.Status.CANCELLED),
 }
 
 
@@ -123,7 +126,7 @@ _PAST = {"suspend": "suspended", "resume": "resumed", "close": "closed", "cancel
 
 def _market_move(*, market_id: int, move: str, actor: Actor, reason: str = "") -> Market:
     allowed_from, target = _MARKET_MOVES[move]
-    with transaction.atomic():
+    with _operator_change(actor, f"market.{move}", "market", market_id, reason=reason):
         market = _locked(Market, market_id)
         if market.status not in allowed_from:
             raise Conflict(f"A {market.status} market cannot be {_PAST[move]}.",
@@ -152,9 +155,9 @@ def market_close(*, market_id: int, actor: Actor, reason: str = "") -> Market:
 def market_cancel(*, market_id: int, actor: Actor, reason: str) -> Market:
     """Cancel a market: every leg on it becomes void (a single returns its stake; a multiple
     counts the leg at 1.00), which settlement applies once this commits."""
-    if not reason.strip():
-        raise InvalidInput("Say why the market is cancelled.", code="reason_required")
-    with transaction.atomic():
+    with _operator_change(actor, "market.cancel", "market", market_id, reason=reason):
+        if not reason.strip():
+            raise InvalidInput("Say why the market is cancelled.", code="reason_required")
         market = _market_move(market_id=market_id, move="cancel", actor=actor, reason=reason)
         _settlement_request([market.pk])
     return market
@@ -162,8 +165,8 @@ def market_cancel(*, market_id: int, actor: Actor, reason: str) -> Market:
 
 def outcome_price_set(*, outcome_id: int, price: Any, reason: str, actor: Actor) -> Outcome:
     """An operator's override: the price is pinned until released; feed prices are only recorded."""
-    new_price = price_validate(price)
-    with transaction.atomic():
+    with _operator_change(actor, "outcome.price_set", "outcome", outcome_id, price=price, reason=reason):
+        new_price = price_validate(price)
         outcome = _locked(Outcome, outcome_id)
         old_price = outcome.price
         outcome.price, outcome.pinned = new_price, True
@@ -179,7 +182,7 @@ def outcome_price_set(*, outcome_id: int, price: Any, reason: str, actor: Actor)
 
 def outcome_price_release(*, outcome_id: int, actor: Actor) -> Outcome:
     """Unpin; the latest feed price seen while pinned (if any) becomes the price."""
-    with transaction.atomic():
+    with _operator_change(actor, "outcome.price_release", "outcome", outcome_id):
         outcome = _locked(Outcome, outcome_id)
         if not outcome.pinned:
             raise Conflict("This price is not pinned.", code="price_not_pinned")
@@ -221,7 +224,7 @@ def _price_news(outcome: Outcome) -> None:
 
 def event_start(*, event_id: int, actor: Actor) -> Event:
     """The event is live: from now on in-play rules (the sport's bet delay) apply."""
-    with transaction.atomic():
+    with _operator_change(actor, "event.start", "event", event_id):
         event = _locked(Event, event_id)
         if event.status != Event.Status.SCHEDULED:
             raise Conflict(f"A {event.status} event cannot start.", code="invalid_event_state",
@@ -236,7 +239,7 @@ def event_start(*, event_id: int, actor: Actor) -> Event:
 
 def event_finish(*, event_id: int, actor: Actor) -> Event:
     """The event is over: its open and suspended markets close, so nothing more can be bet."""
-    with transaction.atomic():
+    with _operator_change(actor, "event.finish", "event", event_id):
         event = _locked(Event, event_id)
         if event.status not in (Event.Status.SCHEDULED, Event.Status.LIVE):
             raise Conflict(f"A {event.status} event cannot finish.", code="invalid_event_state",
@@ -255,7 +258,7 @@ def event_finish(*, event_id: int, actor: Actor) -> Event:
 
 def market_create(*, event_id: int, spec: MarketSpec, actor: Actor, external_ref: str | None = None) -> Market:
     """Open one more market on an event (the feed's micro-markets, an operator's extra line)."""
-    with transaction.atomic():
+    with _operator_change(actor, "market.create", "event", event_id, kind=spec.kind, line=spec.line):
         event = _locked(Event, event_id)
         if event.status not in (Event.Status.SCHEDULED, Event.Status.LIVE):
             raise Conflict(f"A {event.status} event takes no new markets.", code="invalid_event_state")
@@ -280,9 +283,9 @@ def market_create(*, event_id: int, spec: MarketSpec, actor: Actor, external_ref
 def market_result_set(*, market_id: int, winners: list[str], actor: Actor) -> Market:
     """Result one market directly (a micro-market the feed watched): the named outcomes won, the
     others lost; with no winners every outcome is void. Settlement is requested on commit."""
-    with transaction.atomic():
+    with _operator_change(actor, "market.result", "market", market_id, winners=winners):
         market = _locked(Market, market_id)
-        if market.status not in (Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED):
+        if market.status not in UNDECIDED:
             raise Conflict(f"A {market.status} market cannot be resulted.", code="invalid_market_state",
                            details={"status": market.status})
         outcomes = list(market.outcomes.order_by("pk"))
@@ -323,8 +326,8 @@ def _settlement_request(market_ids: list[int]) -> None:
 def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: Actor) -> Event:
     """Record the final score: the event finishes, its markets close and each kind grades its
     outcomes; the markets are ``resulted`` and settlement is requested once this commits."""
-    score = Score(home=_goals(home_score, "home_score"), away=_goals(away_score, "away_score"))
-    with transaction.atomic():
+    with _operator_change(actor, "event.result", "event", event_id, home_score=home_score, away_score=away_score):
+        score = Score(home=_goals(home_score, "home_score"), away=_goals(away_score, "away_score"))
         event = _locked(Event, event_id)
         if event.status == Event.Status.CANCELLED:
             raise Conflict("A cancelled event has no result.", code="invalid_event_state",
@@ -335,8 +338,7 @@ def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: 
         event.home_score, event.away_score = score.home, score.away
         event.status, event.finished_at = Event.Status.FINISHED, event.finished_at or timezone.now()
         event.save(update_fields=["home_score", "away_score", "status", "finished_at"])
-        markets = list(event.markets.select_for_update().order_by("pk").filter(
-            status__in=[Market.Status.OPEN, Market.Status.SUSPENDED, Market.Status.CLOSED]))
+        markets = list(event.markets.select_for_update().order_by("pk").filter(status__in=UNDECIDED))
         # Micro-markets the feed did not result in time cannot be graded from a final score: void.
         unresultable = [m for m in markets if not market_kind(m.kind).graded_by_score]
         markets = [m for m in markets if market_kind(m.kind).graded_by_score]
@@ -358,24 +360,29 @@ def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: 
 
 
 def event_cancel(*, event_id: int, actor: Actor, reason: str) -> Event:
-    """The event will not be played: every market is cancelled and every leg on it becomes void."""
-    if not reason.strip():
-        raise InvalidInput("Say why the event is cancelled.", code="reason_required")
-    with transaction.atomic():
+    """The event will not be played: every undecided market is cancelled and every leg on it becomes
+    void. A market already resulted or settled (a micro-market the feed decided before the game was
+    abandoned) stands: its bets were, or are being, settled on that result, and a market is never
+    settled two ways."""
+    with _operator_change(actor, "event.cancel", "event", event_id, reason=reason):
+        if not reason.strip():
+            raise InvalidInput("Say why the event is cancelled.", code="reason_required")
         event = _locked(Event, event_id)
         if event.status == Event.Status.CANCELLED or event.home_score is not None:
             raise Conflict(f"A {event.status} event cannot be cancelled.", code="invalid_event_state",
                            details={"status": event.status})
         event.status = Event.Status.CANCELLED
         event.save(update_fields=["status"])
-        markets = list(event.markets.select_for_update().order_by("pk").exclude(
-            status__in=[Market.Status.CANCELLED, Market.Status.SETTLED]))
-        _markets_set(markets, Market.Status.CANCELLED, reason)
+        markets = list(event.markets.select_for_update().order_by("pk"))
+        voided = [m for m in markets if m.status in UNDECIDED]
+        standing = [{"market_id": m.pk, "status": m.status} for m in markets if m.status not in UNDECIDED]
+        _markets_set(voided, Market.Status.CANCELLED, reason)
         _event_news(event)
         audit_record(actor=actor, action="event.cancel", category=AuditLog.Category.ADMIN,
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
-                     details={"reason": reason, "markets_cancelled": [m.pk for m in markets]})
-        _settlement_request([m.pk for m in markets])
+                     details={"reason": reason, "markets_cancelled": [m.pk for m in voided],
+                              "markets_standing": standing})
+        _settlement_request([m.pk for m in voided])
     return event
 
 
@@ -384,6 +391,14 @@ def _markets_set(markets: list[Market], status: str, reason: str) -> None:
         market.status, market.status_reason = status, reason[:200]
         market.save(update_fields=["status", "status_reason"])
         live.market_changed(event_id=market.event_id, market_id=market.pk, status=status)
+
+
+def _operator_change(actor: Actor, action: str, resource_type: str, resource_id: Any = "", **request: Any):
+    """The change in one transaction; a refusal rolls it back and is audited with what was asked,
+    whether it came from the API, the console or the feed."""
+    return audited_transaction(actor=actor, action=action, category=AuditLog.Category.ADMIN,
+                               resource_type=resource_type, resource_id=resource_id,
+                               details={k: None if v is None else str(v) for k, v in request.items()})
 
 
 def _goals(value: Any, field: str) -> int:

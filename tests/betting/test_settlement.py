@@ -159,6 +159,50 @@ def test_cancelling_an_event_voids_every_bet_on_it(api, player, make_event, make
     assert (bet.result, bet.payout) == ("void", Decimal("10.00"))
 
 
+def test_cancelling_an_event_leaves_markets_already_decided_as_they_stand(api, player, make_event, make_user):
+    from betting.services import bet_place
+    from oddslab.events.services import MarketSpec, market_result_set
+
+    # given a game with a goal-before-25' micro-market the feed resulted "yes" and settled, a bet on
+    # it that won, and a bet on the match result that is still open
+    event = make_event(extra_markets=[MarketSpec(kind="next_goal_window", line="25",
+                                                 prices={"yes": "2.00", "no": "1.80"})])
+    window = event.markets.get(kind="next_goal_window")
+    on_window = bet_place(player=player, selections=[{"outcome_id": window.outcomes.get(key="yes").pk,
+                                                      "price": "2.00"}],
+                          stake="10.00", bet_type="single", actor=Actor.of(player))
+    on_result = bet_place(player=player, selections=[selection(event)], stake="10.00", bet_type="single",
+                          actor=Actor.of(player))
+    market_result_set(market_id=window.pk, winners=["yes"], actor=Actor.system("feed"))
+    settle_everything()
+    # when the game is abandoned and the trader cancels the event
+    response = api(make_user("trader")).post(f"/api/v1/events/{event.pk}/cancel", {"reason": "abandoned"},
+                                             format="json")
+    settle_everything()
+    # then the decided market stands, its bet keeps its win, and only the open market is void
+    assert response.status_code == 200, response.content
+    window.refresh_from_db()
+    assert window.status == Market.Status.SETTLED
+    on_window.refresh_from_db()
+    on_result.refresh_from_db()
+    assert (on_window.result, on_window.payout) == ("won", Decimal("20.00"))
+    assert (on_result.result, on_result.payout) == ("void", Decimal("10.00"))
+    assert wallet_of(player).balance == Decimal("1010.00")
+    details = audit_rows("event.cancel").get().details
+    assert details["markets_cancelled"] == [event.markets.get(kind="match_result").pk]
+    assert details["markets_standing"] == [{"market_id": window.pk, "status": "settled"}]
+    assert ledger_verify().ok
+
+
+def test_the_database_refuses_to_move_a_decided_market_back(make_event):
+    from tests.conftest import assert_database_refuses
+
+    market = make_event().markets.get()
+    Market.objects.filter(pk=market.pk).update(status=Market.Status.RESULTED)
+    assert_database_refuses(f"UPDATE events_market SET status = 'cancelled' WHERE id = {market.pk}")
+    Market.objects.filter(pk=market.pk).update(status=Market.Status.SETTLED)  # resulted → settled is the way on
+
+
 @pytest.mark.parametrize(("body", "code"), [
     ({"home_score": -1, "away_score": 0}, "invalid_result"),
     ({"home_score": "2", "away_score": 0}, "invalid_result"),

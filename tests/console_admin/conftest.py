@@ -38,5 +38,13 @@ def state_snapshot() -> dict[str, Any]:
         "outcomes": list(Outcome.objects.order_by("pk").values_list("pk", "price", "pinned", "status")),
         "ticks": OddsTick.objects.count(),
         "bets": list(Bet.objects.order_by("pk").values_list("pk", "status", "result", "payout")),
-        "audit": AuditLog.objects.count(),
+        # A refusal writes its own audit record (refused_with checks it); nothing else may be recorded.
+        "audit": AuditLog.objects.exclude(outcome=AuditLog.Outcome.REFUSED).count(),
     }
+
+
+def refused_with(response, code: str) -> bool:
+    """The console showed ``code: message`` and wrote the refusal's audit record, with its staff actor."""
+    shown = any(m.startswith(f"{code}:") for m in messages_of(response))
+    record = AuditLog.objects.filter(outcome=AuditLog.Outcome.REFUSED).order_by("-id").first()
+    return shown and record is not None and record.details.get("error") == code and record.actor_id is not None

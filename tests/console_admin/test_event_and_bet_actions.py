@@ -12,7 +12,7 @@ from betting.models import Bet
 from betting.services import bet_place
 from oddslab.events.models import Event, Market, OddsTick
 from tests.conftest import audit_rows, selection, wallet_of
-from tests.console_admin.conftest import messages_of, state_snapshot
+from tests.console_admin.conftest import messages_of, refused_with, state_snapshot
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("test")
@@ -62,7 +62,7 @@ def test_a_refused_event_is_not_created_and_the_service_code_is_shown(console, c
     before = state_snapshot()
     response = trader.post(reverse("admin:events_event_add"), {**EVENT_FORM, **change})
     assert response.status_code == 400
-    assert any(m.startswith(f"{code}:") for m in messages_of(response))
+    assert refused_with(response, code)
     assert not Event.objects.exists() and state_snapshot() == before
 
 
@@ -84,7 +84,7 @@ def test_start_finish_and_result_through_the_admin(console, make_event):
     # starting twice is refused
     before = state_snapshot()
     again = trader.post(reverse("admin:events_event_start", args=[event.pk]))
-    assert again.status_code == 409 and any(m.startswith("invalid_event_state:") for m in messages_of(again))
+    assert again.status_code == 409 and refused_with(again, "invalid_event_state")
     assert state_snapshot() == before
     # finish closes the markets
     assert trader.post(reverse("admin:events_event_finish", args=[event.pk])).status_code == 302
@@ -92,7 +92,7 @@ def test_start_finish_and_result_through_the_admin(console, make_event):
     # a negative score is the service's refusal
     before = state_snapshot()
     bad = trader.post(reverse("admin:events_event_result", args=[event.pk]), {"home_score": -1, "away_score": 0})
-    assert bad.status_code == 400 and any(m.startswith("invalid_result:") for m in messages_of(bad))
+    assert bad.status_code == 400 and refused_with(bad, "invalid_result")
     assert state_snapshot() == before
     # the result grades the markets
     done = trader.post(reverse("admin:events_event_result", args=[event.pk]), {"home_score": 2, "away_score": 1},
@@ -103,8 +103,9 @@ def test_start_finish_and_result_through_the_admin(console, make_event):
     assert market.status == Market.Status.RESULTED
     assert dict(market.outcomes.values_list("key", "status")) == {"home": "won", "draw": "lost", "away": "lost"}
     assert any("resulted 2-1" in m for m in messages_of(done))
-    assert [r.action for r in audit_rows("event.start")] == ["event.start"]
-    assert audit_rows("event.finish").count() == 1 and audit_rows("event.result").count() == 1
+    assert [r.action for r in audit_rows("event.start", "success")] == ["event.start"]
+    assert audit_rows("event.start", "refused").count() == 1 and audit_rows("event.result", "refused").count() == 1
+    assert audit_rows("event.finish").count() == 1 and audit_rows("event.result", "success").count() == 1
 
 
 def test_cancelling_an_event_needs_a_reason(console, make_event):
@@ -112,7 +113,7 @@ def test_cancelling_an_event_needs_a_reason(console, make_event):
     trader = console("trader")
     before = state_snapshot()
     refused = trader.post(reverse("admin:events_event_cancel", args=[event.pk]), {"reason": ""})
-    assert refused.status_code == 400 and any(m.startswith("reason_required:") for m in messages_of(refused))
+    assert refused.status_code == 400 and refused_with(refused, "reason_required")
     assert state_snapshot() == before
     assert trader.post(reverse("admin:events_event_cancel", args=[event.pk]), {"reason": "floodlights"}).status_code \
         == 302
@@ -152,7 +153,7 @@ def test_settling_without_a_reason_is_refused_and_no_money_moves(console, accept
     response = trader.post(reverse("admin:betting_bet_settle", args=[accepted_bet.pk]), {"result": "won",
                                                                                          "reason": ""})
     assert response.status_code == 400
-    assert any(m.startswith("reason_required:") for m in messages_of(response))
+    assert refused_with(response, "reason_required")
     assert state_snapshot() == before
 
 
@@ -162,5 +163,5 @@ def test_settling_a_settled_bet_is_refused(console, accepted_bet):
     assert trader.post(url, {"result": "void", "reason": "abandoned"}).status_code == 302
     before = state_snapshot()
     again = trader.post(url, {"result": "won", "reason": "twice"})
-    assert again.status_code == 409 and any(m.startswith("invalid_bet_state:") for m in messages_of(again))
+    assert again.status_code == 409 and refused_with(again, "invalid_bet_state")
     assert state_snapshot() == before

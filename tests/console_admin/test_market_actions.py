@@ -11,7 +11,7 @@ from audit.context import Actor
 from oddslab.events.models import Market, OddsTick
 from oddslab.events.services import market_close, market_suspend, outcome_price_feed, outcome_price_set
 from tests.conftest import audit_rows, outcome_of
-from tests.console_admin.conftest import messages_of, state_snapshot
+from tests.console_admin.conftest import messages_of, refused_with, state_snapshot
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("test")
@@ -71,7 +71,7 @@ def test_a_refused_market_action_shows_the_code_and_nothing_changes(console, mak
     response = trader.post(reverse(f"admin:events_market_{action}", args=[market.pk]), {"reason": reason})
     # then
     assert response.status_code == status
-    assert any(m.startswith(message) for m in messages_of(response))
+    assert refused_with(response, message.split(":")[0]) and message in messages_of(response)[0]
     assert state_snapshot() == before
 
 
@@ -93,7 +93,8 @@ def test_bulk_suspend_from_the_list_confirms_then_reports_each_success_and_refus
     texts = messages_of(response)
     assert "Suspend: 2 of 3 done." in texts
     assert any("invalid_market_state" in m for m in texts)
-    assert audit_rows("market.suspend").count() == 2
+    assert audit_rows("market.suspend", "success").count() == 2
+    assert audit_rows("market.suspend", "refused").get().resource_id == str(closed.pk)
 
 
 def test_price_override_pins_the_price_records_a_tick_and_audits(console, make_event):
@@ -129,7 +130,7 @@ def test_a_price_out_of_bounds_is_refused_and_nothing_changes(console, make_even
     response = trader.post(reverse("admin:events_outcome_price", args=[outcome.pk]),
                            {"price": price, "reason": "typo"})
     assert response.status_code == 400
-    assert any(m.startswith("invalid_price:") for m in messages_of(response))
+    assert refused_with(response, "invalid_price")
     assert state_snapshot() == before
 
 
@@ -160,7 +161,7 @@ def test_release_gives_the_price_back_to_the_feed(console, make_event):
     # releasing again is refused with the service's code
     before = state_snapshot()
     again = trader.post(url, {})
-    assert again.status_code == 409 and any(m.startswith("price_not_pinned:") for m in messages_of(again))
+    assert again.status_code == 409 and refused_with(again, "price_not_pinned")
     assert state_snapshot() == before
 
 

@@ -92,7 +92,9 @@ def test_market_states_move_only_along_legal_paths(api, trader, make_event):
     assert client.post(f"{url}/cancel", {}, format="json").json()["error"] == "reason_required"
     assert client.post(f"{url}/cancel", {"reason": "abandoned"}, format="json").json()["status"] == "cancelled"
     assert client.post("/api/v1/markets/999999/suspend").status_code == 404
-    assert [r.action for r in audit_rows("market.suspend")] == ["market.suspend"]
+    assert [r.action for r in audit_rows("market.suspend", "success")] == ["market.suspend"]
+    assert sorted(r.details["error"] for r in audit_rows("market.suspend", "refused")) == [
+        "invalid_market_state", "not_found"]
     assert market.history.count() >= 4
 
 
