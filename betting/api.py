@@ -14,6 +14,7 @@ from betting.settlement import bet_settle_manual
 from betting.slips import odds_text
 from oddslab.api import RawValue, errors, idempotency_key, permission
 from risk.liabilities import liability_book
+from risk.models import SELECTIONS_CEILING
 
 REFUSALS = errors(
     r400="invalid_request, invalid_amount, invalid_price, invalid_idempotency_key",
@@ -37,7 +38,8 @@ class SlipSerializer(serializers.Serializer):
         outcome_id = serializers.IntegerField()
         price = RawValue(help_text='The price the player saw, e.g. "2.50".')
 
-    selections = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+    selections = serializers.ListField(child=serializers.DictField(), allow_empty=False,
+                                       max_length=SELECTIONS_CEILING)
     stake = RawValue(help_text='Exact decimal string, e.g. "10.00".')
     bet_type = serializers.ChoiceField(choices=Bet.Type.values)
     odds_change = serializers.ChoiceField(choices=Bet.OddsChange.values, required=False,

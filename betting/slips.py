@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from django.utils import timezone
 from audit.context import role_of
 from betting.models import Bet
 from ledger.models import Account
-from ledger.money import exact_product, payout
+from ledger.money import exact_normal, exact_product, payout
 from ledger.services import money_validate
 from oddslab.db import columns, loaded_chain
 from oddslab.errors import DomainError, InvalidInput, NotFound, refusal
@@ -23,7 +24,9 @@ from oddslab.events.models import Event, Market, Outcome, Sport
 from oddslab.events.services import price_validate
 from risk import rules
 from risk.exposure import exposure_caps, exposure_current
-from risk.limits import Limits, limits_for, restriction_of
+from risk.limits import DEFAULTS, Limits, limits_for, restriction_of, selections_bound
+
+ID_MAX = 2**63 - 1  # PostgreSQL bigint: no outcome has a larger id
 
 # When a slip breaks several rules, the error code of the response is the first of these it breaks;
 # every violation is listed in details.
@@ -63,10 +66,13 @@ def slip_parse(*, selections: Any, stake: Any, bet_type: Any, odds_change: Any =
                            details={"field": "odds_change"})
     if not isinstance(selections, list) or not selections:
         raise InvalidInput("Add at least one selection.", details={"field": "selections"})
+    if len(selections) > DEFAULTS.max_selections and len(selections) > (bound := selections_bound()):
+        raise refusal("too_many_selections", f"A bet can have at most {bound} selections.",
+                      {"selections": len(selections), "max_selections": bound})
     parsed = []
     for position, item in enumerate(selections):
         outcome_id = item.get("outcome_id") if isinstance(item, dict) else None
-        if not isinstance(outcome_id, int) or isinstance(outcome_id, bool) or outcome_id <= 0:
+        if not isinstance(outcome_id, int) or isinstance(outcome_id, bool) or not 0 < outcome_id <= ID_MAX:
             raise InvalidInput("Each selection needs an outcome_id.",
                                details={"field": f"selections[{position}].outcome_id"})
         parsed.append(Selection(outcome_id, price_validate(item.get("price"),
@@ -117,7 +123,7 @@ class SlipCheck:
 
 def odds_text(odds: Decimal) -> str:
     """Exact odds without trailing zeros but with at least two decimals: "35.53", "2.00"."""
-    normal = odds.normalize()
+    normal = exact_normal(odds)
     return f"{normal:f}" if normal.as_tuple().exponent < -1 else f"{odds.quantize(Decimal('0.01')):f}"
 
 
@@ -151,11 +157,12 @@ def slip_check_book(*, player: Any, slip: Slip, country: str) -> SlipCheck:
         violations.append(rules.Violation(
             "market_unavailable", "A selection is no longer available (its market is suspended or closed).",
             {"outcome_ids": unavailable}))
-    events = [leg.outcome.market.event_id for leg in legs]
-    if len(set(events)) != len(events):
+    repeated = sorted(e for e, n in Counter(leg.outcome.market.event_id for leg in legs).items() if n > 1)
+    if repeated:
+        twice = sorted(o for o, n in Counter(s.outcome_id for s in slip.selections).items() if n > 1)
         violations.append(rules.Violation(
             "related_selections", "A multiple can have only one selection per event.",
-            {"event_ids": sorted({e for e in events if events.count(e) > 1})}))
+            {"event_ids": repeated, **({"outcome_ids": twice} if twice else {})}))
     if changed:
         violations.append(rules.Violation(
             "odds_changed", "Prices have changed; check the new prices and place again.",

@@ -40,6 +40,15 @@ _LOWER_BOUNDS = {"min_stake", "min_price"}
 _UNREAD = object()
 
 
+def selections_bound() -> int:
+    """The most legs any scope allows (the default or a profile's): a longer slip breaks every
+    player's limit, so it is refused before anything about it is read or multiplied."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT max(max_selections) FROM {LimitProfile._meta.db_table}")
+        (largest,) = cursor.fetchone()
+    return max(DEFAULTS.max_selections, largest or 0)
+
+
 def restriction_of(player: Any) -> PlayerRestriction | None:
     """The player's responsible-gambling settings, read once per slip or deposit."""
     return first_row(PlayerRestriction, "player_id = %s", [player.pk])

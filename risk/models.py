@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -11,6 +12,9 @@ MONEY = {"max_digits": 18, "decimal_places": 2}
 ODDS = {"max_digits": 12, "decimal_places": 3}
 
 # Every limit of a LimitProfile; a blank field inherits from the next more general scope.
+# No scope may allow more legs than this: the API refuses longer lists before reading them.
+SELECTIONS_CEILING = 1000
+
 LIMIT_FIELDS = ["min_stake", "max_stake", "max_winning", "max_selections", "min_price", "max_price",
                 "max_combined_odds", "velocity_max_bets", "velocity_max_stake", "velocity_window_seconds"]
 
@@ -32,7 +36,8 @@ class LimitProfile(models.Model):
     min_stake = models.DecimalField(**MONEY, null=True, blank=True)
     max_stake = models.DecimalField(**MONEY, null=True, blank=True)
     max_winning = models.DecimalField(**MONEY, null=True, blank=True)
-    max_selections = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_selections = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(SELECTIONS_CEILING)])
     min_price = models.DecimalField(**ODDS, null=True, blank=True)
     max_price = models.DecimalField(**ODDS, null=True, blank=True)
     max_combined_odds = models.DecimalField(**ODDS, null=True, blank=True)
@@ -58,6 +63,8 @@ class LimitProfile(models.Model):
                     group__isnull=True))),
             models.UniqueConstraint(fields=["scope", "sport", "competition", "group", "player"],
                                     name="limitprofile_one_per_target", nulls_distinct=False),
+            models.CheckConstraint(name="limitprofile_selections_bounded", condition=(
+                Q(max_selections__isnull=True) | Q(max_selections__gte=1, max_selections__lte=SELECTIONS_CEILING))),
         ]
 
     def __str__(self) -> str:

@@ -68,7 +68,7 @@ class EventListApi(ListAPIView):
         sport = serializers.CharField(max_length=40)
         competition = serializers.CharField(max_length=120)
         start_time = serializers.DateTimeField()
-        markets = MarketInput(many=True, allow_empty=False)
+        markets = MarketInput(many=True, allow_empty=False, max_length=100)
 
     def get_permissions(self):
         if self.request.method == "POST":

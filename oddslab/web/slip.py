@@ -14,6 +14,7 @@ from betting.services import bet_place, bet_validate
 from betting.slips import odds_text, outcome_available
 from oddslab.errors import DomainError
 from oddslab.events.models import Outcome
+from risk.models import SELECTIONS_CEILING
 
 SESSION_KEY = "slip"
 # Refusals whose remedy is a smaller stake: the slip offers the largest stake that would pass.
@@ -46,9 +47,14 @@ def toggle(session: Any, *, outcome: Outcome) -> bool:
     slip = state(session)
     kept = [s for s in slip["selections"] if s["outcome_id"] != outcome.pk]
     added = len(kept) == len(slip["selections"])
-    if added:
+    slip["error"], slip["last_placed"] = None, []
+    if added and len(kept) >= SELECTIONS_CEILING:  # the session is no place for an unbounded list
+        slip["error"] = {"code": "too_many_selections", "details": {},
+                         "message": f"A slip holds at most {SELECTIONS_CEILING} selections."}
+        added = False
+    elif added:
         kept.append({"outcome_id": outcome.pk, "price": str(outcome.price)})
-    slip["selections"], slip["error"], slip["last_placed"] = kept, None, []
+    slip["selections"] = kept
     save(session, slip)
     return added
 
