@@ -21,6 +21,13 @@ def exact_product(values: Iterable[Decimal]) -> Decimal:
         return total
 
 
+def exact_normal(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros, every digit kept (``normalize`` rounds to the context's 28
+    digits: a long multiple's total odds would lose its last ones)."""
+    with localcontext(_EXACT):
+        return value.normalize()
+
+
 def payout(stake: Decimal, odds: Decimal) -> Decimal:
     """stake × odds, exact, then rounded down to the cent: the potential return of a bet."""
     with localcontext(_EXACT):

@@ -6,6 +6,7 @@ The figures are printed (run with ``-s`` to see them) and recorded in docs/expor
 import gc
 import tracemalloc
 
+import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test import AsyncClient
@@ -73,6 +74,7 @@ def asgi_export(client):
     return async_to_sync(consume_async)
 
 
+@pytest.mark.timeout(900)  # writes and streams 100,000 rows: minutes on a busy two-core box
 def test_a_100000_row_ledger_export_streams_with_flat_memory(client, make_user):
     client.force_login(make_user("regulator"))
     figures = {}
