@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -11,6 +12,20 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """The value as a spreadsheet must show it: text that would start a formula gets a leading
+    apostrophe, as OWASP advises; a plain number such as -520457.22 stays a number."""
+    text = value if isinstance(value, str) else None
+    if text and text.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return value
 
 
 class _Echo:
@@ -42,7 +57,7 @@ def csv_stream(
     def lines() -> Iterator[str]:
         yield writer.writerow(header)
         for item in rows:
-            yield writer.writerow(row(item))
+            yield writer.writerow([safe_cell(value) for value in row(item)])
 
     def pull(source: Iterator[str]) -> str:
         return "".join(islice(source, LINES_PER_PULL))

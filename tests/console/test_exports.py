@@ -102,3 +102,30 @@ def test_exports_stream_through_a_real_daphne(daphne_server, client, make_user):
     # then every row arrives, in order, and the money adds up to the ledger's
     assert len(rows) == 5_000
     assert sum(D(r["amount"]) for r in rows) == Transfer.objects.aggregate(total=Sum("amount"))["total"]
+
+
+def test_cells_that_would_run_as_formulas_are_neutralised(client, make_user, make_event, seeded_day):
+    # given a player whose username and an audit row whose user agent a spreadsheet would run
+    from audit.context import Actor
+    from betting.services import bet_place
+    from tests.conftest import selection
+    from wallet.services import wallet_deposit
+
+    player = make_user("player", "=HYPERLINK(evil)")
+    for agent in ("+SUM(1,2)", "@cmd", "\tTAB", "\rCR", "-2+3"):
+        wallet_deposit(user=player, amount=D("10.00"), actor=Actor(user=player, label=player.username,
+                                                                    user_agent=agent))
+    bet_place(player=player, selections=[selection(make_event())], stake="10.00", bet_type="single",
+              actor=Actor.of(player))
+    today = timezone.now().date().isoformat()
+    client.force_login(make_user("admin"))
+    # when the exports are downloaded
+    _, bets = download(client, "bets", start=today, end=today)
+    _, audit = download(client, "audit-logs", start=today, end=today)
+    _, settlements = download(client, "settlements", start=today, end=today)
+    # then those cells start with an apostrophe, and plain negative numbers stay numbers
+    assert "'=HYPERLINK(evil)" in {row["player"] for row in bets}
+    agents = {row["user_agent"] for row in audit}
+    assert {"'+SUM(1,2)", "'@cmd", "'\tTAB", "'\rCR", "'-2+3"} <= agents
+    house = [row["house_result"] for row in settlements if row["house_result"].startswith(("-", "'"))]
+    assert house and all(D(value) < 0 for value in house)  # -70.00-style figures, untouched
