@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connection, transaction
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, When, Window
 
 from ledger.models import Account, Transfer
@@ -82,14 +85,36 @@ class LedgerReport:
         return self.total_stored + self.total_derived
 
 
+@contextmanager
+def snapshot_read() -> Iterator[None]:
+    """Every read in the block sees one moment of the ledger: a REPEATABLE READ, READ ONLY transaction.
+
+    Read statement by statement (READ COMMITTED), a check sums the transfers at one moment and reads
+    the balances at a later one, so a transfer committing in between looks like drift. Inside a
+    transaction the caller already holds (a test, a larger report), that transaction is the moment.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def ledger_verify() -> LedgerReport:
-    """Check the ledger's invariants (DESIGN.md "Money"); every drift found is one problem line.
+    """Check the ledger's invariants (DESIGN.md "Money") in one snapshot; every drift found is one
+    problem line.
 
     - every stored balance equals the credits minus debits of its transfers;
     - every derived account's latest checkpoint matches the transfers up to it;
     - all balances (stored, and derived from checkpoint plus the transfers since) sum to zero;
     - no player balance is below zero.
     """
+    with snapshot_read():
+        return _ledger_verify()
+
+
+def _ledger_verify() -> LedgerReport:
     report = LedgerReport()
     net = net_by_account()
     report.transfers = Transfer.objects.count()

@@ -46,3 +46,40 @@ def test_a_checkpoint_that_disagrees_with_its_transfers_is_found(player):
 def test_clean_reconcile_writes_no_alarm(player):
     assert ledger_reconcile().ok
     assert not AuditLog.objects.filter(action="ledger.drift_detected").exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_check_sees_no_drift_while_bets_are_being_placed(make_user, make_event):
+    """The check reads one snapshot: transfers committing between its statements never show as drift."""
+    from audit.context import Actor
+    from betting.services import bet_place
+    from tests.conftest import run_concurrently, selection
+
+    # given eight players placing bets as fast as they can, and the check running all the while
+    placers, bets_each = 8, 25
+    players = [make_user(balance="1000.00") for _ in range(placers)]
+    slips = [[selection(make_event())] for _ in range(4)]
+    done: list[int] = []
+
+    def work(i: int):
+        if i == placers:  # the checker, until every placer is through
+            reports = []
+            while len(done) < placers or len(reports) < 3:
+                reports.append(ledger_verify())
+            return reports
+        try:
+            for n in range(bets_each):
+                bet_place(player=players[i], selections=slips[n % len(slips)], stake="1.00", bet_type="single",
+                          actor=Actor.of(players[i]))
+        finally:
+            done.append(i)
+        return bets_each
+
+    # when
+    results = run_concurrently(placers + 1, work)
+    # then every bet went through, and no check the whole time found a problem
+    assert results[:placers] == [bets_each] * placers, results[:placers]
+    reports = results[placers]
+    assert len(reports) >= 3
+    assert [problem for report in reports for problem in report.problems] == []
+    assert ledger_verify().ok
