@@ -29,7 +29,7 @@ from betting.slips import (
 )
 from ledger.models import Account, Transfer
 from ledger.services import house_account, transfer_create
-from oddslab.db import insert_rows
+from oddslab.db import insert_rows, retried_on_conflict
 from oddslab.errors import IdempotencyConflict, refusal
 from risk.exposure import exposure_current, exposure_release, exposure_reserve
 from risk.rules import max_allowed_stake
@@ -58,6 +58,7 @@ def bet_validate(*, player: Any, selections: Any, stake: Any, bet_type: Any, odd
                       violations=[v.as_dict() for v in check.violations])
 
 
+@retried_on_conflict
 def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_change: Any = None,
               actor: Actor, idempotency_key: str | None = None) -> Bet:
     """Place a slip in one transaction: check it against the book (prices, market states, limits,
@@ -145,6 +146,7 @@ def _bet_write(*, player: Any, slip_type: str, odds_change: str, stake: Decimal,
     return bet
 
 
+@retried_on_conflict
 def bet_decide(*, bet_id: int) -> Bet | None:
     """After the in-play delay: accept the bet if its markets are still open and the prices still
     satisfy the player's policy, else reject it and return the stake. Safe to run twice or early:

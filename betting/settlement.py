@@ -27,7 +27,7 @@ from ledger.models import Account, Transfer
 from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
 from oddslab import live
-from oddslab.db import insert_rows
+from oddslab.db import insert_rows, retried_on_conflict
 from oddslab.errors import Conflict, InvalidInput, NotFound, refusal
 from oddslab.events.models import Market
 from risk.exposure import exposure_release
@@ -84,6 +84,7 @@ def grade(bet: Bet, legs: list[tuple[int, int, Decimal, str, str]]) -> Graded:
     return Graded(bet, Bet.Result.WON, payout(bet.stake, exact_product(won)), results, outcome_ids)
 
 
+@retried_on_conflict
 def settlement_batch(*, market_ids: list[int], size: int | None = None) -> int:
     """Settle one batch of the settleable bets on these markets; returns how many it settled."""
     with transaction.atomic():
@@ -180,6 +181,7 @@ def markets_pending_settlement() -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+@retried_on_conflict
 def bet_settle_manual(*, bet_id: int, result: Any, reason: str, actor: Actor) -> Bet:
     """An operator settles an accepted bet by hand (won pays the potential return, void returns the
     stake, lost pays nothing), with a reason; audited with before and after."""

@@ -1,14 +1,22 @@
 """Database-level rules shared by the apps' models."""
 
 import functools
-from collections.abc import Sequence
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pgtrigger
-from django.db import connection, models
+from django.db import OperationalError, connection, models
 from django.utils import timezone
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
+
+from oddslab.errors import Conflict
+
+logger = logging.getLogger(__name__)
 
 
 def append_only(name: str) -> list[pgtrigger.Trigger]:
@@ -142,3 +150,37 @@ def insert_rows(objs: list[models.Model]) -> None:
         for obj, (value,) in zip(objs, cursor.fetchall(), strict=True):
             setattr(obj, pk, value)
             obj._state.adding, obj._state.db = False, connection.alias
+
+
+RETRY_ATTEMPTS = 3
+_RETRIED = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+Service = TypeVar("Service", bound=Callable[..., Any])
+
+
+def retried_on_conflict(service: Service) -> Service:
+    """Run a money-path service again when PostgreSQL aborted its transaction for a deadlock or a
+    serialization failure: nothing of the aborted attempt remains, so another is safe. At most
+    RETRY_ATTEMPTS in all, after a short random pause; then 409 ``concurrent_change``, never a 500.
+
+    Only the outermost transaction can be retried: called inside a caller's, the error goes up to
+    the caller (whose work is lost too) and its own retrier.
+    """
+
+    @functools.wraps(service)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        attempt = 1
+        while True:
+            try:
+                return service(*args, **kwargs)
+            except OperationalError as exc:
+                if not isinstance(exc.__cause__, _RETRIED) or connection.in_atomic_block:
+                    raise
+                logger.warning("%s: %s on attempt %d of %d", service.__qualname__,
+                               type(exc.__cause__).__name__, attempt, RETRY_ATTEMPTS)
+                if attempt == RETRY_ATTEMPTS:
+                    raise Conflict("Too many changes to the same account at once; try again in a moment.",
+                                   code="concurrent_change") from exc
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+                attempt += 1
+
+    return run  # type: ignore[return-value]

@@ -96,6 +96,11 @@ def exposure_release(*, bets: list[tuple[list[int], Decimal, Decimal]]) -> None:
         return
     ids = sorted(totals)
     with connection.cursor() as cursor:
+        # Lock the counters in id order first, as exposure_reserve takes them: an UPDATE ... FROM
+        # locks rows in whatever order its plan reads them, and a release going the other way round
+        # than a multiple's reservation deadlocks with it.
+        cursor.execute(f"SELECT 1 FROM {OutcomeExposure._meta.db_table} WHERE outcome_id = ANY(%s) "
+                       "ORDER BY outcome_id FOR UPDATE", [ids])
         cursor.execute(
             f"""UPDATE {OutcomeExposure._meta.db_table} e
                 SET stakes = e.stakes - v.stakes, worst_case_payout = e.worst_case_payout - v.payout,

@@ -15,7 +15,7 @@ from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
 from ledger.models import Account, Transfer
 from ledger.services import house_account, money_validate, player_account_open, transfer_create
-from oddslab.db import first_row
+from oddslab.db import first_row, retried_on_conflict
 from oddslab.errors import IdempotencyConflict, InvalidInput, refusal
 from risk.rules import deposit_violations
 
@@ -51,6 +51,7 @@ def wallet_withdraw(
                         kind=Transfer.Kind.WITHDRAWAL)
 
 
+@retried_on_conflict
 def _wallet_move(
     *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None, kind: str
 ) -> WalletMovement:
