@@ -98,6 +98,8 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                         kind=Transfer.Kind.BET_STAKE, reference_type="bet", reference_id=bet.pk,
                         idempotency_key=f"bet:{bet.pk}:stake", created_by=actor.user)
         slip_confirm(check)
+        if check.in_play_delay and not bet.in_play:  # an event went live since the book was read
+            _bet_in_play(bet, delay=check.in_play_delay)
         bet_news(player.pk, bet.pk, bet.status)
         audit_record(actor=actor, action="bet.place", category=AuditLog.Category.BETTING,
                      resource_type="bet", resource_id=bet.pk, resource_label=bet.ticket_number,
@@ -144,6 +146,14 @@ def _bet_write(*, player: Any, slip_type: str, odds_change: str, stake: Decimal,
                     for i, leg in enumerate(check.legs)]
     insert_rows(bet.leg_list)
     return bet
+
+
+def _bet_in_play(bet: Bet, *, delay: int) -> None:
+    """A bet written as pre-match whose event started before it was confirmed: it waits the
+    in-play delay like any in-play bet, never accepted at once."""
+    bet.status, bet.in_play, bet.accepted_at = Bet.Status.PLACED, True, None
+    bet.accept_after = timezone.now() + timedelta(seconds=delay)
+    bet.save(update_fields=["status", "in_play", "accepted_at", "accept_after"])
 
 
 @retried_on_conflict

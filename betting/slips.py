@@ -242,10 +242,10 @@ def _outcomes(ids: list[int]) -> dict[int, Outcome]:
 
 
 def share_lock(*, event_ids: set[int], market_ids: set[int],
-               outcome_ids: set[int]) -> dict[int, tuple[Decimal, bool]]:
+               outcome_ids: set[int]) -> dict[int, tuple[Decimal, bool, str]]:
     """FOR SHARE on events, then markets, then outcomes, each by id: the order in which the operator
     services lock them, so a bet and a trader's change wait for each other without deadlock.
-    Returns each outcome's price and whether it can be bet on, as locked."""
+    Returns each outcome's price, whether it can be bet on, and its event's status, as locked."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, status FROM {Event._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
                        [sorted(event_ids)])
@@ -258,7 +258,7 @@ def share_lock(*, event_ids: set[int], market_ids: set[int],
         state = {}
         for outcome_id, market_id, price, status in cursor.fetchall():
             event_id, market_status = markets[market_id]
-            state[outcome_id] = (price, _available(status, market_status, events[event_id]))
+            state[outcome_id] = (price, _available(status, market_status, events[event_id]), events[event_id])
         return state
 
 
@@ -268,13 +268,14 @@ def slip_confirm(check: SlipCheck) -> None:
 
     A price change or suspension that committed while the bet was being written refuses the bet;
     one that starts now waits the few milliseconds until the bet has committed. Taking the locks
-    last keeps them short, so a busy outcome cannot starve a trader's update.
+    last keeps them short, so a busy outcome cannot starve a trader's update. An event that went
+    live in between is live in ``check`` from here on: its in-play delay applies to the bet.
     """
     locked = share_lock(event_ids={leg.outcome.market.event_id for leg in check.legs},
                         market_ids={leg.outcome.market_id for leg in check.legs},
                         outcome_ids={leg.outcome.pk for leg in check.legs})
     for leg in check.legs:
-        price, available = locked[leg.outcome.pk]
+        price, available, leg.outcome.market.event.status = locked[leg.outcome.pk]
         if price != leg.outcome.price:
             raise refusal("odds_changed", "Prices changed while your bet was being placed; "
                           "check the new prices and place again.",

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -148,6 +149,36 @@ def test_a_change_committed_while_a_bet_is_written_refuses_the_bet(monkeypatch, 
     assert results == [code]
     assert not Bet.objects.exists() and wallet_of(player).balance == Decimal("100.00")
     assert not OutcomeExposure.objects.filter(worst_case_payout__gt=0).exists()
+
+
+@concurrent
+def test_a_bet_whose_event_goes_live_before_its_confirmation_waits_the_in_play_delay(monkeypatch, make_user,
+                                                                                      make_event):
+    from oddslab.events.services import event_start
+
+    # given a pre-match bet that has passed its checks but not yet confirmed
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    body = selection(event)
+    reached, go = _paused_before_confirm(monkeypatch)
+    results = []
+    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
+    try:
+        placing.start()
+        assert reached.wait(10)
+        # when the game kicks off in between
+        event_start(event_id=event.pk, actor=Actor.system("feed"))
+        go.set()
+        placing.join()
+    finally:
+        go.set()
+        threads_stop([placing])
+    # then the bet is in play: placed, waiting the sport's delay, not accepted at once
+    assert results == ["placed"]
+    bet = Bet.objects.get()
+    assert (bet.status, bet.in_play, bet.accepted_at) == (Bet.Status.PLACED, True, None)
+    delay = event.sport.inplay_delay_seconds
+    assert delay > 0 and bet.accept_after >= bet.placed_at + timedelta(seconds=delay - 1)
 
 
 @concurrent
