@@ -121,6 +121,24 @@ def _paused_before_confirm(monkeypatch):
     return reached, go
 
 
+def _place_with_a_change_in_between(monkeypatch, player, body, change) -> list[str]:
+    """Place ``body`` in a thread, and run ``change`` while the bet stands between its checks and
+    its confirmation; the placement's outcome ("placed" or the refusal code)."""
+    reached, go = _paused_before_confirm(monkeypatch)
+    results: list[str] = []
+    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
+    try:
+        placing.start()
+        assert reached.wait(10)
+        change()
+        go.set()
+        placing.join()
+    finally:
+        go.set()
+        threads_stop([placing])
+    return results
+
+
 @concurrent
 @pytest.mark.parametrize(("change", "code"), [("price", "odds_changed"), ("suspend", "market_unavailable")])
 def test_a_change_committed_while_a_bet_is_written_refuses_the_bet(monkeypatch, make_user, make_event,
@@ -129,22 +147,15 @@ def test_a_change_committed_while_a_bet_is_written_refuses_the_bet(monkeypatch, 
     player = make_user(balance="100.00")
     event = make_event(home="2.50")
     body = selection(event)
-    reached, go = _paused_before_confirm(monkeypatch)
-    results = []
-    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
-    try:
-        placing.start()
-        assert reached.wait(10)
-        # when the trader's change commits in between
+
+    # when the trader's change commits in between
+    def trader():
         if change == "price":
             outcome_price_set(outcome_id=body["outcome_id"], price="2.40", reason="race", actor=Actor.system("t"))
         else:
             market_suspend(market_id=event.markets.get().pk, actor=Actor.system("t"))
-        go.set()
-        placing.join()
-    finally:
-        go.set()
-        threads_stop([placing])
+
+    results = _place_with_a_change_in_between(monkeypatch, player, body, trader)
     # then the bet is refused and left no trace
     assert results == [code]
     assert not Bet.objects.exists() and wallet_of(player).balance == Decimal("100.00")
@@ -160,19 +171,9 @@ def test_a_bet_whose_event_goes_live_before_its_confirmation_waits_the_in_play_d
     player = make_user(balance="100.00")
     event = make_event(home="2.50")
     body = selection(event)
-    reached, go = _paused_before_confirm(monkeypatch)
-    results = []
-    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
-    try:
-        placing.start()
-        assert reached.wait(10)
-        # when the game kicks off in between
-        event_start(event_id=event.pk, actor=Actor.system("feed"))
-        go.set()
-        placing.join()
-    finally:
-        go.set()
-        threads_stop([placing])
+    # when the game kicks off in between
+    results = _place_with_a_change_in_between(
+        monkeypatch, player, body, lambda: event_start(event_id=event.pk, actor=Actor.system("feed")))
     # then the bet is in play: placed, waiting the sport's delay, not accepted at once
     assert results == ["placed"]
     bet = Bet.objects.get()
