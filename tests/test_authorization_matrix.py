@@ -630,7 +630,7 @@ def _outcome(response, row: Row, client, audit_before: int) -> str:
     if status == 405:
         return "NOT_ALLOWED"
     if row.kind == "page" and status < 500:
-        refused = _page_refusal(client, audit_before)
+        refused = _page_refusal(client, audit_before) if row.method == "POST" else ""
         if refused == "login_required":
             return LOGIN
         if refused:
