@@ -46,7 +46,22 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class AuditedSettingsAdmin(SimpleHistoryAdmin):
+class HistoryAdmin(SimpleHistoryAdmin):
+    """History to read, never to revert. django-simple-history's revert view saves the old version
+    with the view permission alone, past the change form's permission check, the services, the audit
+    trail and the live messages (the authorization matrix found a regulator changing a limit and a
+    trader an outcome's price that way)."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class AuditedSettingsAdmin(HistoryAdmin):
     """Rules kept as data (limits, caps, geofence): every edit is audited with before and after,
     in the admin's own transaction, besides the model history."""
 

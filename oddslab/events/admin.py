@@ -6,12 +6,12 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from simple_history.admin import SimpleHistoryAdmin
 
 from audit.context import Actor
 from oddslab.admin_tools import (
     ActionLinksInline,
     AuditedSettingsAdmin,
+    HistoryAdmin,
     ObjectAction,
     ReadOnlyAdmin,
     ReasonForm,
@@ -255,7 +255,7 @@ def _bulk_market(name: str, label: str, service):
 
 
 @admin.register(Market)
-class MarketAdmin(ServiceActionsAdmin, SimpleHistoryAdmin, ReadOnlyAdmin):
+class MarketAdmin(ServiceActionsAdmin, HistoryAdmin, ReadOnlyAdmin):
     list_display = ["__str__", "kind", "line", "status", "status_reason"]
     list_filter = ["status", "kind", "event__status"]
     search_fields = ["event__home", "event__away", "name"]
@@ -270,7 +270,7 @@ class MarketAdmin(ServiceActionsAdmin, SimpleHistoryAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Outcome)
-class OutcomeAdmin(ServiceActionsAdmin, SimpleHistoryAdmin, ReadOnlyAdmin):
+class OutcomeAdmin(ServiceActionsAdmin, HistoryAdmin, ReadOnlyAdmin):
     list_display = ["__str__", "market", "price", "pinned", "feed_price", "status"]
     list_filter = ["pinned", "status"]
     list_select_related = ["market__event"]

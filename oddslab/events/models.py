@@ -15,6 +15,7 @@ class Sport(models.Model):
     # In-play bets wait this long before acceptance, so a bettor watching a faster feed than ours
     # cannot bet on what already happened.
     inplay_delay_seconds = models.PositiveSmallIntegerField(default=5)
+    history = HistoricalRecords()  # its admin is an audited settings page, with a History button
 
     class Meta:
         ordering = ["name"]
