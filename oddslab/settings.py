@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",  # log-in throttling (oddslab/accounts/throttle.py)
     "drf_spectacular",
     "channels",
     "django_htmx",
@@ -104,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out log-in page into the lockout page (429)
     "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
@@ -142,6 +144,29 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# --- Log-in throttling and API tokens ------------------------------------------------------------
+# axes' backend comes first: it refuses a locked username or address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "oddslab.accounts.throttle.LoginThrottle"
+# axes has one failure limit for all its lockout parameters; the address has its own, higher limit
+# (AUTH_IP_FAILURE_LIMIT), counted by LoginThrottle, so axes' warning that it is missing is silenced.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_USERNAME_FAILURE_LIMIT", "5"))
+AUTH_IP_FAILURE_LIMIT = int(os.environ.get("AUTH_IP_FAILURE_LIMIT", "100"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AUTH_LOCKOUT_MINUTES", "15")))
+# A refused attempt during a lock does not extend it: the lock lifts AXES_COOLOFF_TIME after the
+# failure that set it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "audit.context.client_ip"  # honours ODDSLAB_TRUSTED_PROXY_IP_HEADER
+AXES_LOCKOUT_CALLABLE = "oddslab.accounts.throttle.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are in the audit trail already
+AXES_ENABLE_ADMIN = False  # attempts are counters, not records: the audit trail keeps the failures
+AXES_VERBOSE = False
+# API tokens expire this long after they were issued; logging in again issues a fresh one.
+AUTH_TOKEN_TTL_HOURS = int(os.environ.get("AUTH_TOKEN_TTL_HOURS", "720"))
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -254,5 +279,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"},
+                "axes": {"level": "WARNING"}},  # axes says INFO about every log-in
 }

@@ -15,6 +15,7 @@ from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record
 from oddslab.accounts.roles import STAFF_ROLES
+from oddslab.authentication import token_valid_since
 from oddslab.errors import Conflict, InvalidInput
 from wallet.services import wallet_open
 
@@ -88,6 +89,14 @@ def user_password_change_record(*, actor: Actor, user: User) -> None:
     audit_record(actor=actor, action="user.password_change", category=AuditLog.Category.SECURITY,
                  resource_type="user", resource_id=user.pk, resource_label=user.get_username(),
                  details={"change": "password changed"})
+
+
+def token_issue(*, user: User) -> Token:
+    """The user's API token; an expired one is replaced by a fresh one (``AUTH_TOKEN_TTL_HOURS``)."""
+    with transaction.atomic():
+        Token.objects.filter(user=user, created__lt=token_valid_since()).delete()
+        token, _ = Token.objects.get_or_create(user=user)
+    return token
 
 
 def token_revoke(*, token: Token, actor: Actor) -> None:
