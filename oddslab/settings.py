@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,10 +19,30 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# Set DJANGO_SECRET_KEY in any deployment; the fallback is only for a local machine.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "oddslab-local-development-key-not-for-production"
+# DJANGO_ENV=production: a deployment. It refuses to start without a secret key of its own, and
+# serves HTTPS only (see "Security" below); anything else is a local machine or a test run.
+PRODUCTION = os.environ.get("DJANGO_ENV", "").strip().lower() == "production"
+LOCAL_SECRET_KEY = "oddslab-local-development-key-not-for-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip() or LOCAL_SECRET_KEY
+if PRODUCTION and SECRET_KEY == LOCAL_SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_ENV=production needs DJANGO_SECRET_KEY: a long random key of the "
+                               "deployment's own, never the local development key.")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Behind a load balancer that terminates TLS, the header it sets on HTTPS requests (X-Forwarded-Proto),
+# so that Django knows the client's request was secure; set it only if the proxy always sets it.
+if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip():
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + os.environ["DJANGO_SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_"),
+                               "https")
+if PRODUCTION:
+    # HTTPS only: cookies never travel in clear, plain HTTP is redirected (but the load balancer's
+    # /healthz probe), and HSTS keeps browsers on HTTPS. `manage.py check --deploy` is clean.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 
 # --- Database and Redis: real servers from the URLs, or the embedded ones under var/ -------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
