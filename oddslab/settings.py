@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,10 +19,30 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# Set DJANGO_SECRET_KEY in any deployment; the fallback is only for a local machine.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "oddslab-local-development-key-not-for-production"
+# DJANGO_ENV=production: a deployment. It refuses to start without a secret key of its own, and
+# serves HTTPS only (see "Security" below); anything else is a local machine or a test run.
+PRODUCTION = os.environ.get("DJANGO_ENV", "").strip().lower() == "production"
+LOCAL_SECRET_KEY = "oddslab-local-development-key-not-for-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip() or LOCAL_SECRET_KEY
+if PRODUCTION and SECRET_KEY == LOCAL_SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_ENV=production needs DJANGO_SECRET_KEY: a long random key of the "
+                               "deployment's own, never the local development key.")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Behind a load balancer that terminates TLS, the header it sets on HTTPS requests (X-Forwarded-Proto),
+# so that Django knows the client's request was secure; set it only if the proxy always sets it.
+if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip():
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + os.environ["DJANGO_SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_"),
+                               "https")
+if PRODUCTION:
+    # HTTPS only: cookies never travel in clear, plain HTTP is redirected (but the load balancer's
+    # /healthz probe), and HSTS keeps browsers on HTTPS. `manage.py check --deploy` is clean.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 
 # --- Database and Redis: real servers from the URLs, or the embedded ones under var/ -------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -78,6 +99,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",  # log-in throttling (oddslab/accounts/throttle.py)
     "drf_spectacular",
     "channels",
     "django_htmx",
@@ -112,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out log-in page into the lockout page (429)
     "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
@@ -150,6 +173,29 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# --- Log-in throttling and API tokens ------------------------------------------------------------
+# axes' backend comes first: it refuses a locked username or address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "oddslab.accounts.throttle.LoginThrottle"
+# axes has one failure limit for all its lockout parameters; the address has its own, higher limit
+# (AUTH_IP_FAILURE_LIMIT), counted by LoginThrottle, so axes' warning that it is missing is silenced.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_USERNAME_FAILURE_LIMIT", "5"))
+AUTH_IP_FAILURE_LIMIT = int(os.environ.get("AUTH_IP_FAILURE_LIMIT", "100"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AUTH_LOCKOUT_MINUTES", "15")))
+# A refused attempt during a lock does not extend it: the lock lifts AXES_COOLOFF_TIME after the
+# failure that set it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "audit.context.client_ip"  # honours ODDSLAB_TRUSTED_PROXY_IP_HEADER
+AXES_LOCKOUT_CALLABLE = "oddslab.accounts.throttle.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are in the audit trail already
+AXES_ENABLE_ADMIN = False  # attempts are counters, not records: the audit trail keeps the failures
+AXES_VERBOSE = False
+# API tokens expire this long after they were issued; logging in again issues a fresh one.
+AUTH_TOKEN_TTL_HOURS = int(os.environ.get("AUTH_TOKEN_TTL_HOURS", "720"))
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -264,5 +310,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"},
+                "axes": {"level": "WARNING"}},  # axes says INFO about every log-in
 }

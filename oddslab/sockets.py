@@ -240,5 +240,7 @@ class TokenAuthMiddleware:
 def _token_user(key: str):
     from rest_framework.authtoken.models import Token
 
-    token = Token.objects.select_related("user").filter(key=key).first()
+    from oddslab.authentication import token_valid_since
+
+    token = Token.objects.select_related("user").filter(key=key, created__gte=token_valid_since()).first()
     return token.user if token and token.user.is_active else AnonymousUser()

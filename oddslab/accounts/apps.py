@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     name = "oddslab.accounts"
     label = "accounts"
     verbose_name = "Accounts and roles"
+
+    def ready(self):
+        from oddslab.accounts import throttle  # noqa: F401  (connects the lockout audit receiver)

@@ -1,17 +1,21 @@
-"""Registration and staff accounts."""
+"""Registration, staff accounts, the console's record of user changes, API tokens."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record
 from oddslab.accounts.roles import STAFF_ROLES
+from oddslab.authentication import token_valid_since
 from oddslab.errors import Conflict, InvalidInput
 from wallet.services import wallet_open
 
@@ -65,3 +69,41 @@ def user_with_role(*, username: str, password: str, role: str, email: str = "",
     if role == "player":
         wallet_open(user=user)
     return user, created
+
+
+def user_change_record(*, actor: Actor, user: User, action: str, before: dict[str, Any],
+                       after: dict[str, Any]) -> None:
+    """Audit a change made to a user in the console with the fields it changed, before and after.
+    ``before`` is empty for an added user, ``after`` for a deleted one; nothing changed, nothing recorded."""
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    if not changed:
+        return
+    audit_record(actor=actor, action=action, category=AuditLog.Category.SECURITY, resource_type="user",
+                 resource_id=user.pk, resource_label=user.get_username(),
+                 details={"before": {n: before[n] for n in changed if n in before},
+                          "after": {n: after[n] for n in changed if n in after}})
+
+
+def user_password_change_record(*, actor: Actor, user: User) -> None:
+    """A password set in the console: recorded as such, never with the password or its hash."""
+    audit_record(actor=actor, action="user.password_change", category=AuditLog.Category.SECURITY,
+                 resource_type="user", resource_id=user.pk, resource_label=user.get_username(),
+                 details={"change": "password changed"})
+
+
+def token_issue(*, user: User) -> Token:
+    """The user's API token; an expired one is replaced by a fresh one (``AUTH_TOKEN_TTL_HOURS``)."""
+    with transaction.atomic():
+        Token.objects.filter(user=user, created__lt=token_valid_since()).delete()
+        token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+def token_revoke(*, token: Token, actor: Actor) -> None:
+    """Delete a token: whoever holds it is logged out of the API at once."""
+    with transaction.atomic():
+        deleted, _ = Token.objects.filter(key=token.key).delete()  # a TokenProxy's pk is its user's
+        if deleted:
+            audit_record(actor=actor, action="auth.token_revoke", category=AuditLog.Category.SECURITY,
+                         resource_type="user", resource_id=token.user_id,
+                         resource_label=token.user.get_username())

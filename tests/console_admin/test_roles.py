@@ -38,7 +38,7 @@ EXPECTED = {
     "admin": {**EVENTS_READ, "events.sport": "vacd", "events.competition": "vacd", "events.event": "va",
               "betting.bet": READ, **LIMITS, "risk.playerrestriction": "vacd", "risk.geofence": "vc",
               **LEDGER_READ, **AUDIT_READ, "accounts.user": "vacd", "auth.group": "vacd",
-              "authtoken.tokenproxy": "vacd"},
+              "authtoken.tokenproxy": "vd"},
 }
 # The service actions each role is offered (bulk on the market list, buttons on the change pages).
 ACTIONS = {"trader": True, "compliance": False, "regulator": False, "admin": True}
@@ -159,20 +159,30 @@ def test_limits_change_for_compliance_and_admin_only(console):
     assert history.status_code == 200 and b"change-history" in history.content
 
 
-def test_compliance_cannot_grant_itself_a_role(console):
+def test_compliance_cannot_grant_itself_or_a_player_a_role(console, make_user):
     client = console("compliance")
-    user = User.objects.get(groups__name="compliance")
-    page = client.get(reverse("admin:accounts_user_change", args=[user.pk]))
+    own = User.objects.get(groups__name="compliance")
+    player = make_user("player")
+    admin_group = Group.objects.get(name="admin")
+
+    def post(user):
+        return client.post(reverse("admin:accounts_user_change", args=[user.pk]), {
+            "username": user.username, "email": "new@example.test", "country": "GB", "is_active": "on",
+            "is_superuser": "on", "is_staff": "on", "groups": [admin_group.pk],
+            "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"})
+
+    # a player's page offers no privilege field, and saving it saves what compliance may change only
+    page = client.get(reverse("admin:accounts_user_change", args=[player.pk]))
     assert page.status_code == 200
     for field in ["groups", "is_superuser", "user_permissions", "is_staff"]:
         assert f'name="{field}"'.encode() not in page.content, field
-    admin_group = Group.objects.get(name="admin")
-    response = client.post(reverse("admin:accounts_user_change", args=[user.pk]), {
-        "username": user.username, "email": "new@example.test", "country": "GB", "is_active": "on",
-        "is_superuser": "on", "is_staff": "on", "groups": [admin_group.pk],
-        "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"})
-    # then: the form saved what compliance may change, and not the privileges
-    assert response.status_code == 302
-    user.refresh_from_db()
-    assert user.email == "new@example.test"
-    assert not user.is_superuser and list(user.groups.values_list("name", flat=True)) == ["compliance"]
+    assert post(player).status_code == 302
+    player.refresh_from_db()
+    assert player.email == "new@example.test"
+    assert not player.is_superuser and list(player.groups.values_list("name", flat=True)) == ["player"]
+    # its own page is read-only (nobody manages themselves in the console), and a POST is refused
+    assert b'name="_save"' not in client.get(reverse("admin:accounts_user_change", args=[own.pk])).content
+    assert post(own).status_code == 403
+    own.refresh_from_db()
+    assert own.email != "new@example.test" and not own.is_superuser
+    assert list(own.groups.values_list("name", flat=True)) == ["compliance"]
