@@ -184,7 +184,7 @@ def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
               *(_channel(f"odds.batch.{stream}") for stream in streams)], client=_redis())
     for index in opened:  # a quiet stream: the message went at once, and opened a window
         stream = streams[index - 1]
-        _window(settings.LIVE_BATCH_MS, "batch", lambda stream=stream: _flush_batch(stream))
+        _window(settings.LIVE_BATCH_MS, _guarded("batch", lambda stream=stream: _flush_batch(stream), failed=False))
 
 
 def _batch_keys(stream: str) -> tuple[str, str]:
@@ -208,13 +208,13 @@ def _flush_batch(stream: str) -> bool:
                                       client=_redis()))
 
 
-def _window(ms: int, kind: str, flush: Callable[[], bool]) -> None:
-    """Call ``flush`` when a window of ``ms`` ends; while it finds something to send, open another.
-    (The per-event price window and the batch window work alike.) A failed flush closes the window:
-    its key expires, and the next message takes along what is left."""
+def _window(ms: int, flush: Callable[[], bool]) -> None:
+    """Call ``flush`` (guarded) when a window of ``ms`` ends; while it finds something to send, open
+    another. (The per-event price window and the batch window work alike.) A failed flush closes
+    the window: its key expires, and the next message takes along what is left."""
     def end() -> None:
-        if _guarded(kind, flush, failed=False)():
-            _window(ms, kind, flush)
+        if flush():
+            _window(ms, flush)
 
     timer = threading.Timer(ms / 1000, end)
     timer.daemon = False  # a short-lived process (ingest_feed) still sends what its last window gathered
@@ -237,7 +237,7 @@ def _queue_prices(event_id: int, changes: list[dict[str, Any]]) -> None:
     # The window key outlives its timer by a window, so a dead process cannot hold prices back for long.
     if redis.set(f"live:window:{event_id}", 1, nx=True, px=2 * settings.LIVE_CONFLATION_MS):
         _flush_prices(event_id)  # a quiet event: no reason to wait
-        _window(settings.LIVE_CONFLATION_MS, "prices", lambda: _flush_prices(event_id))
+        _window(settings.LIVE_CONFLATION_MS, _guarded("prices", lambda: _flush_prices(event_id), failed=False))
 
 
 def prices_changed(*, event_id: int, changes: list[tuple[int, int, Any]]) -> None:
