@@ -80,7 +80,7 @@ def parse(line: str) -> Message:
         raise Refused("invalid_message", "a message is a JSON object")
     _check_values(data)
     kind = data.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:
         raise Refused("unknown_type", repr(kind)[:100])
     _check_fields(data, {**COMMON, **FIELDS[kind]}, OPTIONAL.get(kind, {}))
     if data["seq"] <= 0:
