@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.context import Actor
 from betting.models import Bet
@@ -150,3 +150,30 @@ def test_redis_going_down_during_a_price_window_is_counted_not_raised_in_the_tim
     # then the timer counted the failure and stopped; nothing escaped the thread
     assert failures()["prices"] == 1
     assert thread_errors == []
+
+
+@committed
+def test_a_redis_that_hangs_holds_a_committed_deposit_for_seconds_not_for_ever(api, player, monkeypatch):
+    # given a Redis that takes connections and never answers
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        monkeypatch.setattr(live, "_redis_client", live._connect(f"redis://127.0.0.1:{silent.getsockname()[1]}/0"))
+        before, responses = live.failures.copy(), []
+
+        def deposit():
+            try:
+                responses.append(api(player).post("/api/v1/wallet/deposits", {"amount": "25.00"}, format="json"))
+            finally:
+                connection.close()
+
+        # when
+        started = time.monotonic()
+        request = threading.Thread(target=deposit, daemon=True)
+        request.start()
+        request.join(30)
+        took = time.monotonic() - started
+    # then: two attempts of REDIS_TIMEOUT each, and the deposit stands
+    assert not request.is_alive() and took < 4 * live.REDIS_TIMEOUT
+    assert responses[0].status_code == 201 and wallet_of(player).balance == Decimal("1025.00")
+    assert (live.failures - before)["user"] == 1

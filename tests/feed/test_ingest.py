@@ -79,6 +79,7 @@ def test_every_message_type_is_applied(ingestor):
     ("{not json", "invalid_json"),
     ("[1, 2]", "invalid_message"),
     (json.dumps({"type": "teleport", "source": "x", "event": "f-1", "seq": 9, "ts": TS}), "unknown_type"),
+    (json.dumps({"type": ["prices"], "source": "x", "event": "f-1", "seq": 9, "ts": TS}), "unknown_type"),
     (msg("prices", "9", prices=[]), "invalid_field"),
     (msg("prices", 0, prices=[]), "invalid_field"),
     (msg("prices", 9, prices="2.10"), "invalid_field"),
