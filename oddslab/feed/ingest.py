@@ -54,8 +54,9 @@ class Ingestor:
     def _refuse(self, refusal: Refused, line: str, error: Exception | None = None) -> bool:
         self.refused[refusal.reason] += 1
         log = logger.error if error else logger.warning
-        log("feed line refused (%s): %s | %s", refusal.reason, refusal.detail[:300], line.strip()[:300],
-            exc_info=error)
+        # Lone surrogates (bytes that were not UTF-8) written out escaped, so that no log handler trips on them.
+        shown = line.strip()[:300].encode("utf-8", "backslashreplace").decode()
+        log("feed line refused (%s): %s | %s", refusal.reason, refusal.detail[:300], shown, exc_info=error)
         return False
 
     def _apply(self, message: Message) -> None:

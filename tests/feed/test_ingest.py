@@ -222,7 +222,7 @@ def test_a_bug_in_a_handler_is_logged_with_its_traceback_and_the_feed_goes_on(in
     assert "KeyError" in record.getMessage() and record.exc_info
 
 
-def test_ingest_feed_refuses_a_line_that_is_not_utf8_and_goes_on(db, tmp_path, capsys):
+def test_ingest_feed_refuses_a_line_that_is_not_utf8_and_goes_on(db, tmp_path, capsys, caplog):
     # given
     recording = tmp_path / "feed.jsonl"
     not_utf8 = msg("market_suspended", 2, market="f-1:mr", reason="BYTE").encode().replace(b"BYTE", b"\xff")
@@ -234,6 +234,8 @@ def test_ingest_feed_refuses_a_line_that_is_not_utf8_and_goes_on(db, tmp_path, c
     assert Market.objects.get(external_ref="f-1:mr").status == "open"
     assert Market.objects.get(external_ref="f-1:ou").status == "suspended"
     assert "'invalid_text': 1" in capsys.readouterr().out
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "oddslab.feed"]
+    assert "\\udcff" in logged.encode("utf-8").decode()  # escaped, so any log handler can write it
 
 
 def test_duplicates_are_dropped_by_seq(ingestor):
