@@ -30,6 +30,12 @@ Lua script, and so is taking a list and publishing its frame at a window's end: 
 Redis, so the messages of an event go out in the order of their seq whichever processes send them.
 A process that dies with a window open leaves its messages in the list; the window key expires
 after two windows, and the next message of that stream takes them along, in order.
+
+A message goes out after its change has committed, so a failure to send it (Redis down, a timeout,
+a bug here) must not reach the caller: the request, the feed line or the task has succeeded, and
+the on-commit callbacks after this one still have to run. Every way in, the on-commit callbacks
+and the windows' timers, goes through ``_guarded``: a failure is logged with its exception and
+counted by kind in ``failures`` (for a metrics endpoint), and the message is lost.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import functools
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +56,11 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 _redis_client = None
 _lock = threading.Lock()
+# Live messages lost after their change committed, per kind: prices, market, event, user, staff, batch.
+failures: Counter[str] = Counter()
+_failures_lock = threading.Lock()
+# A Redis that hangs must not hold a request that has committed for longer than this (seconds).
+REDIS_TIMEOUT = 2
 
 # Take the pending prices of an event; keep its window open only if there were any.
 _TAKE_PENDING = """
@@ -109,10 +121,37 @@ def _redis():
     global _redis_client
     with _lock:
         if _redis_client is None:
-            import redis
-
-            _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+            _redis_client = _connect(settings.REDIS_URL)
         return _redis_client
+
+
+def _connect(url: str):
+    """The publisher's client. One immediate retry reopens a connection Redis closed (a restart); no
+    backoff and short timeouts, because whoever publishes has committed and is waiting to go on."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
+                                retry=Retry(NoBackoff(), 1))
+
+
+def _guarded(kind: str, send: Callable[[], Any], failed: Any = None) -> Callable[[], Any]:
+    """``send``, made safe to call after commit: a failure is logged, counted and returns ``failed``."""
+    def call() -> Any:
+        try:
+            return send()
+        except Exception:
+            with _failures_lock:
+                failures[kind] += 1
+            logger.exception("live %s message failed after its change committed", kind)
+            return failed
+
+    return call
+
+
+def _after_commit(kind: str, send: Callable[[], None]) -> None:
+    transaction.on_commit(_guarded(kind, send))
 
 
 def _text(payload: dict[str, Any]) -> str:
@@ -121,15 +160,12 @@ def _text(payload: dict[str, Any]) -> str:
 
 def _publish(messages: list[Message]) -> None:
     """Send each payload to its groups, as the pub/sub channel layer's ``group_send`` would."""
-    try:
-        pipe = _redis().pipeline(transaction=False)
-        for groups, payload in messages:
-            body = get_channel_layer().serialize({"type": "live.message", "text": _text(payload)})
-            for group in groups:
-                pipe.publish(_channel(group), body)
-        pipe.execute()
-    except Exception:  # a socket message must never break the change that caused it
-        logger.exception("live messages to %s failed", sorted({g for groups, _ in messages for g in groups}))
+    pipe = _redis().pipeline(transaction=False)
+    for groups, payload in messages:
+        body = get_channel_layer().serialize({"type": "live.message", "text": _text(payload)})
+        for group in groups:
+            pipe.publish(_channel(group), body)
+    pipe.execute()
 
 
 def _now() -> str:
@@ -142,17 +178,13 @@ def _send_event_message(event_id: int, payload: dict[str, Any]) -> None:
     # The text around its seq, which the script fills in: seq follows event_id, ts comes last.
     head = _text({**payload, "event_id": event_id})[:-1] + ',"seq":'
     tail = ',"ts":' + json.dumps(_now()) + "}"
-    try:
-        opened = _script(_SEND_EVENT_MESSAGE)(
-            keys=[_key(f"seq:{event_id}"), *(key for stream in streams for key in _batch_keys(stream))],
-            args=[head, tail, 2 * settings.LIVE_BATCH_MS, _channel(f"odds.event.{event_id}"), _channel("odds.all"),
-                  *(_channel(f"odds.batch.{stream}") for stream in streams)])
-    except Exception:  # a socket message must never break the change that caused it
-        logger.exception("live message of event %s failed", event_id)
-        return
+    opened = _script(_SEND_EVENT_MESSAGE)(
+        keys=[_key(f"seq:{event_id}"), *(key for stream in streams for key in _batch_keys(stream))],
+        args=[head, tail, 2 * settings.LIVE_BATCH_MS, _channel(f"odds.event.{event_id}"), _channel("odds.all"),
+              *(_channel(f"odds.batch.{stream}") for stream in streams)], client=_redis())
     for index in opened:  # a quiet stream: the message went at once, and opened a window
         stream = streams[index - 1]
-        _window(settings.LIVE_BATCH_MS, lambda stream=stream: _flush_batch(stream))
+        _window(settings.LIVE_BATCH_MS, _guarded("batch", lambda stream=stream: _flush_batch(stream), failed=False))
 
 
 def _batch_keys(stream: str) -> tuple[str, str]:
@@ -169,23 +201,21 @@ def _channel(group: str) -> str:
 
 @functools.cache
 def _script(source: str):
-    """A Lua script, loaded into Redis once and then called by its hash."""
+    """A Lua script, loaded into Redis once and then called by its hash (on the client it is given)."""
     return _redis().register_script(source)
 
 
 def _flush_batch(stream: str) -> bool:
     """At a window's end: send what the stream gathered; whether there was anything."""
-    try:
-        return bool(_script(_FLUSH_BATCH)(keys=_batch_keys(stream), args=[2 * settings.LIVE_BATCH_MS,
-                                                                         _channel(f"odds.batch.{stream}")]))
-    except Exception:  # the window key expires, and the stream's next message takes what is left
-        logger.exception("live batch window of %s failed", stream)
-        return False
+    return bool(_script(_FLUSH_BATCH)(keys=_batch_keys(stream), args=[2 * settings.LIVE_BATCH_MS,
+                                                                     _channel(f"odds.batch.{stream}")],
+                                      client=_redis()))
 
 
 def _window(ms: int, flush: Callable[[], bool]) -> None:
-    """Call ``flush`` when a window of ``ms`` ends; while it finds something to send, open another.
-    (The per-event price window and the batch window work alike.)"""
+    """Call ``flush`` (guarded) when a window of ``ms`` ends; while it finds something to send, open
+    another. (The per-event price window and the batch window work alike.) A failed flush closes
+    the window: its key expires, and the next message takes along what is left."""
     def end() -> None:
         if flush():
             _window(ms, flush)
@@ -197,7 +227,7 @@ def _window(ms: int, flush: Callable[[], bool]) -> None:
 
 def _flush_prices(event_id: int) -> bool:
     pending = _script(_TAKE_PENDING)(keys=[_key(f"prices:{event_id}"), _key(f"window:{event_id}")],
-                                     args=[2 * settings.LIVE_CONFLATION_MS])
+                                     args=[2 * settings.LIVE_CONFLATION_MS], client=_redis())
     if not pending:
         return False
     prices = sorted((json.loads(value) for value in pending[1::2]), key=lambda p: p["outcome_id"])
@@ -211,13 +241,13 @@ def _queue_prices(event_id: int, changes: list[dict[str, Any]]) -> None:
     # The window key outlives its timer by a window, so a dead process cannot hold prices back for long.
     if redis.set(_key(f"window:{event_id}"), 1, nx=True, px=2 * settings.LIVE_CONFLATION_MS):
         _flush_prices(event_id)  # a quiet event: no reason to wait
-        _window(settings.LIVE_CONFLATION_MS, lambda: _flush_prices(event_id))
+        _window(settings.LIVE_CONFLATION_MS, _guarded("prices", lambda: _flush_prices(event_id), failed=False))
 
 
 def prices_changed(*, event_id: int, changes: list[tuple[int, int, Any]]) -> None:
     """(market_id, outcome_id, price) changes of one event, sent conflated after commit."""
     rows = [{"market_id": m, "outcome_id": o, "price": str(p)} for m, o, p in changes]
-    transaction.on_commit(lambda: _queue_prices(event_id, rows))
+    _after_commit("prices", lambda: _queue_prices(event_id, rows))
 
 
 def market_changed(*, event_id: int, market_id: int, status: str) -> None:
@@ -225,7 +255,7 @@ def market_changed(*, event_id: int, market_id: int, status: str) -> None:
         _flush_prices(event_id)
         _send_event_message(event_id, {"type": "market", "market_id": market_id, "status": status})
 
-    transaction.on_commit(send)
+    _after_commit("market", send)
 
 
 def event_changed(*, event_id: int, status: str, score: str | None, clock: str) -> None:
@@ -233,13 +263,13 @@ def event_changed(*, event_id: int, status: str, score: str | None, clock: str) 
         _flush_prices(event_id)
         _send_event_message(event_id, {"type": "event", "status": status, "score": score, "clock": clock})
 
-    transaction.on_commit(send)
+    _after_commit("event", send)
 
 
 def to_users(messages: list[tuple[int, dict[str, Any]]]) -> None:
     """(user_id, payload) messages, sent together after commit (a settlement batch has thousands)."""
     if messages:
-        transaction.on_commit(lambda: _publish([([f"user.{user_id}"], payload) for user_id, payload in messages]))
+        _after_commit("user", lambda: _publish([([f"user.{user_id}"], payload) for user_id, payload in messages]))
 
 
 def to_user(user_id: int, payload: dict[str, Any]) -> None:
@@ -247,4 +277,4 @@ def to_user(user_id: int, payload: dict[str, Any]) -> None:
 
 
 def to_staff(payload: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: _publish([(["staff"], payload)]))
+    _after_commit("staff", lambda: _publish([(["staff"], payload)]))

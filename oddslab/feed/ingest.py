@@ -4,7 +4,9 @@ Feed and operators share one write path: a feed price goes through ``outcome_pri
 pinned price is recorded as a tick, not applied), a suspension through ``market_suspend``, a
 result through ``event_result_set``. Each message is applied in one transaction together with the
 event's last applied sequence number; a duplicate or older ``seq`` is dropped. A bad line is
-refused with a logged reason and a counter and never stops ingestion.
+refused with a logged reason and a counter and never stops ingestion: whatever one line raises
+(a refusal, a database error, a bug) rolls back that line's transaction alone and is counted, and
+the next line starts afresh. Errors nobody foresaw are logged with their traceback.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from audit.context import Actor
 from oddslab.errors import DomainError
 from oddslab.events import services
 from oddslab.events.models import Event, Market, Outcome
-from oddslab.feed.wire import MARKET_STATUS_TYPES, Message, Refused, parse
+from oddslab.feed.wire import MARKET_STATUS_TYPES, Message, Refused, parse, timestamp
 
 logger = logging.getLogger("oddslab.feed")
 
@@ -42,11 +43,21 @@ class Ingestor:
             message = parse(line)
             self._apply(message)
         except Refused as refusal:
-            self.refused[refusal.reason] += 1
-            logger.warning("feed line refused (%s): %s | %s", refusal.reason, refusal.detail, line.strip()[:300])
-            return False
+            return self._refuse(refusal, line)
+        except DatabaseError as error:  # what the parser could not know: a constraint, a lost connection
+            return self._refuse(Refused("database_error", f"{type(error).__name__}: {error}"), line, error)
+        except Exception as error:  # a bug: one line's, and the feed goes on
+            return self._refuse(Refused("internal_error", f"{type(error).__name__}: {error}"), line, error)
         self.applied[message.type] += 1
         return True
+
+    def _refuse(self, refusal: Refused, line: str, error: Exception | None = None) -> bool:
+        self.refused[refusal.reason] += 1
+        log = logger.error if error else logger.warning
+        # Lone surrogates (bytes that were not UTF-8) written out escaped, so that no log handler trips on them.
+        shown = line.strip()[:300].encode("utf-8", "backslashreplace").decode()
+        log("feed line refused (%s): %s | %s", refusal.reason, refusal.detail[:300], shown, exc_info=error)
+        return False
 
     def _apply(self, message: Message) -> None:
         actor = Actor.system(f"feed:{message.source}")
@@ -69,13 +80,13 @@ class Ingestor:
         if Event.objects.filter(external_ref=message.event).exists():
             raise Refused("stale_seq", f"event {message.event} exists already")
         body = message.body
-        try:
-            start_time = datetime.fromisoformat(body["start_time"].replace("Z", "+00:00"))
-        except ValueError:
-            raise Refused("invalid_field", "start_time must be ISO 8601") from None
+        taken = list(Market.objects.filter(external_ref__in=[m["market"] for m in body["markets"]])
+                     .values_list("external_ref", flat=True))
+        if taken:
+            raise Refused("duplicate_ref", f"markets of another event: {', '.join(sorted(taken))}"[:300])
         event = services.event_create(
             home_team=body["home"], away_team=body["away"], sport=body["sport"], competition=body["competition"],
-            start_time=start_time, actor=actor,
+            start_time=timestamp(body["start_time"], "start_time"), actor=actor,
             markets=[services.MarketSpec(kind=m["kind"], line=m.get("line"), prices=m["prices"])
                      for m in body["markets"]])
         Event.objects.filter(pk=event.pk).update(external_ref=message.event)
@@ -85,9 +96,10 @@ class Ingestor:
 
     # --- one handler per message type ---------------------------------------------------------
     def _market(self, message: Message, event: Event, ref: str | None = None) -> Market:
-        market = event.markets.filter(external_ref=ref or message.get("market")).first()
+        ref = message.get("market") if ref is None else ref
+        market = event.markets.filter(external_ref=ref).first()
         if market is None:
-            raise Refused("unknown_market", ref or message.get("market"))
+            raise Refused("unknown_market", ref)
         return market
 
     def _started(self, message, event, actor):

@@ -1,14 +1,17 @@
 """The feed's wire format: JSON lines, one message per line (docs/feed.md has an example of each).
 
-``parse`` checks a line's shape (JSON, type, fields and their types, prices as exact decimal strings)
-and returns a ``Message``; it knows nothing of the database. ``Refused`` carries the reason.
+``parse`` checks a line's shape (strict JSON, type, fields and their types, no field it does not know,
+prices as exact decimal strings, integers and strings within bounds the database can store, text
+without NUL or lone surrogates) and returns a ``Message``; it knows nothing of the database beyond
+those bounds (tests/feed check them against the columns). ``Refused`` carries the reason.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from oddslab.errors import DomainError
@@ -36,6 +39,21 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "market_result": {"market": str, "winners": list},
     "result": {"home_score": int, "away_score": int},
 }
+COMMON = {"type": str, "source": str, "event": str, "seq": int, "ts": str}
+# Optional fields of each message type; any other field is refused (``unknown_field``).
+OPTIONAL: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "market_created": {"line": (str, int)},
+    **{kind: {"reason": str} for kind in MARKET_STATUS_TYPES},
+    "game_event": {"team": str},
+}
+
+LINE_MAX = 1_000_000  # characters of one line
+SEQ_MAX = 2**63 - 1  # every integer fits a PostgreSQL bigint (seq is stored in Event.feed_seq)
+REF_MAX = 80  # event and market refs (Event.external_ref, Market.external_ref)
+# Team names: the longest outcome name, "<home> or <away>", must fit Outcome.name (120).
+NAME_MAX = 50
+COMPETITION_MAX = 120  # Competition.name
+TEXT_MAX = 200  # any other string, keys included
 
 
 @dataclass(frozen=True)
@@ -52,47 +70,114 @@ class Message:
 
 
 def parse(line: str) -> Message:
+    if len(line) > LINE_MAX:
+        raise Refused("line_too_long", f"{len(line)} characters, at most {LINE_MAX}")
     try:
-        data = json.loads(line)
-    except ValueError as exc:
-        raise Refused("invalid_json", str(exc)) from None
+        data = json.loads(line, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise Refused("invalid_json", str(exc)[:200]) from None
     if not isinstance(data, dict):
         raise Refused("invalid_message", "a message is a JSON object")
+    _check_values(data)
     kind = data.get("type")
-    if kind not in FIELDS:
-        raise Refused("unknown_type", repr(kind))
-    required = {"source": str, "event": str, "seq": int, "ts": str, **FIELDS[kind]}
-    for name, expected in required.items():
-        value = data.get(name)
-        if not isinstance(value, expected) or isinstance(value, bool):
-            raise Refused("invalid_field", f"{name} must be {getattr(expected, '__name__', expected)}")
+    if not isinstance(kind, str) or kind not in FIELDS:
+        raise Refused("unknown_type", repr(kind)[:100])
+    _check_fields(data, {**COMMON, **FIELDS[kind]}, OPTIONAL.get(kind, {}))
     if data["seq"] <= 0:
         raise Refused("invalid_field", "seq must be positive")
-    try:
-        datetime.fromisoformat(data["ts"].replace("Z", "+00:00"))
-    except ValueError:
-        raise Refused("invalid_field", "ts must be ISO 8601") from None
-    if kind in ("prices",):
+    timestamp(data["ts"], "ts")
+    _ref(data["event"])
+    if "market" in data:
+        _ref(data["market"])
+    if kind == "prices":
         for item in data["prices"]:
-            if not isinstance(item, dict) or not isinstance(item.get("market"), str) \
-                    or not isinstance(item.get("outcome"), str):
-                raise Refused("invalid_field", "each price names its market and outcome")
+            _check_fields(item, {"market": str, "outcome": str}, {}, known=("price",), where="prices[].")
+            _ref(item["market"])
             _price(item.get("price"))
-    if kind in ("market_created",):
+    if kind == "market_created":
         for price in data["prices"].values():
             _price(price)
     if kind == "event_created":
+        timestamp(data["start_time"], "start_time")
+        for field, limit in (("home", NAME_MAX), ("away", NAME_MAX), ("competition", COMPETITION_MAX)):
+            if len(data[field]) > limit:
+                raise Refused("invalid_field", f"{field} has at most {limit} characters")
         for market in data["markets"]:
-            if not isinstance(market, dict) or not isinstance(market.get("market"), str) \
-                    or not isinstance(market.get("kind"), str) or not isinstance(market.get("prices"), dict):
-                raise Refused("invalid_field", "each market has market, kind and prices")
+            _check_fields(market, {"market": str, "kind": str, "prices": dict}, {"line": (str, int)},
+                          where="markets[].")
+            _ref(market["market"])
             for price in market["prices"].values():
                 _price(price)
+        refs = [market["market"] for market in data["markets"]]
+        if len(set(refs)) != len(refs):
+            raise Refused("duplicate_ref", "each market of an event has a ref of its own")
     if kind == "market_result" and not all(isinstance(w, str) for w in data["winners"]):
         raise Refused("invalid_field", "winners are outcome keys")
-    common = {"type", "source", "event", "seq", "ts"}
     return Message(kind, data["source"], data["event"], data["seq"], data["ts"],
-                   {k: v for k, v in data.items() if k not in common})
+                   {k: v for k, v in data.items() if k not in COMMON})
+
+
+def timestamp(value: str, field: str) -> datetime:
+    """An ISO 8601 time with its offset (``Z`` for UTC), as an aware datetime in UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError("no offset")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise Refused("invalid_field", f"{field} must be ISO 8601 with its offset") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _ref(value: str) -> None:
+    if not 0 < len(value) <= REF_MAX:
+        raise Refused("invalid_field", f"a ref has 1 to {REF_MAX} characters: {value[:100]!r}")
+
+
+def _check_fields(data: Any, required: dict[str, Any], optional: dict[str, Any], *,
+                  known: tuple[str, ...] = (), where: str = "") -> None:
+    """``data`` is an object with the required fields, any of the optional ones and nothing else
+    (``known`` fields are checked by the caller), each of its type."""
+    if not isinstance(data, dict):
+        raise Refused("invalid_field", f"each of {where.rstrip('.')} is an object")
+    unknown = set(data) - set(known) - set(required) - set(optional)
+    if unknown:
+        raise Refused("unknown_field", f"{where}{', '.join(sorted(unknown))}"[:200])
+    for name, expected in {**required, **{k: v for k, v in optional.items() if k in data}}.items():
+        value = data.get(name)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            names = expected if isinstance(expected, tuple) else (expected,)
+            raise Refused("invalid_field", f"{where}{name} must be {' or '.join(t.__name__ for t in names)}")
+
+
+def _check_values(data: Any) -> None:
+    """Every string (keys too) at most TEXT_MAX long and free of NUL and lone surrogates, which no
+    database text column takes; every integer within a bigint. Iterative: nesting is unbounded."""
+    for key, value in _walk(data):
+        for text in (key, value):
+            if not isinstance(text, str):
+                continue
+            if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+                raise Refused("invalid_text", f"{str(key)[:50]!r} holds a NUL or a lone surrogate")
+            if len(text) > TEXT_MAX:
+                raise Refused("invalid_field", f"{str(key)[:50]!r} has more than {TEXT_MAX} characters")
+        if isinstance(value, int) and not -SEQ_MAX - 1 <= value <= SEQ_MAX:
+            raise Refused("invalid_field", f"{str(key)[:50]!r} is out of range (a 64-bit integer)")
+
+
+def _walk(data: Any) -> Iterator[tuple[Any, Any]]:
+    """(key or index, value) of every value inside ``data``."""
+    stack: list[tuple[Any, Any]] = [("", data)]
+    while stack:
+        key, value = stack.pop()
+        yield key, value
+        if isinstance(value, dict):
+            stack.extend(value.items())
+        elif isinstance(value, list):
+            stack.extend(enumerate(value))
 
 
 def _price(value: Any) -> None:

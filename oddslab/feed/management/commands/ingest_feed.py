@@ -1,5 +1,6 @@
 """python manage.py ingest_feed FILE|-: replay a recorded feed (one JSON message per line)."""
 
+import io
 import sys
 
 from django.core.management.base import BaseCommand
@@ -14,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("path")
 
     def handle(self, *args, path, **options):
-        stream = sys.stdin if path == "-" else open(path)  # noqa: SIM115
+        # Bytes that are not UTF-8 become lone surrogates, which the parser refuses line by line.
+        stream = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") if path == "-"
+                  else open(path, encoding="utf-8", errors="surrogateescape"))  # noqa: SIM115
         with stream:
             ingestor = Ingestor().ingest(stream)
         self.stdout.write(f"applied: {sum(ingestor.applied.values())} {dict(ingestor.applied)}")
