@@ -113,7 +113,8 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
 
 
             delay = check.in_play_delay
-            transaction.on_commit(lambda: bet_decide_task.apply_async((bet.pk,), countdown=delay))
+            # robust: with the broker down the bet stands, logged, and the beat sweep decides it.
+            transaction.on_commit(lambda: bet_decide_task.apply_async((bet.pk,), countdown=delay), robust=True)
     return bet
 
 

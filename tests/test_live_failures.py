@@ -177,3 +177,34 @@ def test_a_redis_that_hangs_holds_a_committed_deposit_for_seconds_not_for_ever(a
     assert not request.is_alive() and took < 4 * live.REDIS_TIMEOUT
     assert responses[0].status_code == 201 and wallet_of(player).balance == Decimal("1025.00")
     assert (live.failures - before)["user"] == 1
+
+
+@committed
+def test_a_result_stands_when_the_broker_is_down_and_the_sweep_settles_it(api, make_user, make_event, monkeypatch,
+                                                                          caplog):
+    # given a bet on an event, and a broker that refuses every task (the edge: kombu's error)
+    from celery import current_app
+    from kombu.exceptions import OperationalError
+
+    from betting.services import bet_place
+    from betting.settlement import markets_pending_settlement, markets_settle
+
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    bet = bet_place(player=player, selections=[selection(event)], stake="10.00", bet_type="single",
+                    actor=Actor.of(player))
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+
+    monkeypatch.setattr(current_app, "send_task", broker_down)
+    # when the trader enters the result
+    response = api(make_user("trader")).post(f"/api/v1/events/{event.pk}/result",
+                                             {"home_score": 1, "away_score": 0}, format="json")
+    # then the result is committed and answered, the lost task is logged, and the sweep settles the bet
+    assert response.status_code == 202, response.content
+    assert Event.objects.get(pk=event.pk).score == "1-0"
+    assert any("on_commit" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    markets_settle(market_ids=markets_pending_settlement())
+    bet.refresh_from_db()
+    assert (bet.result, bet.payout) == ("won", Decimal("25.00"))

@@ -320,7 +320,9 @@ SETTLE_MARKETS_TASK = "betting.tasks.settle_markets_task"
 
 def _settlement_request(market_ids: list[int]) -> None:
     if market_ids:
-        transaction.on_commit(lambda: current_app.send_task(SETTLE_MARKETS_TASK, args=[market_ids]))
+        # robust: with the broker down the change stands, logged, and the beat's settlement sweep
+        # settles the markets.
+        transaction.on_commit(lambda: current_app.send_task(SETTLE_MARKETS_TASK, args=[market_ids]), robust=True)
 
 
 def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: Actor) -> Event:
