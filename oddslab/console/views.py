@@ -97,12 +97,13 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _days(request: HttpRequest) -> int:
-    """The GGR chart's number of days: ``?days=N`` from 1 to 92, else the default (with a message)."""
+    """The GGR chart's number of days: ``?days=N`` held to 1..92; not a number: the default, with a message."""
     try:
-        return query_int(request.GET.get("days"), field="days", minimum=1, maximum=92, default=CHART_DAYS)
+        days = query_int(request.GET.get("days"), field="days", default=CHART_DAYS)
     except InvalidInput as error:
         messages.error(request, f"{error.message} Showing {CHART_DAYS} days.")
         return CHART_DAYS
+    return min(max(days, 1), 92)
 
 
 @console_page(VIEW_LIABILITIES)
