@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
@@ -27,6 +29,13 @@ _DRF_CODES = {
     exceptions.Throttled: ("rate_limited", "Too many requests; wait a moment and try again."),
     exceptions.ValidationError: ("invalid_request", "Some fields are missing or not valid."),
 }
+
+
+def not_found(request, exception):
+    """The 404 of a URL that matches no route (``handler404``): the error shape under /api/, else the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "message": "Not found.", "details": {}}, status=404)
+    return page_not_found(request, exception)
 
 
 def error_response(error: DomainError) -> Response:

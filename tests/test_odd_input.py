@@ -270,3 +270,14 @@ def test_page_ids_past_bigint_are_a_404(client, make_user, path):
     # then not found
     assert response.status_code == 404
 
+
+
+@pytest.mark.parametrize("path", ["/api/v1/accounts/-5/transactions", "/api/v1/no-such-thing"])
+def test_an_api_url_that_matches_no_route_is_a_404_in_the_error_shape(api, make_user, path):
+    # given an admin (schemathesis sent a negative id, which no <int:pk> route matches)
+    client = api(make_user("admin"))
+    # when the URL matches no route
+    response = client.get(path)
+    # then a 404 in the one error shape, not Django's HTML page
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_found"
