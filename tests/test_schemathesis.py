@@ -75,12 +75,17 @@ def book(make_user, make_event) -> dict[str, list[int]]:
 
 
 def _real_ids(case: Any, ids: dict[str, list[int]]) -> None:
-    """Map a small generated path id (0..3) onto a real row of the resource the path names."""
+    """Map a small generated id (0..3) onto a real row: in the path, of the resource the path names;
+    in a slip's selections, an outcome."""
     parts = case.operation.path.strip("/").split("/")
     for name, value in (case.path_parameters or {}).items():
         rows = ids.get(ID_ROWS.get(parts[parts.index("{" + name + "}") - 1], ""), [])
         if rows and isinstance(value, int) and 0 <= value < 4:
             case.path_parameters[name] = rows[value % len(rows)]
+    selections = case.body.get("selections") if isinstance(case.body, dict) else None
+    for leg in selections if isinstance(selections, list) else []:
+        if isinstance(leg, dict) and isinstance(leg.get("outcome_id"), int) and 0 <= leg["outcome_id"] < 4:
+            leg["outcome_id"] = ids["outcome"][leg["outcome_id"]]
 
 
 def _fuzz(schema: Any, *, headers: dict[str, str], ids: dict[str, list[int]]) -> list[str]:
