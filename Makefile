@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: install run test lint stop services clean-var
+.PHONY: install run test fuzz lint stop services clean-var
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,13 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The schemathesis run of the whole API schema (tests/test_schemathesis.py) with a larger budget:
+# FUZZ_EXAMPLES requests per operation, generation mode and role (the suite uses 4), FUZZ_SEED.
+FUZZ_EXAMPLES ?= 50
+FUZZ_SEED ?= 13
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest tests/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection
+
+from oddslab.hygiene import clean_text
 
 # The roles, most privileged first; a user's role in the audit trail is the first one they hold.
 ROLES = ("admin", "trader", "compliance", "regulator", "agent", "player")
@@ -54,7 +57,8 @@ class Actor:
         return cls(
             user=user,
             ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            # only recorded: cleaned and cut to the column's size rather than refused
+            user_agent=clean_text(request.META.get("HTTP_USER_AGENT", ""), limit=300),
             label=user.get_username() if user else "anonymous",
             country=client_country(request),
         )
@@ -73,13 +77,22 @@ def client_ip(request: Any) -> str | None:
     header = settings.TRUSTED_PROXY_IP_HEADER
     if header:
         forwarded = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+        if forwarded and (address := _address(forwarded.split(",")[0].strip())):
+            return address
+    return _address(request.META.get("REMOTE_ADDR") or "")
+
+
+def _address(value: str) -> str | None:
+    """``value`` if it is an IP address (the audit column is ``inet``), else None: a garbled header is no 500."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def client_country(request: Any) -> str:
     header = settings.TRUSTED_COUNTRY_HEADER
     if not header:
         return ""
-    return request.META.get("HTTP_" + header.upper().replace("-", "_"), "").strip().upper()[:2]
+    country = request.META.get("HTTP_" + header.upper().replace("-", "_"), "").strip().upper()[:2]
+    return country if country.isascii() and country.isalpha() else ""

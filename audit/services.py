@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -81,11 +82,47 @@ def audited_transaction(
         audit_record(
             actor=actor, action=action, category=category, resource_type=resource_type,
             resource_id=resource_id,
-            details={**(details or {}), "error": refusal.code, "message": refusal.message,
-                     **refusal.details},
+            details=bounded_details({**(details or {}), "error": refusal.code, "message": refusal.message,
+                                     **refusal.details}),
             severity=AuditLog.Severity.WARNING, outcome=AuditLog.Outcome.REFUSED,
         )
         raise
+
+
+# A refusal's row copies what the client sent (a slip's selections, its stake): each text, list and
+# object is cut to these, and the whole to DETAILS_MAX_CHARS, so a 5 MB slip refused is no 5 MB row.
+DETAILS_MAX_TEXT = 500
+DETAILS_MAX_ITEMS = 100
+DETAILS_MAX_CHARS = 32_000
+DETAILS_MAX_DEPTH = 8
+
+
+def bounded_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` with long texts, lists and objects cut, each cut marked with what was left out."""
+    kept = _bounded(details)
+    if len(json.dumps(kept, default=str)) <= DETAILS_MAX_CHARS:
+        return kept
+    # Still too big (many long items): keep the refusal's code and sentence, and say how much was cut.
+    return {**{k: kept[k] for k in ("error", "message") if k in kept},
+            "details_cut": f"{len(json.dumps(kept, default=str))} characters of details not kept"}
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    if depth > DETAILS_MAX_DEPTH and isinstance(value, list | tuple | dict):
+        return "…[nested deeper]"
+    if isinstance(value, str):
+        cut = len(value) - DETAILS_MAX_TEXT
+        return value if cut <= 0 else f"{value[:DETAILS_MAX_TEXT]}…[{cut} more characters]"
+    if isinstance(value, list | tuple):
+        kept = [_bounded(item, depth + 1) for item in value[:DETAILS_MAX_ITEMS]]
+        cut = len(value) - DETAILS_MAX_ITEMS
+        return kept if cut <= 0 else [*kept, f"…[{cut} more items]"]
+    if isinstance(value, dict):
+        items = list(value.items())
+        kept = {_bounded(str(k)): _bounded(v, depth + 1) for k, v in items[:DETAILS_MAX_ITEMS]}
+        cut = len(items) - DETAILS_MAX_ITEMS
+        return kept if cut <= 0 else {**kept, "…": f"{cut} more keys"}
+    return value
 
 
 def notification_create(

@@ -1,5 +1,11 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -33,13 +39,19 @@ PERIOD = [OpenApiParameter("start", OpenApiTypes.DATE, description="first day, i
           OpenApiParameter("end", OpenApiTypes.DATE, description="last day, inclusive (UTC)")]
 
 
-class SlipSerializer(serializers.Serializer):
-    class SelectionSerializer(serializers.Serializer):
-        outcome_id = serializers.IntegerField()
-        price = RawValue(help_text='The price the player saw, e.g. "2.50".')
+class SelectionSerializer(serializers.Serializer):
+    outcome_id = serializers.IntegerField()
+    price = RawValue(help_text='The price the player saw, e.g. "2.50".')
 
-    selections = serializers.ListField(child=serializers.DictField(), allow_empty=False,
-                                       max_length=SELECTIONS_CEILING)
+
+@extend_schema_field(SelectionSerializer(many=True))
+class SelectionsField(serializers.ListField):
+    """Documented as a list of selections; parsed (and refused with its own codes) by the slip's service."""
+
+
+class SlipSerializer(serializers.Serializer):
+    selections = SelectionsField(child=serializers.DictField(), allow_empty=False,
+                                 max_length=SELECTIONS_CEILING)
     stake = RawValue(help_text='Exact decimal string, e.g. "10.00".')
     bet_type = serializers.ChoiceField(choices=Bet.Type.values)
     odds_change = serializers.ChoiceField(choices=Bet.OddsChange.values, required=False,

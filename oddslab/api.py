@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
@@ -13,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from oddslab.errors import DomainError
+from oddslab.query import query_int
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: ("not_authenticated", "Log in to do this."),
@@ -25,6 +29,13 @@ _DRF_CODES = {
     exceptions.Throttled: ("rate_limited", "Too many requests; wait a moment and try again."),
     exceptions.ValidationError: ("invalid_request", "Some fields are missing or not valid."),
 }
+
+
+def not_found(request, exception):
+    """The 404 of a URL that matches no route (``handler404``): the error shape under /api/, else the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "message": "Not found.", "details": {}}, status=404)
+    return page_not_found(request, exception)
 
 
 def error_response(error: DomainError) -> Response:
@@ -47,6 +58,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         ("error", "The request failed."),
     )
     details: Any = response.data if isinstance(exc, exceptions.ValidationError) else {}
+    if isinstance(exc, exceptions.ParseError) and getattr(exc, "field", None):
+        message, details = str(exc.detail), {"field": exc.field}  # the storable-text parser's refusal
     if isinstance(exc, exceptions.ValidationError) and isinstance(details, list):
         details = {"non_field_errors": details}
     if isinstance(exc, exceptions.NotAuthenticated):
@@ -56,9 +69,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 class Pagination(PageNumberPagination):
+    """``page`` and ``page_size`` are ASCII whole numbers (else 400); a page past the last is a 404."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request) -> int:
+        size = query_int(request.query_params.get(self.page_size_query_param), field=self.page_size_query_param,
+                         minimum=1, default=self.page_size)
+        return min(size, self.max_page_size)
+
+    def get_page_number(self, request, paginator) -> str | int:
+        number = request.query_params.get(self.page_query_param)
+        if number in self.last_page_strings:
+            return paginator.num_pages
+        return query_int(number, field=self.page_query_param, minimum=1, default=1)
 
 
 def permission(*perms: str) -> type[BasePermission]:
@@ -109,12 +135,16 @@ class RawValue(serializers.Field):
         return str(value)
 
 
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]{1,100}")
+
+
 def idempotency_key(request) -> str | None:
+    """The Idempotency-Key header: 1 to 100 printable ASCII characters (it is stored and compared as text)."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > 100:
-        raise DomainError("The Idempotency-Key header must be 1 to 100 characters.",
+    if not _PRINTABLE_ASCII.fullmatch(key):
+        raise DomainError("The Idempotency-Key header must be 1 to 100 printable ASCII characters.",
                           code="invalid_idempotency_key", status=400)
     return key

@@ -126,6 +126,7 @@ INSTALLED_APPS = [
 # Static files now pass the session, CSRF and auth middleware first, which touch nothing lazily.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "oddslab.hygiene.StorableInputMiddleware",  # 400 for NUL / lone surrogates in paths, queries, forms
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -276,6 +277,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "oddslab.api.Pagination",
+    # DRF's defaults, with a JSON parser that refuses text PostgreSQL cannot store (forms: the middleware).
+    "DEFAULT_PARSER_CLASSES": ["oddslab.hygiene.StorableJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "oddslab.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -46,6 +46,8 @@ api_v1 = [
          name="export-audit-logs"),
 ]
 
+handler404 = "oddslab.api.not_found"  # the error shape for an unknown /api/ URL
+
 urlpatterns = [
     path("", include("oddslab.web.urls")),
     path("healthz", health, name="health"),

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -24,6 +24,7 @@ from ledger.models import Account
 from ledger.selectors import account_balance, account_statement_with_balance
 from oddslab.console.selectors import ggr_chart
 from oddslab.errors import InvalidInput
+from oddslab.query import query_int
 from risk.liabilities import exposure_alerts, liability_book
 
 VIEW_LIABILITIES = "risk.view_outcomeexposure"
@@ -95,9 +96,14 @@ def index(request: HttpRequest) -> HttpResponse:
         request, "Operator console", pages=[p for p in pages if p[3]]))
 
 
-def _days(value: str | None) -> int:
-    """The GGR chart's number of days: ``?days=N`` from 1 to 92, else the default."""
-    return min(max(int(value), 1), 92) if value and value.isdigit() else CHART_DAYS
+def _days(request: HttpRequest) -> int:
+    """The GGR chart's number of days: ``?days=N`` held to 1..92; not a number: the default, with a message."""
+    try:
+        days = query_int(request.GET.get("days"), field="days", default=CHART_DAYS)
+    except InvalidInput as error:
+        messages.error(request, f"{error.message} Showing {CHART_DAYS} days.")
+        return CHART_DAYS
+    return min(max(days, 1), 92)
 
 
 @console_page(VIEW_LIABILITIES)
@@ -110,7 +116,7 @@ def liabilities(request: HttpRequest) -> HttpResponse:
     extra: dict[str, Any] = {}
     if request.user.has_perm(VIEW_BETS):
         today = timezone.now().date()
-        count = _days(request.GET.get("days"))
+        count = _days(request)
         days = ggr_by_day(first=today - timedelta(days=count - 1), last=today)
         extra = {"chart": ggr_chart(days), "chart_days": count,
                  "settlements": event_settlement_rows(limit=20)}
