@@ -23,7 +23,7 @@ def test_the_run_has_a_namespace_of_its_own():
     assert live._key("seq:1") == f"{settings.REDIS_PREFIX}live:seq:1"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_prices_another_run_left_pending_do_not_land_on_this_runs_event(make_event):
     # given an event, and pending prices that an unprefixed site left in Redis for the same event id
     event = make_event(home="2.50")
