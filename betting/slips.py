@@ -22,11 +22,10 @@ from oddslab.db import columns, loaded_chain
 from oddslab.errors import DomainError, InvalidInput, NotFound, refusal
 from oddslab.events.models import Event, Market, Outcome, Sport
 from oddslab.events.services import price_validate
+from oddslab.query import BIGINT_MAX
 from risk import rules
 from risk.exposure import exposure_caps, exposure_current
 from risk.limits import DEFAULTS, Limits, limits_for, restriction_of, selections_bound
-
-ID_MAX = 2**63 - 1  # PostgreSQL bigint: no outcome has a larger id
 
 # When a slip breaks several rules, the error code of the response is the first of these it breaks;
 # every violation is listed in details.
@@ -72,7 +71,8 @@ def slip_parse(*, selections: Any, stake: Any, bet_type: Any, odds_change: Any =
     parsed = []
     for position, item in enumerate(selections):
         outcome_id = item.get("outcome_id") if isinstance(item, dict) else None
-        if not isinstance(outcome_id, int) or isinstance(outcome_id, bool) or not 0 < outcome_id <= ID_MAX:
+        # No row has an id past bigint: such an id is malformed, not unknown.
+        if not isinstance(outcome_id, int) or isinstance(outcome_id, bool) or not 0 < outcome_id <= BIGINT_MAX:
             raise InvalidInput("Each selection needs an outcome_id.",
                                details={"field": f"selections[{position}].outcome_id"})
         parsed.append(Selection(outcome_id, price_validate(item.get("price"),
