@@ -256,7 +256,7 @@ def test_a_process_subscribes_to_a_group_once_and_every_socket_in_it_gets_each_b
 
     event, home, _, market_id = match
     group = f"odds.event.{event.pk}"
-    redis_channel = f"asgi__group__{group}"
+    redis_channel = live_messages._channel(group)
 
     def subscribers():
         return live_messages._redis().pubsub_numsub(redis_channel)[0][1]
