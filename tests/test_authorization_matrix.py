@@ -11,8 +11,8 @@ back after it, so no role's write changes what the next role meets.
 Adding a URL: ``test_every_url_and_socket_has_a_row`` fails, naming it, until it has a row. Add
 ``Row(name, method, roles(...), args=..., body=...)`` beside its neighbours (``staff(...)`` for a page of
 the admin, where everyone not staff is sent to the admin login); for a pattern with no name, the name is
-its route. A row whose pattern is gone fails the same test. An intended outcome the code does not give
-yet goes in ``PENDING`` (expected to fail, strictly: once the code does it, the test says to take it out).
+its route. A row whose pattern is gone fails the same test. A row says what must happen: when the
+code does otherwise, mend the code, not the row.
 """
 
 from __future__ import annotations
@@ -438,12 +438,6 @@ SOCKET_ROWS: list[Row] = [
     Row("ws/pages/me", "CONNECT", roles(REFUSED, *[ACCEPTED] * (len(ROLES) - 1))),
 ]
 
-# Intended outcomes the code does not give yet: (row key, roles). Each cell is a strict xfail; when
-# the code does it, that test fails with XPASS: take the cell out of this table.
-PENDING: dict[tuple[str, str, str], tuple[str, ...]] = {
-}
-
-
 # --- The shared fixtures --------------------------------------------------------------------------
 
 def _world_build() -> SimpleNamespace:
@@ -670,10 +664,6 @@ def describe(row: Row, role: str, expected: str, got: str) -> str:
     return f"{row.method} {row.name}{on} as {role}: expected {expected}, got {got}"
 
 
-def pending(row: Row, role: str) -> bool:
-    return role in PENDING.get(row.key, ())
-
-
 # --- The tests ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
@@ -681,21 +671,10 @@ def test_each_role_gets_exactly_its_outcome_on_every_url(db, world, clients, rol
     # given: the shared fixtures and the role's clients
     forms: dict = {}
     # when: the role sends every request of the table
-    wrong = [describe(row, role, row.expect[role], got) for row in ROWS if not pending(row, role)
+    wrong = [describe(row, role, row.expect[role], got) for row in ROWS
              if not matches(row.expect[role], got := _request(row, role, world, clients, forms))]
     # then: each outcome is the table's
     assert not wrong, f"{len(wrong)} outcome(s) differ from the table:\n" + "\n".join(wrong)
-
-
-PENDING_CELLS = [pytest.param(row, role, id=f"{row.method} {row.name}{' ' + row.on if row.on else ''} {role}",
-                              marks=pytest.mark.xfail(strict=True, reason="intended; the code does not do it yet"))
-                 for row in ROWS for role in ROLES if pending(row, role)]
-
-
-@pytest.mark.parametrize(("row", "role"), PENDING_CELLS)
-def test_pending_outcomes(db, world, clients, row, role):
-    got = _request(row, role, world, clients, {})
-    assert matches(row.expect[role], got), describe(row, role, row.expect[role], got)
 
 
 # --- Every URL has a row --------------------------------------------------------------------------
@@ -734,16 +713,13 @@ def test_every_url_and_socket_has_a_row():
                       if name in named and not any(r[:2] == (name, method) for r in rows))
     missing += sorted(f"socket {route}" for route in sockets - {row.name for row in SOCKET_ROWS})
     stale = sorted(f"{method} {name}" for name, method, on in rows
-                   if name not in patterns or (patterns[name] and method not in patterns[name]
-                                               and not PENDING.get((name, method, on))))
+                   if name not in patterns or (patterns[name] and method not in patterns[name]))
     stale += sorted(f"socket {row.name}" for row in SOCKET_ROWS if row.name not in sockets)
     assert not missing and not stale, (f"URLs without a row: {missing}\n" if missing else "") + \
         (f"rows without a URL: {stale}" if stale else "")
 
 
-def test_every_row_names_every_role_and_pending_names_real_cells():
+def test_every_row_names_every_role():
     assert set(ROLES) == {*PERMISSIONS, "anonymous", "other_player"}, "a role of roles.py has no column"
-    cells = {(row.key, role) for row in [*ROWS, *SOCKET_ROWS] for role in ROLES}
     assert all(set(row.expect) == set(ROLES) for row in [*ROWS, *SOCKET_ROWS])
     assert len({row.key for row in ROWS}) == len(ROWS), "two rows for one URL, method and object"
-    assert {(key, role) for key, pending in PENDING.items() for role in pending} <= cells

@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 
 from oddslab.accounts.services import user_with_role
 from oddslab.asgi import application
-from tests.test_authorization_matrix import PASSWORD, ROLES, SOCKET_ROWS, Row, describe, matches, pending
+from tests.test_authorization_matrix import PASSWORD, ROLES, SOCKET_ROWS, Row, describe, matches
 
 live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -55,20 +55,6 @@ def _headers(row: Row, handshakes: dict, role: str) -> list:
 def test_each_role_is_accepted_or_refused_by_every_socket_as_the_table_says(handshakes):
     # when: every role opens every socket
     wrong = [describe(row, role, row.expect[role], got) for row in SOCKET_ROWS for role in ROLES
-             if not pending(row, role)
              if not matches(row.expect[role], got := _connect(row, _headers(row, handshakes, role)))]
     # then
     assert not wrong, f"{len(wrong)} outcome(s) differ from the table:\n" + "\n".join(wrong)
-
-
-PENDING_CELLS = [pytest.param(row, role, id=f"{row.name} {role}",
-                              marks=pytest.mark.xfail(strict=True, reason="intended; the code does not do it yet"))
-                 for row in SOCKET_ROWS for role in ROLES if pending(row, role)]
-
-
-@live
-@pytest.mark.parametrize(("row", "role"), PENDING_CELLS or [pytest.param(None, None, marks=pytest.mark.skip(
-    reason="no socket outcome is pending"))])
-def test_pending_socket_outcomes(handshakes, row, role):
-    got = _connect(row, _headers(row, handshakes, role))
-    assert matches(row.expect[role], got), describe(row, role, row.expect[role], got)
