@@ -163,8 +163,8 @@ def test_cancelling_an_event_leaves_markets_already_decided_as_they_stand(api, p
     from betting.services import bet_place
     from oddslab.events.services import MarketSpec, market_result_set
 
-    # given a game with a goal-before-25' micro-market the feed resulted "yes" and settled, a bet on
-    # it that won, and a bet on the match result that is still open
+    # given a game with a goal-before-25' micro-market the feed resulted "yes" (its winning bet not yet
+    # settled by the worker), and a bet on the match result
     event = make_event(extra_markets=[MarketSpec(kind="next_goal_window", line="25",
                                                  prices={"yes": "2.00", "no": "1.80"})])
     window = event.markets.get(kind="next_goal_window")
@@ -174,7 +174,6 @@ def test_cancelling_an_event_leaves_markets_already_decided_as_they_stand(api, p
     on_result = bet_place(player=player, selections=[selection(event)], stake="10.00", bet_type="single",
                           actor=Actor.of(player))
     market_result_set(market_id=window.pk, winners=["yes"], actor=Actor.system("feed"))
-    settle_everything()
     # when the game is abandoned and the trader cancels the event
     response = api(make_user("trader")).post(f"/api/v1/events/{event.pk}/cancel", {"reason": "abandoned"},
                                              format="json")
@@ -190,7 +189,7 @@ def test_cancelling_an_event_leaves_markets_already_decided_as_they_stand(api, p
     assert wallet_of(player).balance == Decimal("1010.00")
     details = audit_rows("event.cancel").get().details
     assert details["markets_cancelled"] == [event.markets.get(kind="match_result").pk]
-    assert details["markets_standing"] == [{"market_id": window.pk, "status": "settled"}]
+    assert details["markets_standing"] == [{"market_id": window.pk, "status": "resulted"}]
     assert ledger_verify().ok
 
 
