@@ -114,3 +114,93 @@ class BetLeg(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bet_id}#{self.position} {self.outcome_id} @ {self.price}"
+
+
+class Challenge(models.Model):
+    """A peer-to-peer challenge: the creator backs a selection (an outcome, or a player's stat line
+    over or under a line), whoever accepts takes the other side with an equal stake, and both stakes
+    sit in escrow until the event decides it (API.md "Peer-to-peer challenges")."""
+
+    class Status(models.TextChoices):
+        ESCROW_PENDING = "escrow_pending", "Creator's stake on its way to escrow"
+        OPEN = "open", "Open"
+        MATCHING = "matching", "Acceptor's stake on its way to escrow"
+        MATCHED = "matched", "Matched"
+        SETTLED = "settled", "Settled"
+        FAILED = "failed", "Failed (a transfer into escrow failed)"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        VOID = "void", "Void"
+
+    class Result(models.TextChoices):
+        WON = "won", "Won (the creator's side)"
+        LOST = "lost", "Lost (the creator's side)"
+
+    class Stat(models.TextChoices):
+        POINTS = "points", "Points"
+        REBOUNDS = "rebounds", "Rebounds"
+        ASSISTS = "assists", "Assists"
+
+    class Side(models.TextChoices):
+        OVER = "over", "Over"
+        UNDER = "under", "Under"
+
+    # Escrow holds the stakes of these (the liquidity audit's "expected").
+    HELD = (Status.OPEN, Status.MATCHING, Status.MATCHED)
+
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="challenges")
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="challenges_created")
+    acceptor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="challenges_accepted")
+    # The creator's selection: an outcome, or a proposition on a player's stat line.
+    outcome = models.ForeignKey("events.Outcome", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="challenges")
+    player = models.ForeignKey("events.Player", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="challenges")
+    stat = models.CharField(max_length=16, choices=Stat.choices, blank=True, default="")
+    line = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    side = models.CharField(max_length=8, choices=Side.choices, blank=True, default="")
+    stake = models.DecimalField(**MONEY)
+    creator_funding = models.CharField(max_length=16)
+    acceptor_funding = models.CharField(max_length=16, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ESCROW_PENDING)
+    result = models.CharField(max_length=8, choices=Result.choices, null=True, blank=True)
+    winner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="challenges_won")
+    fee = models.DecimalField(**MONEY, null=True, blank=True)
+    payout = models.DecimalField(**MONEY, null=True, blank=True)
+    status_reason = models.CharField(max_length=200, blank=True, default="")
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    matched_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["event", "status"], name="challenge_event_status_idx"),
+            models.Index(fields=["status"], name="challenge_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "idempotency_key"], name="challenge_idempotency_key",
+                                    condition=Q(idempotency_key__isnull=False)),
+            models.CheckConstraint(condition=Q(stake__gt=0), name="challenge_stake_positive"),
+            models.CheckConstraint(condition=~Q(acceptor=models.F("creator")), name="challenge_two_parties"),
+            # exactly one kind of selection
+            models.CheckConstraint(
+                condition=Q(outcome__isnull=False, player__isnull=True, line__isnull=True, stat="", side="")
+                | Q(outcome__isnull=True, player__isnull=False, line__isnull=False) & ~Q(stat="") & ~Q(side=""),
+                name="challenge_one_selection"),
+            models.CheckConstraint(
+                condition=Q(status="settled", result__isnull=False, winner__isnull=False, payout__isnull=False)
+                | (~Q(status="settled") & Q(result__isnull=True)),
+                name="challenge_result_iff_settled"),
+        ]
+
+    def __str__(self) -> str:
+        return f"CH-{self.pk} {self.stake} ({self.status})"
+
+    @property
+    def pot(self):
+        return self.stake * 2

@@ -1,1 +1,128 @@
-# A player's wallet is their ledger account (ledger.Account, kind "player").
+"""Wallet gateways and the simulated external wallet service (DESIGN.md "Peer-to-peer challenges
+and wallet gateways").
+
+A player's platform wallet is their ledger account (``ledger.Account``, kind "player"). Money for a
+challenge moves through a gateway; every movement the platform asks of a gateway is one
+``GatewayTransfer`` (pending → confirmed | failed), keyed so a retry never asks twice.
+
+``ExternalAccount`` and ``ExternalTransaction`` are the simulated external wallet service's own
+books, kept as a separate system would keep them: addresses, balances and transactions. The
+platform reaches them only through the external gateway (wallet/gateways.py).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class Gateway(models.TextChoices):
+    INTERNAL = "internal", "Platform wallet"
+    EXTERNAL = "external", "External wallet"
+
+
+class GatewayTransfer(models.Model):
+    """One movement the platform asked a gateway for: a stake into escrow (``in``) or a payout or
+    refund out of it (``out``). ``tx_id`` is the gateway's own id (a ledger reference or an
+    external transaction id); ``network_fee`` is what the external service charged the platform."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "Into escrow"
+        OUT = "out", "Out of escrow"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        FAILED = "failed", "Failed"
+
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gateway_transfers")
+    amount = models.DecimalField(**MONEY)
+    network_fee = models.DecimalField(**MONEY, default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    tx_id = models.CharField(max_length=64, blank=True, default="")
+    # What the movement is for, e.g. ("challenge", 12) with purpose "stake", "payout", "refund".
+    reference_type = models.CharField(max_length=32)
+    reference_id = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=16)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    failure_reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["reference_type", "reference_id"], name="gwtransfer_reference_idx"),
+                   models.Index(fields=["status", "gateway"], name="gwtransfer_status_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="gwtransfer_amount_positive"),
+            models.CheckConstraint(condition=Q(network_fee__gte=0), name="gwtransfer_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.direction} {self.amount} ({self.status})"
+
+
+class ExternalAccount(models.Model):
+    """An address at the simulated external wallet service: a player's, or one of the platform's
+    (its escrow vault, its treasury that pays network fees, the network's fee sink)."""
+
+    class Kind(models.TextChoices):
+        PLAYER = "player", "Player"
+        ESCROW = "escrow", "Platform escrow vault"
+        TREASURY = "treasury", "Platform treasury"
+        NETWORK = "network", "Network fees"
+
+    address = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The platform user this address belongs to (players only): the service knows nothing else.
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="external_wallet")
+    balance = models.DecimalField(**MONEY, default=0)
+    may_go_negative = models.BooleanField(default=False)
+    currency = models.CharField(max_length=8, default="PLAY")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(may_go_negative=True) | Q(balance__gte=0),
+                                   name="extaccount_balance_not_negative"),
+            models.CheckConstraint(condition=Q(kind="player", owner__isnull=False) | ~Q(kind="player"),
+                                   name="extaccount_player_has_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class ExternalTransaction(models.Model):
+    """A transaction at the simulated external service. It is ``pending`` until its confirmation
+    is due (``confirm_after``), then ``confirmed`` (balances move) or ``failed`` (nothing moves)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        FAILED = "failed", "Failed"
+
+    tx_id = models.CharField(max_length=64, unique=True)
+    source = models.ForeignKey(ExternalAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    destination = models.ForeignKey(ExternalAccount, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**MONEY)
+    network_fee = models.DecimalField(**MONEY, default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    failure_reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirm_after = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "confirm_after"], name="exttx_due_idx")]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="exttx_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.tx_id} {self.amount} ({self.status})"

@@ -141,6 +141,34 @@ class Outcome(models.Model):
         return f"{self.name} @ {self.price}"
 
 
+class Player(models.Model):
+    """A player on one side of one event's roster, with the stat line the feed grows while the game
+    runs; the line posted with the result is final (challenges on propositions settle on it)."""
+
+    class Team(models.TextChoices):
+        HOME = "home", "Home"
+        AWAY = "away", "Away"
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="players")
+    name = models.CharField(max_length=120)
+    team = models.CharField(max_length=8, choices=Team.choices)
+    points = models.PositiveSmallIntegerField(default=0)
+    rebounds = models.PositiveSmallIntegerField(default=0)
+    assists = models.PositiveSmallIntegerField(default=0)
+    external_ref = models.CharField(max_length=80, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["event_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["event", "team", "name"], name="player_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.team})"
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"points": self.points, "rebounds": self.rebounds, "assists": self.assists}
+
+
 class OddsTick(models.Model):
     class Source(models.TextChoices):
         FEED = "feed", "Feed"
