@@ -8,13 +8,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.context import Actor
 from audit.exports import csv_stream, served_async
 from betting import reports, selectors
-from betting.models import Bet
+from betting.models import Bet, BettorStats
 from betting.services import bet_place, bet_validate
 from betting.settlement import bet_settle_manual
 from betting.slips import odds_text
@@ -236,3 +237,66 @@ class ExportApi(APIView):
         records = rows(start=params.get("start"), end=params.get("end"))
         return csv_stream(filename=f"{self.export_name}.csv", header=header, rows=records, row=row,
                           asynchronous=served_async(request))
+
+
+
+
+class SettledSerializer(serializers.Serializer):
+    won = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    void = serializers.IntegerField()
+    staked = serializers.DecimalField(max_digits=18, decimal_places=2)
+    returned = serializers.DecimalField(max_digits=18, decimal_places=2)
+    profit = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="returned − staked")
+
+
+class SportsbookStatsSerializer(SettledSerializer):
+    bets = serializers.IntegerField()
+
+
+class ChallengeStatsSerializer(SettledSerializer):
+    challenges = serializers.IntegerField(source="bets")
+
+
+class MeStatsSerializer(serializers.Serializer):
+    sportsbook = SportsbookStatsSerializer(source="sports")
+    p2p = ChallengeStatsSerializer()
+
+
+class MeStatsApi(APIView):
+    """The caller's settled bets and challenges, all time: counts, money staked and returned, profit.
+    A staff account has none, so it reads zeros, as its wallet does."""
+
+    @extend_schema(responses={200: MeStatsSerializer, **errors()})
+    def get(self, request):
+        return Response(MeStatsSerializer(selectors.bettor_stats(user=request.user)).data)
+
+
+class LeaderboardLineSerializer(serializers.Serializer):
+    rank = serializers.IntegerField(help_text="tied profits share a rank")
+    username = serializers.CharField()
+    profit = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="returned − staked")
+    bets = serializers.IntegerField(help_text="bets and challenges settled in the period")
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    period = serializers.CharField()
+    product = serializers.CharField(allow_null=True)
+    week = serializers.DateField(allow_null=True, help_text="the Monday (UTC) of the week; null for all time")
+    players = LeaderboardLineSerializer(many=True)
+
+
+class LeaderboardApi(APIView):
+    """The players with the highest profit this week (or of all time), usernames only; anyone may read it."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[
+        OpenApiParameter("period", str, enum=selectors.LEADERBOARD_PERIODS,
+                         description="week (default): settled since Monday 00:00 UTC; all: ever"),
+        OpenApiParameter("product", str, enum=BettorStats.Product.values, description="default: both summed")],
+        responses={200: LeaderboardSerializer, **errors(r400="invalid_request (period, product)")})
+    def get(self, request):
+        board = selectors.leaderboard(period=request.query_params.get("period"),
+                                      product=request.query_params.get("product"))
+        return Response(LeaderboardSerializer(board).data)

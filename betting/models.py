@@ -204,3 +204,39 @@ class Challenge(models.Model):
     @property
     def pot(self):
         return self.stake * 2
+
+
+class BettorStats(models.Model):
+    """A player's settled bets (or challenges) of one product in one week (weeks start on Monday, UTC),
+    added to by every settlement batch, so /me/stats and the leaderboard read a few rows, not the book.
+    Profit is ``returned - staked``."""
+
+    class Product(models.TextChoices):
+        SPORTS = "sports", "Sportsbook"
+        P2P = "p2p", "Peer-to-peer challenges"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bettor_stats")
+    product = models.CharField(max_length=8, choices=Product.choices)
+    week = models.DateField(help_text="The Monday (UTC) the week starts on.")
+    bets = models.PositiveIntegerField(default=0)
+    won = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    void = models.PositiveIntegerField(default=0)
+    staked = models.DecimalField(**MONEY, default=0)
+    returned = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        verbose_name_plural = "bettor stats"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "product", "week"], name="bettorstats_user_product_week"),
+            models.CheckConstraint(condition=Q(bets=models.F("won") + models.F("lost") + models.F("void")),
+                                   name="bettorstats_results_add_up"),
+        ]
+        indexes = [models.Index(fields=["week", "product"], name="bettorstats_week_idx")]  # the leaderboard
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.product} {self.week}: {self.bets} bets"
+
+    @property
+    def profit(self):
+        return self.returned - self.staked

@@ -4,8 +4,9 @@ A batch claims up to ``SETTLEMENT_BATCH_SIZE`` settleable bets with ``FOR UPDATE
 (so several workers share an event's bets), grades them in memory from their legs, and writes
 everything with a handful of statements: one UPDATE for the bets, one for the legs, one INSERT
 for the transfers with one UPDATE for the wallets (``transfers_create``), one UPDATE for the
-exposure counters, one INSERT each for audit rows and notifications. A crash rolls the whole
-batch back; each settlement transfer carries a unique key, so a rerun pays nobody twice.
+exposure counters, one INSERT each for audit rows and notifications, one upsert for the players'
+weekly stats (``betting.stats``). A crash rolls the whole batch back; each settlement transfer
+carries a unique key, so a rerun pays nobody twice.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from django.utils import timezone
 from audit.context import Actor
 from audit.models import AuditLog, Notification
 from audit.services import audit_entry, audited_transaction, notification_message
-from betting.models import Bet, BetLeg
+from betting.models import Bet, BetLeg, BettorStats
 from betting.news import bet_message
+from betting.stats import SettledLine, bettor_stats_record
 from ledger.models import Account, Transfer
 from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
@@ -104,8 +106,8 @@ def settlement_batch(*, market_ids: list[int], size: int | None = None) -> int:
 
 
 def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
-    """Write settled bets, their legs, transfers, balances, exposure, audit and notifications,
-    set-based. The caller holds the bets' row locks."""
+    """Write settled bets, their legs, transfers, balances, the players' stats, exposure, audit and
+    notifications, set-based. The caller holds the bets' row locks."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -129,6 +131,9 @@ def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
                                       kind=Transfer.Kind.BET_PAYOUT, idempotency_key=f"bet:{g.bet.pk}:settle:payout",
                                       **reference))
     transfers_create(specs)
+    bettor_stats_record(rows=[SettledLine(user_id=g.bet.player_id, product=BettorStats.Product.SPORTS,
+                                          result=g.result, staked=g.bet.stake, returned=g.payout, settled_at=now)
+                              for g in graded])
     exposure_release(bets=[(g.outcome_ids, g.bet.stake, g.bet.potential_return) for g in graded])
     insert_rows([audit_entry(
         actor=actor, action="bet.settle", category=AuditLog.Category.BETTING, resource_type="bet",

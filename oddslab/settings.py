@@ -263,6 +263,9 @@ SETTLEMENT_BATCH_SIZE = int(os.environ.get("SETTLEMENT_BATCH_SIZE", "1000"))
 # How many settlement tasks a result fans out to, so several workers share one event's bets.
 SETTLEMENT_FANOUT = int(os.environ.get("SETTLEMENT_FANOUT", "2"))
 
+# Players on the leaderboard (/api/v1/leaderboard and its page).
+LEADERBOARD_SIZE = int(os.environ.get("LEADERBOARD_SIZE", "20"))
+
 # Live odds: price changes of one event are conflated into one message per window (docs/feed.md).
 LIVE_CONFLATION_MS = int(os.environ.get("LIVE_CONFLATION_MS", "100"))
 # The batched stream (/ws/v1/odds?batch=1): all messages of a window in one frame; at least 1 ms.

@@ -175,6 +175,8 @@ API_ROWS = [
     Row("token", "POST", everyone(OK), body=lambda w: {"username": w.player.username, "password": PASSWORD}),
     Row("token", "DELETE", logged_in(OK)),
     Row("me", "GET", logged_in(OK)),
+    Row("me-stats", "GET", logged_in(OK)),  # staff never bet: zeros, as their wallet reads 0.00
+    Row("leaderboard", "GET", everyone(OK), query="period=week"),
     Row("wallet", "GET", logged_in(OK)),
     Row("wallet-deposit", "POST", players(NOT_A_PLAYER), body=lambda w: {"amount": "10.00"}),
     Row("wallet-withdraw", "POST", players(NO_FUNDS),
