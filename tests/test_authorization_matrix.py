@@ -239,6 +239,7 @@ PAGE_ROWS = [
     Row("web:wallet", "POST", players(PAGE_NO_FUNDS), on="withdraw",
         body=lambda w: {"action": "withdraw", "withdraw-amount": "1.00"}),
     Row("web:my-bets", "GET", logged_in(OK)),
+    Row("web:leaderboard", "GET", everyone(OK)),
     Row("web:notifications", "GET", logged_in(OK)),
     Row("web:signup", "GET", everyone(OK)),
     Row("web:signup", "POST", everyone(OK),

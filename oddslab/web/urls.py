@@ -15,6 +15,7 @@ urlpatterns = [
     path("slip/place", views.slip_place, name="slip-place"),
     path("wallet", views.wallet, name="wallet"),
     path("bets", views.my_bets, name="my-bets"),
+    path("leaderboard", views.leaderboard_page, name="leaderboard"),
     path("notifications", views.notifications, name="notifications"),
     path("signup", views.signup, name="signup"),
 ]

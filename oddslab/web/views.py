@@ -5,6 +5,8 @@ Each page is one template; an htmx request gets only the named partial it asks f
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -12,8 +14,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.context import Actor
-from betting.models import Bet
-from betting.selectors import bet_list
+from betting.models import Bet, BettorStats
+from betting.selectors import LEADERBOARD_PERIODS, bet_list, bettor_stats, leaderboard
 from oddslab.accounts.services import player_register
 from oddslab.errors import DomainError
 from oddslab.events.models import Outcome
@@ -26,6 +28,8 @@ from wallet.services import wallet_deposit, wallet_withdraw
 
 BET_FILTERS = {"open": [Bet.Status.PLACED, Bet.Status.ACCEPTED], "settled": [Bet.Status.SETTLED],
                "rejected": [Bet.Status.REJECTED]}
+PERIOD_NAMES = dict(zip(LEADERBOARD_PERIODS, ("This week", "All time"), strict=True))
+PRODUCT_NAMES = {"": "Both", BettorStats.Product.SPORTS: "Sportsbook", BettorStats.Product.P2P: "Challenges"}
 
 
 @require_GET
@@ -151,8 +155,25 @@ def my_bets(request: HttpRequest) -> HttpResponse:
     if current in BET_FILTERS:
         bets = bets.filter(status__in=BET_FILTERS[current])
     return page(request, "web/bets.html", {"bets": list(bets[:100]), "current": current,
-                                           "filters": ["all", *BET_FILTERS], "sports": selectors.sport_list()},
+                                           "filters": ["all", *BET_FILTERS], "sports": selectors.sport_list(),
+                                           "stats": bettor_stats(user=request.user)},
                 partial="bet_list" if request.htmx else "content")
+
+
+@require_GET
+def leaderboard_page(request: HttpRequest) -> HttpResponse:
+    try:
+        board = leaderboard(period=request.GET.get("period") or None, product=request.GET.get("product") or None)
+    except DomainError as exc:
+        return page(request, "web/error.html", {"message": exc.message}, status=exc.status)
+    product = board.product or ""
+    links = {  # each filter keeps the other's choice
+        "Period": [(name, urlencode({"period": key, "product": product}), key == board.period)
+                   for key, name in PERIOD_NAMES.items()],
+        "Product": [(name, urlencode({"period": board.period, "product": key}), key == product)
+                    for key, name in PRODUCT_NAMES.items()]}
+    return page(request, "web/leaderboard.html", {"board": board, "links": links},
+                partial="board" if request.htmx else "content")
 
 
 @login_required
