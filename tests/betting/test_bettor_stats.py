@@ -17,7 +17,7 @@ from betting.settlement import markets_pending_settlement, markets_settle
 from betting.stats import SettledLine, bettor_stats_record
 from ledger.models import Transfer
 from oddslab.events.services import event_result_set, market_cancel
-from tests.conftest import selection, wallet_of
+from tests.conftest import run_concurrently, selection, wallet_of
 
 SUNDAY_NIGHT = datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC)  # the last second of the week of Mon 23 Nov
 MONDAY = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
@@ -222,3 +222,26 @@ def test_the_migration_backfills_bets_settled_before_it(player, make_event, make
     # then it rebuilds exactly what settlement wrote
     assert {user.pk: stats_of(user) for user in (player, other)} == kept
     assert kept[player.pk]["sports"]["bets"] == 2 and kept[other.pk]["sports"]["lost"] == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_workers_settling_one_players_bets_at_once_count_each_bet_once(make_user, make_event):
+    # given 12 players each with a bet on each of 4 events, won and lost mixed (a lost bet locks no
+    # wallet, so only the stats statement's own order keeps the batches from deadlocking)
+    events = [make_event(home="2.00") for _ in range(4)]
+    players = [make_user(balance="100.00") for _ in range(12)]
+    for k, event in enumerate(events):
+        for p, player in enumerate(players):
+            place(player, [event], stake=f"{1 + k}.00", key="home" if (p + k) % 2 else "away")
+    for event in events:
+        event_result_set(event_id=event.pk, home_score=1, away_score=0, actor=Actor.system("t"))
+    # when four threads settle the four events at once, in batches of three bets
+    with override_settings(SETTLEMENT_BATCH_SIZE=3):
+        results = run_concurrently(4, lambda k: markets_settle(market_ids=[events[k].markets.get().pk]))
+    # then every bet is settled and counted exactly once
+    assert results == [12, 12, 12, 12]
+    for player in players:
+        bets = Bet.objects.filter(player=player)
+        stats = BettorStats.objects.get(user=player)
+        assert (stats.bets, stats.won, stats.lost) == (4, 2, 2)
+        assert (stats.staked, stats.returned) == (sum(b.stake for b in bets), sum(b.payout for b in bets))
