@@ -53,7 +53,7 @@ def event_create(
     """An event with its markets and opening prices, and its roster (``[{"name", "team"}]``, for
     player propositions and stat lines) if given; all or nothing."""
     with _operator_change(actor, "event.create", "event", home_team=home_team, away_team=away_team):
-        roster = roster_validate(players or [])
+        roster = roster_validate([] if players is None else players)
         home_team, away_team = home_team.strip(), away_team.strip()
         if not home_team or not away_team or home_team.casefold() == away_team.casefold():
             raise InvalidInput("An event needs two different teams.", code="invalid_event")
