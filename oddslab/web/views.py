@@ -19,7 +19,7 @@ from betting.selectors import LEADERBOARD_PERIODS, bet_list, bettor_stats, leade
 from oddslab.accounts.services import player_register
 from oddslab.errors import DomainError
 from oddslab.events.models import Outcome
-from oddslab.events.selectors import event_get
+from oddslab.events.selectors import event_get, event_players
 from oddslab.web import selectors, slip
 from oddslab.web.forms import AmountForm, SignupForm
 from oddslab.web.render import page, render_block
@@ -48,7 +48,8 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         return page(request, "web/error.html", {"message": exc.message}, status=exc.status)
     return page(request, "web/event.html", {
-        "event": event, "markets": list(event.markets.all()), "sports": selectors.sport_list(),
+        "event": event, "markets": list(event.markets.all()), "players": list(event_players(event_id=pk)),
+        "sports": selectors.sport_list(),
         "charts": selectors.price_history(event=event), "selected": slip.selected_ids(request.session)})
 
 
