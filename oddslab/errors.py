@@ -50,6 +50,19 @@ class InsufficientFunds(DomainError):
     default_message = "Your balance is too low for this."
 
 
+class ServiceUnavailable(DomainError):
+    """A service the request needs is down for now: 503 with ``Retry-After``, so a client retries later."""
+
+    status = 503
+    code = "service_unavailable"
+    default_message = "This is not available right now; try again in a moment."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.details.setdefault("retry_after", retry_after)
+
+
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
     default_message = ("This Idempotency-Key was already used with a different request; "
@@ -59,6 +72,7 @@ class IdempotencyConflict(Conflict):
 # The HTTP status of each refusal code that is not a plain business-rule refusal (422).
 REFUSAL_STATUS = {
     "invalid_amount": 400,
+    "forbidden": 403,
     "not_a_player": 403,
     "own_bet": 403,
     "self_excluded": 403,
@@ -67,6 +81,9 @@ REFUSAL_STATUS = {
     "market_unavailable": 409,
     "odds_changed": 409,
     "velocity_limit": 429,
+    "challenge_unavailable": 409,
+    "external_wallet_not_open": 404,
+    "external_wallet_unavailable": 503,
 }
 
 
