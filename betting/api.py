@@ -170,16 +170,32 @@ class EventSettlementApi(APIView):
 class GgrReportApi(APIView):
     permission_classes = [permission("betting.view_bet")]
 
+    MONEY = ("total_staked", "total_paid_out", "ggr", "margin")
+    PRODUCT = inline_serializer("GgrProduct", {
+        "staked": serializers.CharField(), "paid_out": serializers.CharField(), "ggr": serializers.CharField(),
+        "margin": serializers.CharField(allow_null=True)})
+
     @extend_schema(parameters=PERIOD, responses={200: inline_serializer("Ggr", {
                        "period": serializers.DictField(), "total_staked": serializers.CharField(),
                        "total_paid_out": serializers.CharField(), "ggr": serializers.CharField(),
                        "margin": serializers.CharField(allow_null=True),
-                       "bets_settled": serializers.IntegerField()}),
+                       "bets_settled": serializers.IntegerField(), "challenges_settled": serializers.IntegerField(),
+                       "products": inline_serializer("GgrProducts", {"sports": PRODUCT, "casino": PRODUCT,
+                                                                     "p2p": PRODUCT}),
+                       "total": inline_serializer("GgrTotal", {
+                           "ggr": serializers.CharField(), "bonuses": serializers.CharField(),
+                           "commissions": serializers.CharField(), "net_revenue": serializers.CharField()})}),
                        **errors(r400="invalid_date", r403="forbidden")})
     def get(self, request):
         report = reports.ggr_report(start=request.query_params.get("start"), end=request.query_params.get("end"))
-        return Response({**report, **{k: None if report[k] is None else str(report[k])
-                                      for k in ("total_staked", "total_paid_out", "ggr", "margin")}})
+        return Response({**report, **{k: _text(report[k]) for k in self.MONEY},
+                         "products": {name: {k: _text(v) for k, v in figures.items()}
+                                      for name, figures in report["products"].items()},
+                         "total": {k: _text(v) for k, v in report["total"].items()}})
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 class LiabilityReportApi(APIView):
@@ -217,11 +233,12 @@ class LiabilityReportApi(APIView):
 
 
 class ExportApi(APIView):
-    """bets.csv, ledger.csv and settlements.csv, streamed, filtered by start/end (UTC days)."""
+    """bets.csv, challenges.csv, ledger.csv and settlements.csv, streamed, filtered by start/end (UTC days)."""
 
     permission_classes = [permission("betting.export_reports")]
     EXPORTS = {
         "bets": (reports.BET_COLUMNS, reports.bet_export_rows, reports.bet_row),
+        "challenges": (reports.CHALLENGE_COLUMNS, reports.challenge_export_rows, reports.challenge_row),
         "ledger": (reports.LEDGER_COLUMNS, reports.ledger_export_rows, reports.ledger_row),
         "settlements": (reports.SETTLEMENT_COLUMNS, reports.settlement_export_rows, reports.settlement_row),
     }
