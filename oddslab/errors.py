@@ -82,7 +82,7 @@ REFUSAL_STATUS = {
     "velocity_limit": 429,
     "challenge_unavailable": 409,
     "external_wallet_not_open": 404,
-    "external_wallet_exists": 409,
+    "external_wallet_unavailable": 503,
 }
 
 

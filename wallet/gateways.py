@@ -11,18 +11,22 @@ deciding transaction (the betting app registers the challenge handler from its A
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from celery import current_app
+from django.db import transaction
 from django.utils import timezone
 
 from audit.context import Actor
 from ledger.models import Account, Transfer
 from ledger.services import TransferSpec, house_account, transfers_create
-from oddslab.db import insert_rows
+from oddslab.db import insert_rows, retried_on_conflict
 from oddslab.errors import IdempotencyConflict, InvalidInput, NotFound
+from wallet import external
 from wallet.models import Gateway, GatewayTransfer
 from wallet.selectors import wallet_balance
 from wallet.services import wallet_open
@@ -174,4 +178,101 @@ def _transfer_of(gateway: str, tx_id: str) -> GatewayTransfer:
     return found
 
 
-_GATEWAYS: dict[str, WalletGateway] = {Gateway.INTERNAL: InternalGateway()}
+class ExternalGateway:
+    """The simulated external wallet: a movement is a transaction between the player's address (or
+    the platform's treasury) and the platform's escrow vault there, recorded as pending and decided
+    later by ``external_transfer_confirm`` (task ``wallet.tasks.external_confirm_task``)."""
+
+    name = Gateway.EXTERNAL
+
+    def balance(self, *, user: Any) -> Decimal:
+        account = external.external_account_of(user=user)
+        return account.balance if account else Decimal("0.00")
+
+    def escrow_balance(self) -> Decimal:
+        return external.platform_address(external.ESCROW_ADDRESS).balance
+
+    def transfer(self, movements: list[Movement], *, actor: Actor) -> list[GatewayTransfer]:
+        """Record each new movement as one pending external transaction and one pending transfer,
+        and queue its confirmation after commit; nothing moves yet."""
+        movements_check(movements)
+        earlier = transfers_earlier(movements)
+        new = [m for m in movements if m.idempotency_key not in earlier]
+        if new:
+            vault = external.platform_address(external.ESCROW_ADDRESS)
+            treasury = external.platform_address(external.TREASURY_ADDRESS)
+            orders = []
+            for movement in new:
+                other = (external.external_account_require(user=movement.user) if movement.user is not None
+                         else treasury)
+                source, destination = (other, vault) if movement.direction == GatewayTransfer.Direction.IN \
+                    else (vault, other)
+                orders.append(external.Order(source=source, destination=destination, amount=movement.amount,
+                                             idempotency_key=movement.idempotency_key))
+            submitted = external.external_transactions_submit(orders)
+            rows = [gateway_transfer_row(m, gateway=self.name, status=GatewayTransfer.Status.PENDING,
+                                         tx_id=tx.tx_id) for m, tx in zip(new, submitted, strict=True)]
+            insert_rows(rows)
+            earlier.update({row.idempotency_key: row for row in rows})
+            countdown = external.confirm_seconds()
+            for tx in submitted:
+                _confirm_queue(tx.tx_id, countdown)
+        return [earlier[m.idempotency_key] for m in movements]
+
+    def status(self, *, tx_id: str) -> GatewayTransfer:
+        return _transfer_of(self.name, tx_id)
+
+
+def _confirm_queue(tx_id: str, countdown: float) -> None:
+    # By name: the tasks module imports this one. robust: with the broker down the transfer stays
+    # pending, logged, and the beat sweep confirms it.
+    transaction.on_commit(lambda: current_app.send_task(CONFIRM_TASK, args=[tx_id], countdown=countdown),
+                          robust=True)
+
+
+CONFIRM_TASK = "wallet.tasks.external_confirm_task"
+
+
+@retried_on_conflict
+def external_transfer_confirm(*, tx_id: str, draw: external.Draw = random.random) -> GatewayTransfer | None:
+    """Decide a pending external transaction (confirmed, or failed: ``draw() < FAILURE_RATE``), then
+    in the same transaction: its GatewayTransfer follows, the ledger mirrors what moved (vault in:
+    external_clearing → escrow_external; out: the reverse; the network fee: external_clearing →
+    network_fees) and the reference's handler runs. A second or late delivery changes nothing."""
+    with transaction.atomic():
+        tx = external.external_transaction_decide(tx_id=tx_id, draw=draw)
+        if tx is None:
+            return None
+        moved = GatewayTransfer.objects.select_for_update().get(gateway=Gateway.EXTERNAL, tx_id=tx_id)
+        moved.status, moved.network_fee = tx.status, tx.network_fee
+        moved.confirmed_at, moved.failure_reason = tx.confirmed_at, tx.failure_reason
+        moved.save(update_fields=["status", "network_fee", "confirmed_at", "failure_reason"])
+        if moved.status == GatewayTransfer.Status.CONFIRMED:
+            _mirror(moved)
+        gateway_transfer_decided(moved)
+    return moved
+
+
+def _mirror(moved: GatewayTransfer) -> None:
+    vault = house_account(Account.House.ESCROW_EXTERNAL)
+    clearing = house_account(Account.House.EXTERNAL_CLEARING)
+    debit, credit = (clearing, vault) if moved.direction == GatewayTransfer.Direction.IN else (vault, clearing)
+    common = {"reference_type": moved.reference_type, "reference_id": moved.reference_id,
+              "metadata": {"tx_id": moved.tx_id}}
+    specs = [TransferSpec(debit=debit, credit=credit, amount=moved.amount, kind=KIND[moved.purpose],
+                          idempotency_key=f"external:{moved.tx_id}", **common)]
+    if moved.network_fee:
+        specs.append(TransferSpec(debit=clearing, credit=house_account(Account.House.NETWORK_FEES),
+                                  amount=moved.network_fee, kind=Transfer.Kind.NETWORK_FEE,
+                                  idempotency_key=f"external:{moved.tx_id}:fee", **common))
+    transfers_create(specs)
+
+
+def external_confirm_sweep(*, now: Any = None) -> int:
+    """Confirm every external transaction overdue by the sweep's grace (a lost or late task), so no
+    money is stranded pending; the number decided now."""
+    return sum(external_transfer_confirm(tx_id=tx_id) is not None
+               for tx_id in external.external_transactions_overdue(now=now))
+
+
+_GATEWAYS: dict[str, WalletGateway] = {Gateway.INTERNAL: InternalGateway(), Gateway.EXTERNAL: ExternalGateway()}
