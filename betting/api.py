@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from audit.context import Actor
 from audit.exports import csv_stream, served_async
 from betting import reports, selectors
+from betting.escrow_audit import escrow_audit_run
 from betting.models import Bet
 from betting.services import bet_place, bet_validate
 from betting.settlement import bet_settle_manual
@@ -253,3 +254,27 @@ class ExportApi(APIView):
         records = rows(start=params.get("start"), end=params.get("end"))
         return csv_stream(filename=f"{self.export_name}.csv", header=header, rows=records, row=row,
                           asynchronous=served_async(request))
+
+
+class EscrowAuditApi(APIView):
+    """The liquidity audit, run now and recorded like the scheduled run (so a mismatch found here stops
+    payouts and alerts compliance the same way); ``difference`` is vault − expected per side."""
+
+    permission_classes = [permission("betting.view_escrowaudit")]
+    SIDES = inline_serializer("EscrowSides", {"internal": serializers.CharField(),
+                                              "external": serializers.CharField()})
+
+    @extend_schema(responses={200: inline_serializer("EscrowAudit", {
+        "ok": serializers.BooleanField(), "vault_balance": SIDES, "expected": SIDES, "difference": SIDES,
+        "ledger_mirror_external": serializers.CharField(), "problems": serializers.ListField(
+            child=serializers.CharField()), "checked_at": serializers.DateTimeField()}),
+        **errors(r403="forbidden")})
+    def get(self, request):
+        run = escrow_audit_run()
+        return Response({
+            "ok": run.ok,
+            "vault_balance": {"internal": str(run.vault_internal), "external": str(run.vault_external)},
+            "expected": {"internal": str(run.expected_internal), "external": str(run.expected_external)},
+            "difference": {"internal": str(run.difference_internal), "external": str(run.difference_external)},
+            "ledger_mirror_external": str(run.mirror_external), "problems": run.problems,
+            "checked_at": run.checked_at})

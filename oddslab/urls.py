@@ -40,6 +40,7 @@ api_v1 = [
     path("bets/<int:pk>", betting_api.BetDetailApi.as_view(), name="bet"),
     path("bets/<int:pk>/settle", betting_api.BetSettleApi.as_view(), name="bet-settle"),
     path("reports/ggr", betting_api.GgrReportApi.as_view(), name="report-ggr"),
+    path("escrow/audit", betting_api.EscrowAuditApi.as_view(), name="escrow-audit"),
     path("reports/liabilities", betting_api.LiabilityReportApi.as_view(), name="report-liabilities"),
     *[path(f"exports/{name}.csv", betting_api.ExportApi.as_view(export_name=name), name=f"export-{name}")
       for name in betting_api.ExportApi.EXPORTS],
