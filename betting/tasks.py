@@ -2,6 +2,7 @@ from celery import shared_task
 from django.conf import settings
 
 from betting.challenge_settlement import challenge_events_pending, challenges_settle
+from betting.challenges import challenges_expire
 from betting.escrow_audit import escrow_audit_run
 from betting.services import bet_decide, bets_pending_sweep
 from betting.settlement import markets_pending_settlement, markets_settle
@@ -46,3 +47,9 @@ def settlement_sweep_task() -> int:
 def escrow_audit_task() -> bool:
     """The liquidity audit on its own schedule (it also runs before every challenge payout batch)."""
     return escrow_audit_run().ok
+
+
+@shared_task
+def challenges_expire_task() -> int:
+    """Every minute, and when an event goes live: open challenges at their event's start expire."""
+    return challenges_expire()
