@@ -22,7 +22,6 @@ party its stake less the network fees of its own transfers (betting/challenge_mo
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,17 +34,17 @@ from django.utils import timezone
 from audit.context import Actor
 from audit.models import AuditLog, Notification
 from audit.services import audit_entry, audited_transaction, notification_message
-from betting.challenge_money import challenge_payout, refund_amount
+from betting.challenge_money import challenge_payout, refund_movements
 from betting.escrow_audit import escrow_audit_run
 from betting.models import Challenge
+from betting.news import challenge_message
 from ledger.models import Account, Transfer
 from ledger.services import TransferSpec, house_account, transfers_create
 from oddslab import live
 from oddslab.db import insert_rows, retried_on_conflict
 from oddslab.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from oddslab.events.models import Event, Market, Outcome, Player
-from wallet.external import network_fee
-from wallet.gateways import Movement, wallet_gateway
+from wallet.gateways import Movement, gateway_transfer_retry, wallet_gateway
 from wallet.models import Gateway, GatewayTransfer
 
 logger = logging.getLogger(__name__)
@@ -160,27 +159,12 @@ def _settled_movements(c: Challenge) -> tuple[dict[str, list[Movement]], list[Tr
     return moves, ledger
 
 
-def _refund_movements(c: Challenge, party: str, *, network_fee_in: Decimal) -> tuple[str, list[Movement]]:
-    """A party's stake back out of its vault: all of it internally; externally its stake less the
-    network fees of its transfer in and of this one out, the rest back to the treasury that paid them."""
-    user, side = (c.creator, c.creator_funding) if party == "creator" else (c.acceptor, c.acceptor_funding)
-    key = f"challenge:{c.pk}:refund:{party}"
-    if side == Gateway.INTERNAL:
-        return side, [_to_player(user, amount=c.stake, purpose="refund", key=key, challenge_id=c.pk)]
-    amount = refund_amount(c.stake, fee_in=network_fee_in, fee_out=network_fee())
-    moves = [_to_player(user, amount=amount, purpose="refund", key=key, challenge_id=c.pk)] if amount else []
-    if amount < c.stake:
-        moves.append(_pocket(side, purpose="sweep", amount=c.stake - amount, direction=OUT, key=f"{key}:network",
-                             challenge_id=c.pk))
-    return side, moves
-
-
-def _network_fees_in(challenges: list[Challenge]) -> dict[tuple[int, int], Decimal]:
-    """(challenge id, user id) → the network fee of that party's confirmed stake into escrow."""
+def _stakes_in(challenges: list[Challenge]) -> dict[tuple[int, int], GatewayTransfer]:
+    """(challenge id, user id) → that party's stake confirmed into escrow (the latest, after failed tries)."""
     rows = GatewayTransfer.objects.filter(
         reference_type="challenge", reference_id__in=[str(c.pk) for c in challenges], purpose="stake",
-        direction=IN, status=GatewayTransfer.Status.CONFIRMED).values_list("reference_id", "user_id", "network_fee")
-    return {(int(reference), user): fee for reference, user, fee in rows}
+        direction=IN, status=GatewayTransfer.Status.CONFIRMED).select_related("user").order_by("id")
+    return {(int(t.reference_id), t.user_id): t for t in rows}
 
 
 def _held_parties(c: Challenge) -> list[str]:
@@ -194,7 +178,7 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
     """Write decided challenges, their movements, audit rows, notifications and socket messages,
     set-based. The caller holds the challenges' row locks (with creator and acceptor loaded)."""
     now = timezone.now()
-    fees_in = _network_fees_in([d.challenge for d in decided])
+    stakes_in = _stakes_in([d.challenge for d in decided])
     moves: dict[str, list[Movement]] = defaultdict(list)
     ledger: list[TransferSpec] = []
     audits, notifications, messages = [], [], []
@@ -212,9 +196,9 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
             c.status, c.status_reason = S.VOID, (reason or d.reason)[:200]
             by_gateway, refunds = {}, {}
             for party in _held_parties(c):
-                user_id = c.creator_id if party == "creator" else c.acceptor_id
-                side, party_moves = _refund_movements(c, party, network_fee_in=fees_in.get((c.pk, user_id), ZERO))
-                by_gateway.setdefault(side, []).extend(party_moves)
+                stake_in = stakes_in[(c.pk, c.creator_id if party == "creator" else c.acceptor_id)]
+                party_moves = refund_movements(c.pk, stake_in, key=f"challenge:{c.pk}:{party}")
+                by_gateway.setdefault(stake_in.gateway, []).extend(party_moves)
                 refunds[party] = str(next((m.amount for m in party_moves if m.purpose == "refund"), ZERO))
         for side, side_moves in by_gateway.items():
             moves[side] += side_moves
@@ -239,10 +223,6 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
     insert_rows(notifications)
     # D's stats record of settled challenges is to be called here once it is on main.
     live.to_users([*messages, *((n.user_id, notification_message(n)) for n in notifications)])
-
-
-def challenge_message(c: Challenge) -> dict[str, Any]:
-    return {"type": "challenge", "challenge_id": c.pk, "status": c.status, "result": c.result}
 
 
 def _challenges_update(challenges: list[Challenge]) -> None:
@@ -322,34 +302,14 @@ def challenge_events_pending() -> list[int]:
 
 # --- External movements decided later -----------------------------------------------------------
 
-_RETRY = re.compile(r":retry\d+$")
-
-
-def settlement_transfer_decided(transfer: GatewayTransfer) -> None:
-    """A pending external movement of a payout, fee, refund or crossing was decided (called in the
-    deciding transaction). Failed: asked again under a new key, so the money is never stranded in the
-    vault. The treasury's part of a cross-gateway pot arrived: the winner and the fee are paid now."""
-    if transfer.status == GatewayTransfer.Status.FAILED:
-        base = _RETRY.sub("", transfer.idempotency_key)
-        attempt = GatewayTransfer.objects.filter(idempotency_key__startswith=base).count()
-        wallet_gateway(transfer.gateway).transfer([Movement(
-            user=transfer.user, direction=transfer.direction, amount=transfer.amount, purpose=transfer.purpose,
-            reference_type=transfer.reference_type, reference_id=transfer.reference_id,
-            idempotency_key=f"{base}:retry{attempt}", platform_account=transfer.platform_account)],
-            actor=Actor.system("settlement"))
-        return
-    if transfer.purpose == "sweep" and transfer.direction == IN:
-        challenge = Challenge.objects.select_related("winner").get(pk=int(transfer.reference_id))
-        wallet_gateway(transfer.gateway).transfer(_winner_paid(challenge), actor=Actor.system("settlement"))
-
-
-def void_stake_landed(transfer: GatewayTransfer, challenge: Challenge) -> None:
-    """A stake confirmed into escrow after its challenge was made void (the event was cancelled while
-    it was on its way): it goes straight back, as a refund of that party."""
-    party = "creator" if transfer.user_id == challenge.creator_id else "acceptor"
-    side, moves = _refund_movements(challenge, party, network_fee_in=transfer.network_fee)
-    if moves:
-        wallet_gateway(side).transfer(moves, actor=Actor.system("settlement"))
+def pot_top_up_decided(moved: GatewayTransfer, *, challenge: Challenge, actor: Actor) -> None:
+    """The platform's part of a cross-gateway pot was decided on its way into the winner's external
+    vault (called from the challenge's confirmation handler, the challenge locked): confirmed, the
+    vault now holds the whole pot and pays the winner and the fee; failed, it is asked for again."""
+    if moved.status == GatewayTransfer.Status.CONFIRMED:
+        wallet_gateway(moved.gateway).transfer(_winner_paid(challenge), actor=actor)
+    else:
+        gateway_transfer_retry(moved, actor=actor)
 
 
 # --- Operator void ---------------------------------------------------------------------------------
