@@ -90,15 +90,14 @@ def challenge_grade(challenge: Challenge, *, event_status: str, outcome_status: 
     """Decide a challenge from its event. An outcome: won → the creator wins, lost → the acceptor,
     void or a cancelled market → void (a market resulted before its event was cancelled stands, as for
     bets). A proposition: over wins above the line, under below it, a stat exactly on it is void."""
-    if challenge.status == S.MATCHED and challenge.outcome_id is not None:
-        if market_status in _DECIDED_MARKET:
-            if outcome_status in (Challenge.Result.WON, Challenge.Result.LOST):
-                return Decided(challenge, outcome_status)
-            return Decided(challenge, None, "the selection was made void")
-        if market_status == Market.Status.CANCELLED:
-            return Decided(challenge, None, "the market was cancelled")
+    if challenge.status == S.MATCHED and challenge.outcome_id is not None and market_status in _DECIDED_MARKET:
+        if outcome_status in (Challenge.Result.WON, Challenge.Result.LOST):
+            return Decided(challenge, outcome_status)
+        return Decided(challenge, None, "the selection was made void")
     if event_status == Event.Status.CANCELLED:
         return Decided(challenge, None, "the event was cancelled")
+    if challenge.outcome_id is not None and market_status == Market.Status.CANCELLED:
+        return Decided(challenge, None, "the market was cancelled")
     if stat is None or challenge.status != S.MATCHED or challenge.line is None:
         raise ValueError(f"challenge {challenge.pk} is not decided yet")
     if stat == challenge.line:
@@ -167,9 +166,9 @@ def _stakes_in(challenges: list[Challenge]) -> dict[tuple[int, int], GatewayTran
     return {(int(t.reference_id), t.user_id): t for t in rows}
 
 
-def _held_parties(c: Challenge) -> list[str]:
-    """The parties whose stake escrow holds now (a stake still on its way is refunded when it lands)."""
-    return {S.OPEN: ["creator"], S.MATCHING: ["creator"], S.MATCHED: ["creator", "acceptor"]}.get(c.status, [])
+def _held_parties(status: str) -> list[str]:
+    """The parties whose stake escrow holds in this status (a stake still on its way is refunded when it lands)."""
+    return {S.OPEN: ["creator"], S.MATCHING: ["creator"], S.MATCHED: ["creator", "acceptor"]}.get(status, [])
 
 
 # --- Writing ---------------------------------------------------------------------------------------
@@ -195,7 +194,7 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
         else:
             c.status, c.status_reason = S.VOID, (reason or d.reason)[:200]
             by_gateway, refunds = {}, {}
-            for party in _held_parties(c):
+            for party in _held_parties(before):
                 stake_in = stakes_in[(c.pk, c.creator_id if party == "creator" else c.acceptor_id)]
                 party_moves = refund_movements(c.pk, stake_in, key=f"challenge:{c.pk}:{party}")
                 by_gateway.setdefault(stake_in.gateway, []).extend(party_moves)
