@@ -3,10 +3,9 @@
 
 Per gateway, what the vault holds as that gateway reports it (``escrow_balance()``) is compared with
 what the platform's books say it must hold: the stakes confirmed into escrow of the ``open``,
-``matching`` and ``matched`` challenges on that side, plus what is on its way out of the vault and
-not yet confirmed by the external service (a payout or refund still leaves it there), less what the
-platform's own pocket is sending in and has not arrived. The ledger's mirror of the external vault
-(house ``escrow_external``) must equal the vault.
+``matching`` and ``matched`` challenges on that side, plus the money of decided challenges still on
+its way out (the external service confirms later: a payout or refund still leaves it in the vault).
+The ledger's mirror of the external vault (house ``escrow_external``) must equal the vault.
 
 It runs before every payout batch and every minute (beat). A mismatch stops payouts (the batch does
 nothing, the challenges wait) and, once per episode, writes a critical compliance audit record and
@@ -19,7 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Case, CharField, F, Sum, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit.context import Actor
@@ -63,8 +63,10 @@ class EscrowFigures:
 
 
 def escrow_expected() -> dict[str, Decimal]:
-    """Per gateway: the held challenges' confirmed stakes, plus payouts and refunds on their way out,
-    less the platform's own top-ups on their way in (pending players' stakes are not held yet)."""
+    """Per gateway: the confirmed stakes of the held challenges (by their status), plus, for each
+    decided challenge with a movement still pending, what its confirmed movements left in the vault
+    (in less out): a payout or refund on its way out of the external vault is still in it. Money of a
+    decided challenge with nothing on its way is not expected anywhere: left in a vault, it is a mismatch."""
     expected = {name: ZERO for name in Gateway.values}
     held = Challenge.objects.filter(status__in=Challenge.HELD)
     for row in held.values("creator_funding").annotate(total=Sum("stake")).order_by():
@@ -72,11 +74,14 @@ def escrow_expected() -> dict[str, Decimal]:
     matched = held.filter(status=Challenge.Status.MATCHED)
     for row in matched.values("acceptor_funding").annotate(total=Sum("stake")).order_by():
         expected[row["acceptor_funding"]] += row["total"]
-    in_flight = GatewayTransfer.objects.filter(status=GatewayTransfer.Status.PENDING).filter(
-        Q(direction=GatewayTransfer.Direction.OUT) | ~Q(purpose="stake"))
-    for row in in_flight.values("gateway", "direction").annotate(total=Sum("amount")).order_by():
-        sign = 1 if row["direction"] == GatewayTransfer.Direction.OUT else -1
-        expected[row["gateway"]] += sign * row["total"]
+    challenge_moves = GatewayTransfer.objects.filter(reference_type="challenge")
+    in_flight = challenge_moves.filter(status=GatewayTransfer.Status.PENDING).values("reference_id")
+    held_ids = held.annotate(reference=Cast("pk", CharField())).values("reference")
+    on_their_way = (challenge_moves.filter(status=GatewayTransfer.Status.CONFIRMED, reference_id__in=in_flight)
+                    .exclude(reference_id__in=held_ids))
+    net = Case(When(direction=GatewayTransfer.Direction.IN, then=F("amount")), default=-F("amount"))
+    for row in on_their_way.values("gateway").annotate(total=Sum(net)).order_by():
+        expected[row["gateway"]] += row["total"]
     return expected
 
 

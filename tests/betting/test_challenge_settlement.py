@@ -66,14 +66,17 @@ def matched(creator, acceptor, event, *, stake="10.00", creator_funding="interna
     return challenge
 
 
-def confirm_pending(draw=SUCCEED) -> None:
-    """Let the external service decide everything pending, and what those decisions ask for next."""
+def confirm_pending(draw=SUCCEED, *, audited: bool = False) -> None:
+    """Let the external service decide everything pending, and what those decisions ask for next;
+    ``audited``: the liquidity audit must balance after every single confirmation, mid-flight too."""
     for _ in range(10):
         pending = list(GatewayTransfer.objects.filter(status="pending").order_by("id"))
         if not pending:
             return
         for moved in pending:
             external_transfer_confirm(tx_id=moved.tx_id, draw=draw)
+            if audited:
+                assert escrow_figures().ok, (moved.purpose, moved.direction, escrow_figures().problems)
     raise AssertionError("external transfers still pending after ten rounds")
 
 
@@ -270,7 +273,8 @@ def test_mixed_gateways_pay_the_winner_on_its_own_wallet_and_leave_every_vault_e
     # when the event decides it and settlement runs, then the external service confirms what it was asked
     event_result_set(event_id=event.pk, home_score=home_score, away_score=1, actor=TRADER)
     assert challenges_settle(event_ids=[event.pk]) == 1
-    confirm_pending()
+    assert escrow_figures().ok
+    confirm_pending(audited=True)
     # then the winner has 76.00 of the 80.00 pot on the wallet it staked from; the loser nothing more
     challenge.refresh_from_db()
     winner, funding = (alice, creator_funding) if home_score == 2 else (bob, acceptor_funding)
@@ -294,8 +298,8 @@ def test_a_failed_external_payout_is_asked_again_until_it_lands(event, alice, bo
     # the network fails the first round of payouts
     for moved in GatewayTransfer.objects.filter(status="pending"):
         external_transfer_confirm(tx_id=moved.tx_id, draw=FAIL)
-    assert not escrow_figures().problems  # the money is still in the vault, on its way out again
-    confirm_pending()
+    assert escrow_figures().ok  # the money is still in the vault, on its way out again
+    confirm_pending(audited=True)
     assert external(alice) == D("1009.00")  # 1000 − 10 + 19
     assert_books_balance()
 
@@ -323,7 +327,7 @@ def test_a_cancelled_event_voids_every_held_challenge_and_refunds_what_escrow_ho
     # when they land, less their network fees
     assert set(Challenge.objects.values_list("status", "status_reason")) == {("void", "the event was cancelled")}
     assert (wallet(alice), wallet(bob)) == (D("1000.00"), D("1000.00"))
-    confirm_pending()
+    confirm_pending(audited=True)
     assert external(carol) == D("1000.00") - D("1.00") - D("1.00")  # two stakes in and back, 0.50 each way
     assert vaults() == (D("0.00"), D("0.00"), D("0.00"))
     assert_books_balance()

@@ -8,9 +8,10 @@ import pytest
 from django.db.models import Count, Q, Sum
 
 from audit.context import Actor
+from audit.models import AuditLog
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_figures
-from betting.models import Challenge
+from betting.models import Challenge, EscrowAudit
 from ledger.models import Account
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import house_account
@@ -75,3 +76,6 @@ def test_two_workers_share_an_events_challenges_and_pay_each_exactly_once(celery
     assert figures.ok and figures.vault == {"internal": Decimal("0.00"), "external": Decimal("0.00")}
     report = ledger_verify()
     assert report.ok, report.problems
+    # and the audit before each batch never saw a mismatch, external payouts in flight included
+    assert not AuditLog.objects.filter(action="escrow.mismatch").exists()
+    assert EscrowAudit.objects.filter(ok=True).exists()
