@@ -25,7 +25,7 @@ def _funding() -> RawValue:
                     "(anything else: 400 invalid_funding).")
 
 
-class TransferSerializer(serializers.Serializer):
+class ChallengeTransferSerializer(serializers.Serializer):
     direction = serializers.CharField(help_text="in: into escrow; out: out of it")
     party = serializers.SerializerMethodField(help_text="creator | acceptor | platform")
     gateway = serializers.CharField()
@@ -88,9 +88,9 @@ class ChallengeSerializer(serializers.Serializer):
         fee = challenge.fee if challenge.fee is not None else challenge_payout(challenge.stake)[2]
         return f"{fee:.2f}"
 
-    @extend_schema_field(TransferSerializer(many=True))
+    @extend_schema_field(ChallengeTransferSerializer(many=True))
     def get_transfers(self, challenge: Challenge) -> list:
-        return TransferSerializer(challenge.transfer_list, many=True, context={"challenge": challenge}).data
+        return ChallengeTransferSerializer(challenge.transfer_list, many=True, context={"challenge": challenge}).data
 
 
 def _out(challenge: Challenge) -> dict:
@@ -116,7 +116,7 @@ class PropositionField(RawValue):
 class ChallengeListApi(ListAPIView):
     serializer_class = ChallengeSerializer
 
-    class CreateSerializer(serializers.Serializer):
+    class ChallengeCreateSerializer(serializers.Serializer):
         event_id = RawValue(help_text="The event's id.")
         outcome_id = RawValue(required=False, help_text="The outcome backed; or give a proposition.")
         proposition = PropositionField(required=False)
@@ -140,10 +140,10 @@ class ChallengeListApi(ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=CreateSerializer, parameters=[IDEMPOTENCY], responses={201: ChallengeSerializer,
+    @extend_schema(request=ChallengeCreateSerializer, parameters=[IDEMPOTENCY], responses={201: ChallengeSerializer,
                                                                                  **REFUSALS})
     def post(self, request):
-        data = self.CreateSerializer(data=request.data)
+        data = self.ChallengeCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         challenge = challenge_create(
@@ -162,13 +162,13 @@ class ChallengeDetailApi(APIView):
 
 
 class ChallengeAcceptApi(APIView):
-    class AcceptSerializer(serializers.Serializer):
+    class ChallengeAcceptSerializer(serializers.Serializer):
         funding = _funding()
 
-    @extend_schema(request=AcceptSerializer, parameters=[IDEMPOTENCY], responses={200: ChallengeSerializer,
+    @extend_schema(request=ChallengeAcceptSerializer, parameters=[IDEMPOTENCY], responses={200: ChallengeSerializer,
                                                                                  **REFUSALS})
     def post(self, request, pk: int):
-        data = self.AcceptSerializer(data=request.data)
+        data = self.ChallengeAcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=data.validated_data["funding"],
                                      actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
