@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from audit.context import Actor
+from betting import challenge_settlement
 from betting.challenge_money import challenge_payout, refund_amount
 from betting.challenge_settlement import challenge_grade, challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_create
@@ -354,4 +355,29 @@ def test_an_operator_voids_a_matched_challenge_with_a_reason(event, alice, bob, 
     with pytest.raises(DomainError) as again:
         challenge_void(challenge_id=challenge.pk, reason="twice", actor=Actor.of(trader))
     assert (again.value.code, again.value.status) == ("invalid_challenge_state", 409)
+    assert_books_balance()
+
+
+def test_a_batch_that_dies_half_written_leaves_nothing_and_the_rerun_settles(event, alice, bob, monkeypatch):
+    # given two decided challenges, one paid across gateways
+    matched(alice, bob, event)
+    matched(bob, alice, event, acceptor_funding="external")
+    home_wins(event)
+    before = {**ledger_snapshot(), "challenges": list(Challenge.objects.values_list("pk", "status")),
+              "gateway_transfers": GatewayTransfer.objects.count()}
+    # when the batch dies after the challenges, the payouts and the fees are written, before its audit rows
+    def crash(rows):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(challenge_settlement, "insert_rows", crash)
+    with pytest.raises(RuntimeError):
+        challenges_settle(event_ids=[event.pk])
+    # then nothing of it remains
+    assert {**ledger_snapshot(), "challenges": list(Challenge.objects.values_list("pk", "status")),
+            "gateway_transfers": GatewayTransfer.objects.count()} == before
+    # and the rerun settles both, each once
+    monkeypatch.undo()
+    assert challenges_settle(event_ids=[event.pk]) == 2
+    confirm_pending(audited=True)
+    assert GatewayTransfer.objects.filter(purpose="payout").count() == 2
     assert_books_balance()
