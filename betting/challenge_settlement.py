@@ -222,7 +222,9 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
         transfers_create(ledger)
     insert_rows(audits)
     insert_rows(notifications)
-    # D's stats record of settled challenges is to be called here once it is on main.
+    # Call site for the bettor stats (branch "stats": betting.stats.bettor_stats_record) once it is on
+    # main: one SettledLine per party of each settled or void challenge (product p2p; staked = the
+    # stake; returned = the payout for the winner, 0.00 for the loser, the refund when void).
     live.to_users([*messages, *((n.user_id, notification_message(n)) for n in notifications)])
 
 

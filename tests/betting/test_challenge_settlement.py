@@ -16,6 +16,7 @@ from betting.models import Challenge
 from ledger.models import Account, Transfer
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import house_account
+from oddslab import live
 from oddslab.errors import DomainError
 from oddslab.events.models import Player
 from oddslab.events.services import event_cancel, event_result_set, market_result_set
@@ -170,16 +171,22 @@ def test_an_outcome_challenge_follows_its_outcome(event_status, outcome, market,
 
 # --- settlement on the internal wallet -----------------------------------------------------------
 
-def test_the_creator_wins_the_pot_less_the_fee_and_a_rerun_pays_nobody_twice(event, alice, bob,
+def test_the_creator_wins_the_pot_less_the_fee_and_a_rerun_pays_nobody_twice(event, alice, bob, monkeypatch,
                                                                            django_capture_on_commit_callbacks):
     # given a matched challenge of 33.33 each on the home win
     challenge = matched(alice, bob, event, stake="33.33")
     assert (wallet(alice), wallet(bob)) == (D("966.67"), D("966.67"))
+    published = []
+    monkeypatch.setattr(live, "_publish", published.extend)
     # when the home side wins and settlement runs
     home_wins(event)
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=True):
         assert challenges_settle(event_ids=[event.pk]) == 1
-    # then alice gets 63.32 of the 66.66 pot, the house fees 3.34, and escrow is empty
+    # then both parties' /ws/v1/me hear of it once it has committed
+    news = {"type": "challenge", "challenge_id": challenge.pk, "status": "settled", "result": "won"}
+    assert {group for groups, payload in published if payload == news for group in groups} == {
+        f"user.{alice.pk}", f"user.{bob.pk}"}
+    # and alice gets 63.32 of the 66.66 pot, the house fees 3.34, and escrow is empty
     challenge.refresh_from_db()
     assert (challenge.status, challenge.result, challenge.winner_id) == ("settled", "won", alice.pk)
     assert (challenge.payout, challenge.fee) == (D("63.32"), D("3.34")) and challenge.settled_at
