@@ -21,6 +21,8 @@ api_v1 = [
     path("wallet/withdrawals", wallet_api.WithdrawalApi.as_view(), name="wallet-withdraw"),
     path("wallet/transactions", wallet_api.WalletTransactionsApi.as_view(),
          name="wallet-transactions"),
+    path("external-wallet", wallet_api.ExternalWalletApi.as_view(), name="external-wallet"),
+    path("external-wallet/top-ups", wallet_api.ExternalTopUpApi.as_view(), name="external-wallet-top-up"),
     path("accounts", ledger_api.AccountListApi.as_view(), name="ledger-accounts"),
     path("accounts/<int:pk>/transactions", ledger_api.AccountTransactionsApi.as_view(),
          name="ledger-account-transactions"),
