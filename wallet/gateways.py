@@ -75,6 +75,17 @@ def gateway_transfer_decided(transfer: GatewayTransfer) -> None:
         handler(transfer)
 
 
+def gateway_transfer_retry(failed: GatewayTransfer, *, actor: Actor) -> GatewayTransfer:
+    """Ask again for a movement that failed (a payout or refund out of the vault must never stay
+    undone), under the next key of its series: ``key``, ``key#2``, ``key#3`` ..."""
+    base, _, attempt = failed.idempotency_key.partition("#")
+    movement = Movement(user=failed.user, direction=failed.direction, amount=failed.amount,
+                        purpose=failed.purpose, reference_type=failed.reference_type,
+                        reference_id=failed.reference_id, idempotency_key=f"{base}#{int(attempt or 1) + 1}",
+                        platform_account=failed.platform_account)
+    return wallet_gateway(failed.gateway).transfer([movement], actor=actor)[0]
+
+
 def wallet_gateway(name: str) -> WalletGateway:
     """The gateway called ``name``, or 400 ``invalid_funding``."""
     gateway = _GATEWAYS.get(name) if isinstance(name, str) else None
