@@ -1,0 +1,65 @@
+"""Two players in two browsers against Daphne: one makes a challenge on a game, the other sees it
+and accepts it, and both watch it become matched without a reload."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from betting.models import Challenge
+from tests.conftest import outcome_of, wallet_of
+from tests.e2e.conftest import log_in, operator, shot, wait_for_sockets
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def second_page(browser):
+    """Another player's browser: a context of its own, so its own cookies and session."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    other = context.new_page()
+    other.set_default_timeout(15_000)
+    yield other
+    context.close()
+
+
+def status_of(page, challenge_id: int):
+    return page.locator(f"#challenge-{challenge_id} .status")
+
+
+def test_one_player_challenges_another_accepts_and_both_see_it_matched_live(page, second_page, site, make_user,
+                                                                          make_event):
+    # given: two players and an upcoming game
+    cora = operator(make_user, role="player", username="cora", balance="100.00")
+    theo = operator(make_user, role="player", username="theo", balance="100.00")
+    event = operator(make_event, home="2.00")
+    log_in(page, site, "cora", then=f"/events/{event.pk}")
+    # when: Cora challenges on the home side from the event page
+    page.select_option("#outcome-outcome_id", str(outcome_of(event).pk))
+    page.fill("#outcome-stake", "10")
+    page.click("#challenge-outcome-submit")
+    expect(page.locator("#challenge-done")).to_contain_text("Your challenge is open")
+    expect(page.locator("#header-balance")).to_have_text("90.00")
+    challenge = Challenge.objects.get(creator=cora)
+    page.goto(f"{site}/challenges")
+    wait_for_sockets(page)
+    expect(status_of(page, challenge.pk)).to_have_text("Open")
+    page.evaluate("window.__marker = 1")  # gone if the page reloads
+    # and Theo finds it among the open challenges and accepts it from his platform wallet
+    log_in(second_page, site, "theo", then="/challenges")
+    offer = second_page.locator(f"#open-challenges-{event.pk} #challenge-{challenge.pk}")
+    expect(offer).to_contain_text("Match result: Home")
+    shot(second_page, "challenges-open")
+    second_page.select_option(f"#funding-{challenge.pk}", "internal")
+    second_page.click(f"#accept-{challenge.pk}")
+    # then: both see it matched, Theo at once and Cora over her socket, without a reload
+    expect(second_page.locator("#challenge-notice")).to_contain_text("You are matched")
+    expect(status_of(second_page, challenge.pk)).to_have_text("Matched")
+    expect(second_page.locator("#header-balance")).to_have_text("90.00")
+    expect(status_of(page, challenge.pk)).to_have_text("Matched")
+    expect(page.locator(f"#challenge-{challenge.pk} #cancel-{challenge.pk}")).to_have_count(0)
+    assert page.evaluate("window.__marker") == 1
+    shot(page, "challenges-matched")
+    assert wallet_of(cora).balance == wallet_of(theo).balance == Decimal("90.00")
