@@ -255,13 +255,12 @@ def challenge_cancel(*, challenge_id: Any, actor: Actor) -> Challenge:
     with audited_transaction(actor=actor, action="challenge.cancel", category=AuditLog.Category.BETTING,
                              resource_type="challenge", resource_id=challenge_id):
         challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
-        user = actor.user
-        if challenge is None or (challenge.creator_id != getattr(user, "pk", None)
-                                 and not challenge_visible(challenge, user=user)):
+        mine = challenge is not None and challenge.creator_id == actor.user_id
+        if challenge is None or not (mine or challenge_visible(challenge, user=actor.user)):
             raise NotFound("There is no such challenge.", details={"challenge_id": challenge_id})
-        if challenge.creator_id != user.pk:
-            raise DomainError("Only the player who made a challenge can cancel it.", code="forbidden",
-                              details={"challenge_id": challenge.pk}, status=403)
+        if not mine:
+            raise refusal("forbidden", "Only the player who made a challenge can cancel it.",
+                          {"challenge_id": challenge.pk})
         if challenge.status != Challenge.Status.OPEN:
             raise _unavailable(challenge)
         challenge.status = Challenge.Status.CANCELLED

@@ -409,3 +409,16 @@ def test_an_external_challenge_without_an_external_wallet_is_refused(event, make
 def test_an_external_challenge_while_the_service_is_down_is_refused(event, players):
     creator, _ = players
     refused(lambda: create(creator, event, funding="external"), "external_wallet_unavailable", 503)
+
+
+def test_an_event_going_live_asks_for_the_expiry_of_its_challenges(event, django_capture_on_commit_callbacks,
+                                                                   monkeypatch):
+    from celery import current_app
+
+    from oddslab.events.services import event_start
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, *args, **kwargs: sent.append(name))
+    with django_capture_on_commit_callbacks(execute=True):
+        event_start(event_id=event.pk, actor=Actor.system("test"))
+    assert "betting.tasks.challenges_expire_task" in sent
