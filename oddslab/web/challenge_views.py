@@ -62,7 +62,8 @@ def challenge_take(request: HttpRequest, pk: int) -> HttpResponse:
         return _after(request, error=DomainError("Choose the wallet your stake comes from."))
     try:
         challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=form.cleaned_data["funding"],
-                                     actor=Actor.from_request(request))
+                                     actor=Actor.from_request(request),
+                                     idempotency_key=request.POST.get("idempotency_key", "")[:100] or None)
     except DomainError as exc:
         return _after(request, error=exc)
     return _after(request, notice=ACCEPTED.get(challenge.status, "Challenge accepted."))
@@ -97,6 +98,7 @@ def challenge_new(request: HttpRequest) -> HttpResponse:
         try:
             created = challenge_create(creator=request.user, event_id=event.pk, stake=form.cleaned_data["stake"],
                                        funding=form.cleaned_data["funding"], actor=Actor.from_request(request),
+                                       idempotency_key=form.cleaned_data["idempotency_key"] or None,
                                        **form.selection())
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -105,7 +107,8 @@ def challenge_new(request: HttpRequest) -> HttpResponse:
         status = 422
     if created is not None and not request.htmx:
         return redirect("web:challenges")
-    context = event_context(request, event, form=form, created=created,
+    # made: blank forms for the next one; refused: the form as sent, with the reason
+    context = event_context(request, event, form=None if created else form, created=created,
                             done=CREATED.get(created.status, "Challenge made.") if created else "")
     if request.htmx:
         html = render_block("web/event.html", "challenge_forms", context, request)

@@ -1,3 +1,4 @@
+import uuid
 from typing import Any
 
 from django import forms
@@ -49,11 +50,14 @@ class ChallengeForm(FundingForm):
                            widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "24.5"}))
     stake = forms.CharField(max_length=20, widget=forms.TextInput(attrs={"inputmode": "decimal",
                                                                          "autocomplete": "off"}))
+    # One per drawn form: a second click on "Challenge" gets the first challenge back, not another.
+    idempotency_key = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
     def __init__(self, data: Any = None, *, kind: str, event_id: int):
         # Two of these share the event page: each one's field ids start with its kind.
         self.shown_as = kind if kind in CHALLENGE_KINDS else CHALLENGE_KINDS[0]
-        super().__init__(data, auto_id=f"{self.shown_as}-%s", initial={"kind": self.shown_as, "event_id": event_id})
+        super().__init__(data, auto_id=f"{self.shown_as}-%s", initial={
+            "kind": self.shown_as, "event_id": event_id, "idempotency_key": uuid.uuid4().hex})
 
     def selection(self) -> dict:
         """The challenge service's selection argument: ``outcome_id`` or ``proposition``."""

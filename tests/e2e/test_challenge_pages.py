@@ -63,3 +63,37 @@ def test_one_player_challenges_another_accepts_and_both_see_it_matched_live(page
     assert page.evaluate("window.__marker") == 1
     shot(page, "challenges-matched")
     assert wallet_of(cora).balance == wallet_of(theo).balance == Decimal("90.00")
+
+
+def test_an_external_wallet_opened_and_topped_up_funds_a_challenge_pending_until_it_confirms(page, site_with_worker,
+                                                                                           make_user, make_event):
+    # given: a player with no external wallet, and a worker to run the wallet's confirmations
+    site = site_with_worker
+    ella = operator(make_user, role="player", username="ella", balance="20.00")
+    event = operator(make_event, home="2.00")
+    log_in(page, site, "ella", then="/wallet")
+    expect(page.locator("#external-wallet .empty")).to_have_text("You have no external wallet yet.")
+    # when: she opens it and tops it up on the wallet page
+    page.click("#open-external")
+    expect(page.locator("#external-address")).to_contain_text("ext:")
+    page.fill("#id_top_up-amount", "50")
+    page.click("#top_up-form button[type=submit]")
+    expect(page.locator("#external-balance")).to_have_text("50.00")
+    expect(page.locator("#wallet-balance")).to_have_text("20.00")  # the platform wallet is another wallet
+    shot(page, "wallet-external")
+    # and challenges from it on the event page
+    page.goto(f"{site}/events/{event.pk}")
+    wait_for_sockets(page)
+    page.fill("#outcome-stake", "10")
+    page.select_option("#outcome-funding", "external")
+    page.click("#challenge-outcome-submit")
+    # then: the stake is visibly on its way, and the challenge opens when the wallet confirms it
+    expect(page.locator("#challenge-done")).to_contain_text("on its way to escrow")
+    challenge = Challenge.objects.get(creator=ella)
+    expect(status_of(page, challenge.pk)).to_have_text("Pending")
+    expect(page.locator(f"#challenge-{challenge.pk} p.pending .spinner")).to_be_visible()
+    shot(page, "challenge-pending")
+    expect(status_of(page, challenge.pk)).to_have_text("Open", timeout=30_000)
+    expect(page.locator(f"#challenge-{challenge.pk} p.pending")).to_have_count(0)
+    expect(page.locator(f"#challenge-{challenge.pk} .transfer-status")).to_have_text("Confirmed")
+    expect(page.locator("#header-balance")).to_have_text("20.00")

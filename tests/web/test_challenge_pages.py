@@ -278,6 +278,27 @@ def test_a_challenge_on_an_outcome_from_the_event_page(client, creator, make_eve
     assert again.status_code == 302 and again.url == "/challenges"
 
 
+def test_a_second_click_on_challenge_or_accept_does_it_once(client, creator, taker, make_event):
+    # given
+    event = make_event()
+    client.force_login(creator)
+    form = text_of(client.get(f"/events/{event.pk}"))
+    assert 'name="idempotency_key"' in form  # each drawn form carries its own key
+    # when: the same form is sent twice
+    for _ in range(2):
+        html = text_of(client.post("/challenges/new", outcome_form(event, idempotency_key="click-1"), **HTMX))
+    # then
+    challenge = Challenge.objects.get(creator=creator)
+    assert "Your challenge is open" in html and wallet_of(creator).balance == Decimal("90.00")
+    assert 'value="click-1"' not in html  # the next form has a new key
+    client.force_login(taker)
+    for _ in range(2):
+        html = text_of(client.post(f"/challenges/{challenge.pk}/accept",
+                                   {"funding": "internal", "idempotency_key": "click-2"}, **HTMX))
+    assert "You are matched" in html and 'id="challenge-refused"' not in html
+    assert wallet_of(taker).balance == Decimal("90.00")
+
+
 def test_a_challenge_on_a_players_stat_line(client, creator, make_event):
     # given
     event = make_event(sport="basketball")

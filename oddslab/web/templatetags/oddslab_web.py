@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django import template
@@ -59,6 +60,12 @@ def bet_slip(context):
     if not isinstance(view, slip.SlipView):
         view = slip.view(user=request.user, session=request.session, actor=Actor.from_request(request))
     return mark_safe(render_block("web/slip.html", "slip", {"slip": view}, request))
+
+
+@register.simple_tag
+def fresh_key():
+    """An idempotency key for one drawn form: sent twice (a double click), it does its work once."""
+    return uuid.uuid4().hex
 
 
 @register.filter
