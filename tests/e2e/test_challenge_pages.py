@@ -1,5 +1,6 @@
 """Two players in two browsers against Daphne: one makes a challenge on a game, the other sees it
-and accepts it, and both watch it become matched without a reload."""
+and accepts it, and both watch it become matched, then settled, without a reload; an external
+wallet opened and topped up on the wallet page funds a challenge that is pending until it confirms."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from audit.context import Actor
+from betting.challenge_settlement import challenges_settle
 from betting.models import Challenge
+from oddslab.events.services import event_result_set
 from tests.conftest import outcome_of, wallet_of
 from tests.e2e.conftest import log_in, operator, shot, wait_for_sockets
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+TRADER = Actor.system("e2e-trader")
 
 
 @pytest.fixture
@@ -29,8 +34,8 @@ def status_of(page, challenge_id: int):
     return page.locator(f"#challenge-{challenge_id} .status")
 
 
-def test_one_player_challenges_another_accepts_and_both_see_it_matched_live(page, second_page, site, make_user,
-                                                                          make_event):
+def test_one_player_challenges_another_accepts_and_both_see_it_matched_then_settled_live(
+        page, second_page, site, make_user, make_event):
     # given: two players and an upcoming game
     cora = operator(make_user, role="player", username="cora", balance="100.00")
     theo = operator(make_user, role="player", username="theo", balance="100.00")
@@ -63,6 +68,19 @@ def test_one_player_challenges_another_accepts_and_both_see_it_matched_live(page
     assert page.evaluate("window.__marker") == 1
     shot(page, "challenges-matched")
     assert wallet_of(cora).balance == wallet_of(theo).balance == Decimal("90.00")
+    # when: the home side wins and the operator's result settles the challenge
+    operator(event_result_set, event_id=event.pk, home_score=2, away_score=1, actor=TRADER)
+    assert operator(challenges_settle, event_ids=[event.pk]) == 1
+    # then: both see it settled, the pot less the fee paid to Cora, without a reload
+    expect(status_of(page, challenge.pk)).to_have_text("You won")
+    expect(page.locator(f"#challenge-{challenge.pk} .payout")).to_have_text("19.00")
+    expect(page.locator("#header-balance")).to_have_text("109.00")
+    expect(status_of(second_page, challenge.pk)).to_have_text("You lost")
+    expect(second_page.locator(f"#challenge-{challenge.pk} .payout")).to_have_text("0.00")
+    expect(second_page.locator("#header-balance")).to_have_text("90.00")
+    assert page.evaluate("window.__marker") == 1
+    shot(page, "challenges-settled")
+    assert wallet_of(cora).balance == Decimal("109.00") and wallet_of(theo).balance == Decimal("90.00")
 
 
 def test_an_external_wallet_opened_and_topped_up_funds_a_challenge_pending_until_it_confirms(page, site_with_worker,
