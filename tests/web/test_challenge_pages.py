@@ -7,12 +7,15 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.test import override_settings
 from django.utils import timezone
 
 from audit.context import Actor
+from betting.challenge_settlement import challenges_settle
 from betting.challenges import challenge_accept, challenge_create
 from betting.models import Challenge
 from oddslab.events.models import Event, Player
+from oddslab.events.services import event_result_set
 from oddslab.web.consumers import me_fragment
 from tests.betting.test_challenges import confirm_pending, snapshot
 from tests.conftest import outcome_of, wallet_of
@@ -152,6 +155,49 @@ def test_cancel_while_open_gives_the_stake_back(client, creator, make_event):
     assert "Challenge cancelled" in html and "Cancelled" in card(html, challenge)
     assert "Out of escrow: your refund" in card(html, challenge)
     assert wallet_of(creator).balance == Decimal("100.00")
+
+
+def test_a_pending_refund_is_shown_on_its_way_until_the_wallet_confirms_it(client, creator, make_event):
+    # given: an external challenge, open, then cancelled
+    with_external(creator)
+    challenge = make_challenge(creator, make_event(), funding="external")
+    confirm_pending()
+    client.force_login(creator)
+    # when
+    cancelled = card(text_of(client.post(f"/challenges/{challenge.pk}/cancel", **HTMX)), challenge)
+    # then
+    assert "Cancelled" in cancelled and "The refund is on its way." in cancelled and 'class="spinner"' in cancelled
+    confirm_pending()
+    refunded = card(text_of(client.get("/challenges")), challenge)
+    assert "on its way" not in refunded and "Out of escrow: your refund" in refunded
+
+
+def test_a_failed_external_stake_says_why(client, creator, make_event):
+    with_external(creator)
+    challenge = make_challenge(creator, make_event(), funding="external")
+    with override_settings(EXTERNAL_WALLET_FAILURE_RATE="0.5"):
+        confirm_pending(draw=lambda: 0.0)  # the network fails it
+    client.force_login(creator)
+    failed = card(text_of(client.get("/challenges")), challenge)
+    assert "Failed" in failed and "The stake did not reach escrow." in failed and "Failed</span>" in failed
+
+
+def test_a_settled_challenge_shows_each_party_its_result_and_payout(client, creator, taker, make_event):
+    # given: a matched challenge on the home side, and the home side wins
+    event = make_event()
+    challenge = make_challenge(creator, event)
+    challenge_accept(challenge_id=challenge.pk, acceptor=taker, funding="internal", actor=Actor.of(taker))
+    event_result_set(event_id=event.pk, home_score=2, away_score=0, actor=Actor.system("test"))
+    assert challenges_settle(event_ids=[event.pk]) == 1
+    # when
+    client.force_login(creator)
+    won = card(text_of(client.get("/challenges")), challenge)
+    client.force_login(taker)
+    lost = card(text_of(client.get("/challenges")), challenge)
+    # then
+    assert "challenge settled won" in won and "You won" in won and 'class="money payout">19.00' in won
+    assert "challenge settled lost" in lost and "You lost" in lost and 'class="money payout">0.00' in lost
+    assert "Out of escrow: the other player's payout" in lost
 
 
 # --- refusals: the reason in words, nothing changed --------------------------------------------------
