@@ -148,7 +148,7 @@ def _settled_movements(c: Challenge) -> tuple[dict[str, list[Movement]], list[Tr
         moves[win_side].append(_pocket(win_side, purpose="sweep", amount=c.stake, direction=IN,
                                        key=f"{key}:sweep:in", challenge_id=c.pk))
     # The external vault may not pay before the treasury's part has arrived (it would fail short):
-    # then the winner is paid when that top-up confirms (settlement_transfer_decided).
+    # then the winner is paid when that top-up confirms (pot_top_up_decided).
     if win_side == lose_side or win_side == Gateway.INTERNAL:
         moves[win_side] += _winner_paid(c)
     ledger = []
@@ -175,7 +175,7 @@ def _held_parties(status: str) -> list[str]:
 
 # --- Writing ---------------------------------------------------------------------------------------
 
-def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: str = "") -> None:
+def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
     """Write decided challenges, their movements, audit rows, notifications and socket messages,
     set-based. The caller holds the challenges' row locks (with creator and acceptor loaded)."""
     now = timezone.now()
@@ -194,7 +194,7 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
             refunds = {}
             ledger += fee_specs
         else:
-            c.status, c.status_reason = S.VOID, (reason or d.reason)[:200]
+            c.status, c.status_reason = S.VOID, d.reason[:200]
             by_gateway, refunds = {}, {}
             for party in _held_parties(before):
                 stake_in = stakes_in[(c.pk, c.creator_id if party == "creator" else c.acceptor_id)]

@@ -5,6 +5,7 @@ exactly the stakes of the challenges still held, and the ledger verifying afterw
 from decimal import Decimal
 
 import pytest
+from celery import current_app
 
 from audit.context import Actor
 from betting import challenge_settlement
@@ -13,13 +14,14 @@ from betting.challenge_settlement import challenge_grade, challenge_void, challe
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_figures
 from betting.models import Challenge
+from betting.tasks import settle_markets_task, settlement_sweep_task
 from ledger.models import Account, Transfer
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import house_account
 from oddslab import live
 from oddslab.errors import DomainError
 from oddslab.events.models import Player
-from oddslab.events.services import event_cancel, event_result_set, market_result_set
+from oddslab.events.services import event_cancel, event_result_set, market_cancel, market_result_set
 from tests.conftest import audit_rows, ledger_snapshot, outcome_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up, platform_address
 from wallet.gateways import external_transfer_confirm
@@ -388,3 +390,36 @@ def test_a_batch_that_dies_half_written_leaves_nothing_and_the_rerun_settles(eve
     confirm_pending(audited=True)
     assert GatewayTransfer.objects.filter(purpose="payout").count() == 2
     assert_books_balance()
+
+
+# --- how settlement is asked for -------------------------------------------------------------------
+
+def test_a_cancelled_event_asks_for_its_challenges_and_the_task_settles_them(event, alice, bob, monkeypatch,
+                                                                            django_capture_on_commit_callbacks):
+    challenge = matched(alice, bob, event)
+    sent = []
+    monkeypatch.setattr(current_app, "send_task",
+                        lambda name, args=(), kwargs=None, **options: sent.append((name, args, kwargs)))
+    # when the event is cancelled: one request, after commit, naming its markets and the event itself
+    with django_capture_on_commit_callbacks(execute=True):
+        event_cancel(event_id=event.pk, reason="rain", actor=TRADER)
+    markets = list(event.markets.values_list("pk", flat=True))
+    assert sent == [("betting.tasks.settle_markets_task", [markets], {"event_ids": [event.pk]})]
+    # then the task it names voids the challenge
+    _, args, kwargs = sent[0]
+    settle_markets_task(*args, fan_out=False, **kwargs)
+    challenge.refresh_from_db()
+    assert (challenge.status, challenge.status_reason) == ("void", "the event was cancelled")
+
+
+def test_the_settlement_sweep_settles_a_challenge_whose_task_was_lost(event, alice, bob):
+    # given a challenge on a market cancelled by a trader, its settlement task lost
+    challenge = matched(alice, bob, event)
+    market_cancel(market_id=outcome_of(event).market_id, reason="wrong prices", actor=TRADER)
+    # when the beat's sweep runs
+    assert settlement_sweep_task() == 1
+    # then it is void and both stakes are back
+    challenge.refresh_from_db()
+    assert (challenge.status, challenge.status_reason) == ("void", "the market was cancelled")
+    assert (wallet(alice), wallet(bob)) == (D("1000.00"), D("1000.00"))
+    assert settlement_sweep_task() == 0
