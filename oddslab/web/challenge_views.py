@@ -13,13 +13,15 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.context import Actor
 from betting.challenge_money import fee_rate
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create
+from betting.models import Challenge
 from oddslab.errors import DomainError
 from oddslab.events.selectors import event_get
 from oddslab.query import as_id
 from oddslab.web import selectors
-from oddslab.web.forms import ChallengeForm, FundingForm
+from oddslab.web.forms import ChallengeForm
 from oddslab.web.render import page, page_status, render_block
 from oddslab.web.views import event_context
+from wallet.models import Gateway
 
 
 def _lists(request: HttpRequest, *, event_id: str | None = None, notice: str = "", refused: str = "") -> dict[str, Any]:
@@ -50,18 +52,15 @@ def _after(request: HttpRequest, *, notice: str = "", error: DomainError | None 
     return page(request, "web/challenges.html", context, status=page_status(error))
 
 
-ACCEPTED = {"matched": "You are matched: both stakes are in escrow until the game decides it.",
-            "matching": "Your stake is on its way to escrow; the challenge is matched once it arrives."}
+ACCEPTED = {Challenge.Status.MATCHED: "You are matched: both stakes are in escrow until the game decides it.",
+            Challenge.Status.MATCHING: "Your stake is on its way to escrow; the challenge is matched once it arrives."}
 
 
 @login_required
 @require_POST
 def challenge_take(request: HttpRequest, pk: int) -> HttpResponse:
-    form = FundingForm(request.POST)
-    if not form.is_valid():
-        return _after(request, error=DomainError("Choose the wallet your stake comes from."))
     try:
-        challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=form.cleaned_data["funding"],
+        challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=request.POST.get("funding"),
                                      actor=Actor.from_request(request),
                                      idempotency_key=request.POST.get("idempotency_key", "")[:100] or None)
     except DomainError as exc:
@@ -73,14 +72,15 @@ def challenge_take(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def challenge_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        challenge_cancel(challenge_id=pk, actor=Actor.from_request(request))
+        challenge = challenge_cancel(challenge_id=pk, actor=Actor.from_request(request))
     except DomainError as exc:
         return _after(request, error=exc)
-    return _after(request, notice="Challenge cancelled: your stake is on its way back.")
+    back = "is on its way back" if challenge.creator_funding == Gateway.EXTERNAL else "is back in your wallet"
+    return _after(request, notice=f"Challenge cancelled: your stake {back}.")
 
 
-CREATED = {"open": "Your challenge is open: it is matched when another player accepts it.",
-           "escrow_pending": "Your stake is on its way to escrow; the challenge opens once it arrives."}
+CREATED = {Challenge.Status.OPEN: "Your challenge is open: it is matched when another player accepts it.",
+           Challenge.Status.ESCROW_PENDING: "Your stake is on its way to escrow; the challenge opens once it arrives."}
 
 
 @login_required

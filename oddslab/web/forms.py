@@ -4,6 +4,7 @@ from typing import Any
 from django import forms
 
 from oddslab.query import BIGINT_MAX
+from wallet.models import Gateway
 
 
 class SignupForm(forms.Form):
@@ -21,25 +22,19 @@ class AmountForm(forms.Form):
                                 widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
 
 
-FUNDING_CHOICES = [("internal", "Platform wallet"), ("external", "External wallet")]
 ID = {"min_value": 1, "max_value": BIGINT_MAX}  # a row id PostgreSQL can hold
-
-
-class FundingForm(forms.Form):
-    """Where a challenge stake comes from."""
-
-    funding = forms.ChoiceField(choices=FUNDING_CHOICES, initial="internal", label="Pay from")
 
 
 CHALLENGE_KINDS = ("outcome", "proposition")
 
 
-class ChallengeForm(FundingForm):
+class ChallengeForm(forms.Form):
     """A challenge from the event page: on an outcome (``kind`` "outcome"), or on a player's stat
     line, over or under (``kind`` "proposition"). The challenge service checks the rest (the stake,
     the line, the selection) and says why it refuses."""
 
     kind = forms.ChoiceField(choices=[(k, k) for k in CHALLENGE_KINDS], widget=forms.HiddenInput)
+    funding = forms.ChoiceField(choices=Gateway.choices, initial=Gateway.INTERNAL, label="Pay from")
     event_id = forms.IntegerField(widget=forms.HiddenInput, **ID)
     outcome_id = forms.IntegerField(required=False, label="Your pick", **ID)
     player_id = forms.IntegerField(required=False, label="Player", **ID)

@@ -152,7 +152,7 @@ def test_cancel_while_open_gives_the_stake_back(client, creator, make_event):
     # when
     html = text_of(client.post(f"/challenges/{challenge.pk}/cancel", **HTMX))
     # then
-    assert "Challenge cancelled" in html and "Cancelled" in card(html, challenge)
+    assert "Challenge cancelled: your stake is back in your wallet." in html and "Cancelled" in card(html, challenge)
     assert "Out of escrow: your refund" in card(html, challenge)
     assert wallet_of(creator).balance == Decimal("100.00")
 
@@ -164,7 +164,9 @@ def test_a_pending_refund_is_shown_on_its_way_until_the_wallet_confirms_it(clien
     confirm_pending()
     client.force_login(creator)
     # when
-    cancelled = card(text_of(client.post(f"/challenges/{challenge.pk}/cancel", **HTMX)), challenge)
+    html = text_of(client.post(f"/challenges/{challenge.pk}/cancel", **HTMX))
+    assert "your stake is on its way back" in html
+    cancelled = card(html, challenge)
     # then
     assert "Cancelled" in cancelled and "The refund is on its way." in cancelled and 'class="spinner"' in cancelled
     confirm_pending()
@@ -254,7 +256,7 @@ def test_an_unknown_funding_is_refused_in_words(client, creator, taker, make_eve
     challenge = make_challenge(creator, make_event())
     client.force_login(taker)
     refused_in_words(client, f"/challenges/{challenge.pk}/accept", {"funding": "bank"},
-                     "Choose the wallet your stake comes from.")
+                     "funding must be &quot;internal&quot; or &quot;external&quot;.")
 
 
 def test_another_player_cannot_cancel_it(client, creator, taker, make_event):
