@@ -192,6 +192,7 @@ API_ROWS = [
     Row("events", "GET", everyone(OK)),
     Row("events", "POST", api_staff(*TRADERS), body=_event_body),
     Row("event", "GET", everyone(OK), args=lambda w: [w.event.pk]),
+    Row("event-players", "GET", everyone(OK), args=lambda w: [w.event.pk]),
     Row("event-start", "POST", api_staff(*TRADERS), args=lambda w: [w.event.pk]),
     Row("event-result", "POST", api_staff(*TRADERS), args=lambda w: [w.event.pk],
         body=lambda w: {"home_score": 2, "away_score": 1}),

@@ -14,7 +14,7 @@ from audit.models import Notification
 from betting.challenge_selectors import challenge_list, challenges_with_transfers
 from betting.models import Challenge
 from betting.slips import outcome_available
-from oddslab.events.models import Event, Market, OddsTick, Sport
+from oddslab.events.models import Event, Market, OddsTick, Player, Sport
 from oddslab.events.selectors import event_list
 
 # The markets the live list shows for each event; the event page shows them all.
@@ -81,13 +81,12 @@ def notification_list(*, user: Any, limit: int = 50) -> list[Notification]:
     return list(Notification.objects.filter(user=user).order_by("-created_at", "-id")[:limit])
 
 
-def challenge_panel(*, event: Event) -> dict[str, Any]:
+def challenge_panel(*, event: Event, roster: list[Player]) -> dict[str, Any]:
     """The event page's challenge forms: whether the event still takes challenges (they close at its
     start), the outcomes one can back now, market by market, and the roster for stat lines."""
     markets = [(m, [o for o in m.outcomes.all() if outcome_available(o)]) for m in event.markets.all()]
     return {"takes_challenges": event.status == Event.Status.SCHEDULED and event.start_time > timezone.now(),
-            "markets": [(m, outcomes) for m, outcomes in markets if outcomes],
-            "roster": list(event.players.order_by("team", "name"))}
+            "markets": [(m, outcomes) for m, outcomes in markets if outcomes], "roster": roster}
 
 
 OPEN_LISTED = 200  # open challenges the page lists; the oldest beyond these wait for the next look

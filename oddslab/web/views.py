@@ -20,7 +20,7 @@ from betting.selectors import LEADERBOARD_PERIODS, bet_list, bettor_stats, leade
 from oddslab.accounts.services import player_register
 from oddslab.errors import DomainError
 from oddslab.events.models import Outcome
-from oddslab.events.selectors import event_get
+from oddslab.events.selectors import event_get, event_players
 from oddslab.web import selectors, slip
 from oddslab.web.forms import CHALLENGE_KINDS, AmountForm, ChallengeForm, SignupForm
 from oddslab.web.render import page, page_status, render_block
@@ -60,9 +60,11 @@ def event_context(request: HttpRequest, event: Any, *, form: ChallengeForm | Non
     forms = {kind: ChallengeForm(kind=kind, event_id=event.pk) for kind in CHALLENGE_KINDS}
     if form is not None:
         forms[form.shown_as] = form
-    return {"event": event, "markets": list(event.markets.all()), "sports": selectors.sport_list(),
+    players = list(event_players(event_id=event.pk))
+    return {"event": event, "markets": list(event.markets.all()), "players": players, "sports": selectors.sport_list(),
             "charts": selectors.price_history(event=event), "selected": slip.selected_ids(request.session),
-            "challenge": {**selectors.challenge_panel(event=event), "forms": forms, "created": created, "done": done}}
+            "challenge": {**selectors.challenge_panel(event=event, roster=players), "forms": forms,
+                          "created": created, "done": done}}
 
 
 def _slip_response(request: HttpRequest, *, outcome: Outcome | None = None, balance: bool = False) -> HttpResponse:

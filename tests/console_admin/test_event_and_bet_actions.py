@@ -165,3 +165,33 @@ def test_settling_a_settled_bet_is_refused(console, accepted_bet):
     again = trader.post(url, {"result": "won", "reason": "twice"})
     assert again.status_code == 409 and refused_with(again, "invalid_bet_state")
     assert state_snapshot() == before
+
+
+GAME_FORM = {
+    "home_team": "Harbour Hawks", "away_team": "Valley Comets", "sport": "basketball", "competition": "Hoops",
+    "start_time": "2026-12-20T19:00", "match_winner__home": "1.80", "match_winner__away": "2.00",
+    "total_points__line": "221.5", "total_points__over": "1.90", "total_points__under": "1.90",
+    "players": "home: Jay Brooks\r\nHOME: Sam Okafor\r\n\r\naway: Luis Moreno\r\n",
+}
+
+
+def test_a_basketball_event_is_created_with_its_roster_and_shows_it_inline(console):
+    trader = console("trader")
+    # when
+    response = trader.post(reverse("admin:events_event_add"), GAME_FORM, follow=True)
+    # then
+    event = Event.objects.get()
+    assert [(p.name, p.team) for p in event.players.order_by("pk")] == [
+        ("Jay Brooks", "home"), ("Sam Okafor", "home"), ("Luis Moreno", "away")]
+    assert {m.kind for m in event.markets.all()} == {"match_winner", "total_points"}
+    page = response.content.decode()
+    assert "Sam Okafor" in page and "Luis Moreno" in page
+
+
+@pytest.mark.parametrize("players", ["bench: Jay Brooks", "home:", "home: Jay Brooks\nhome: jay brooks"])
+def test_a_bad_roster_in_the_form_is_refused_with_the_service_code(console, players):
+    trader = console("trader")
+    before = state_snapshot()
+    response = trader.post(reverse("admin:events_event_add"), {**GAME_FORM, "players": players})
+    assert response.status_code == 400 and refused_with(response, "invalid_players")
+    assert not Event.objects.exists() and state_snapshot() == before
