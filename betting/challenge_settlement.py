@@ -325,7 +325,9 @@ def pot_top_up_decided(moved: GatewayTransfer, *, challenge: Challenge, actor: A
 @retried_on_conflict
 def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge:
     """A trader or admin voids a challenge that still holds or awaits stakes, with a reason: each party
-    held is refunded as for a cancelled event; audited, refusals too."""
+    held is refunded as for a cancelled event; audited, refusals too. Refused (409 ``escrow_mismatch``)
+    while the liquidity audit finds escrow out of balance, like the settlement batches."""
+    balanced = escrow_audit_run().ok  # in a snapshot of its own, before this transaction's locks
     with audited_transaction(actor=actor, action="challenge.void", category=AuditLog.Category.BETTING,
                              resource_type="challenge", resource_id=challenge_id, details={"reason": str(reason)}):
         if not (reason or "").strip():
@@ -338,5 +340,8 @@ def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge
             raise Conflict(f"Only a challenge that holds or awaits stakes can be made void; this one is "
                            f"{challenge.status}.", code="invalid_challenge_state",
                            details={"status": challenge.status})
+        if not balanced:
+            raise Conflict("Escrow does not balance, so no money leaves it until compliance has put it right.",
+                           code="escrow_mismatch", details={"challenge_id": challenge.pk})
         challenges_decided_write([Decided(challenge, None, reason.strip())], actor=actor)
     return challenge
