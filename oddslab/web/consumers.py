@@ -27,6 +27,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
 from audit.context import Actor
+from betting.challenge_selectors import challenge_get
+from oddslab.errors import DomainError
 from oddslab.events.models import Event, Market, OddsTick, Outcome
 from oddslab.events.selectors import event_players
 from oddslab.sockets import MeConsumer, OddsConsumer
@@ -106,6 +108,13 @@ def me_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
     if kind == "notification":
         return render_to_string("web/_toast.html", {"message": payload.get("message", ""),
                                                      "kind": payload.get("kind", "")})
+    if kind == "challenge":
+        # The party's card wherever it is drawn (the challenges page, the event page that made it)
+        try:
+            challenge = challenge_get(user=user, challenge_id=payload["challenge_id"])
+        except DomainError:
+            return ""
+        return render_to_string("web/_challenge.html", {"challenge": challenge, "viewer": user, "oob": True})
     if kind == "bet":
         from betting.selectors import bet_get
 
