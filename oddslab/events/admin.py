@@ -24,7 +24,7 @@ from oddslab.errors import DomainError
 from oddslab.events import services
 from oddslab.events.kinds import market_kind
 from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Player, Sport
-from oddslab.events.rosters import ROSTER_MAX
+from oddslab.events.rosters import ROSTER_MAX, STAT_MAX, STATS
 
 # The console changes prices and states only through the services (the same the API calls): the
 # rows are read-only here and every change is an action with a confirmation page.
@@ -177,8 +177,9 @@ def _event_finish(event, data, actor):
 
 
 def _event_result(event, data, actor):
+    lines = [{"player_id": player_id, **stats} for player_id, stats in ResultForm.stat_lines(data).items()]
     done = services.event_result_set(event_id=event.pk, home_score=data["home_score"],
-                                     away_score=data["away_score"], actor=actor)
+                                     away_score=data["away_score"], actor=actor, player_stats=lines or None)
     return f"{event} resulted {done.score}; settlement runs in the worker."
 
 
@@ -188,8 +189,28 @@ def _event_cancel(event, data, actor):
 
 
 class ResultForm(forms.Form):
+    """The final score and, for an event with a roster, each player's final stat line (filled in with
+    the line the feed last sent), which challenges on player propositions settle on."""
+
     home_score = forms.IntegerField(label="Home score")
     away_score = forms.IntegerField(label="Away score")
+
+    def __init__(self, *args, initial=None, **kwargs):
+        super().__init__(*args, initial=initial, **kwargs)
+        for player in (initial or {}).get("players", []):
+            for stat in STATS:
+                self.fields[f"player_{player.pk}_{stat}"] = forms.IntegerField(
+                    label=f"{player.name} ({player.team}): {stat}", min_value=0, max_value=STAT_MAX,
+                    initial=getattr(player, stat))
+
+    @staticmethod
+    def stat_lines(data: dict) -> dict[int, dict[str, int]]:
+        lines: dict[int, dict[str, int]] = {}
+        for name, value in data.items():
+            if name.startswith("player_"):
+                _, player_id, stat = name.split("_", 2)
+                lines.setdefault(int(player_id), {})[stat] = value
+        return lines
 
 
 EVENT_ACTIONS = (
@@ -198,7 +219,9 @@ EVENT_ACTIONS = (
                  offered=lambda e: e.status in (Event.Status.SCHEDULED, Event.Status.LIVE)),
     ObjectAction("result", "Enter result", EVENT, _event_result, form=ResultForm,
                  offered=lambda e: e.home_score is None and e.status != Event.Status.CANCELLED,
-                 help="The event finishes, its markets are graded by the score and settled by the worker."),
+                 initial=lambda e: {"players": list(e.players.all())},
+                 help="The event finishes, its markets are graded by the score and settled by the worker; "
+                      "the players' stat lines posted with it are final."),
     ObjectAction("cancel", "Cancel event", EVENT, _event_cancel, form=ReasonForm,
                  offered=lambda e: e.status != Event.Status.CANCELLED and e.home_score is None,
                  help="Every market is cancelled and every leg on the event becomes void. A reason is required."),
