@@ -315,7 +315,9 @@ def challenges_expire(*, now: Any = None) -> int:
 def _expire_one(challenge_id: int, *, now: Any) -> bool:
     actor = Actor.system("challenges_expire")
     with transaction.atomic():
-        challenge = (Challenge.objects.select_for_update(skip_locked=True, of=("self",)).select_related("event")
+        # Waits for a row lock rather than skipping it: an accept holding it at kick-off is refused,
+        # and the challenge it leaves open must still expire now, not on the next sweep.
+        challenge = (Challenge.objects.select_for_update(of=("self",)).select_related("event")
                      .filter(pk=challenge_id, status__in=[Challenge.Status.OPEN, Challenge.Status.ESCROW_PENDING])
                      .first())
         if challenge is None or not _event_started(challenge.event, now):

@@ -117,3 +117,65 @@ def test_a_confirmation_racing_the_expiry_never_loses_the_stake(make_user, make_
     assert platform_address(ESCROW_ADDRESS).balance == Decimal("0.00")
     assert house_account(Account.House.ESCROW_EXTERNAL).balance == Decimal("0.00")
     assert ledger_verify().ok
+
+
+@concurrent
+def test_accept_against_expiry_at_kick_off_exactly_one_wins_and_the_money_agrees(make_user, make_event):
+    creator, acceptor = make_user(balance="100.00"), make_user(balance="100.00")
+    for _ in range(5):
+        # given an open challenge on an event that kicks off in a moment
+        event = make_event()
+        challenge = create(creator, event)
+        kick_off = timezone.now() + timedelta(milliseconds=50)
+        Event.objects.filter(pk=event.pk).update(start_time=kick_off)
+
+        def expire_at_kick_off(kick_off=kick_off):
+            while timezone.now() < kick_off:
+                pass
+            return challenges_expire()
+
+        # when the acceptor and the expiry meet at kick-off
+        results = run_concurrently(2, lambda i, c=challenge: (
+            challenge_accept(challenge_id=c.pk, acceptor=acceptor, funding="internal", actor=Actor.of(acceptor))
+            if i == 0 else expire_at_kick_off()))
+        # then the challenge is matched (the accept came first) or expired (and the accept refused)
+        challenge.refresh_from_db()
+        accepted = isinstance(results[0], Challenge)
+        assert challenge.status == ("matched" if accepted else "expired"), results
+        if not accepted:
+            assert isinstance(results[0], DomainError) and results[0].code == "challenge_unavailable", results
+    matched = Challenge.objects.filter(status="matched").count()
+    assert wallet_of(creator).balance == Decimal("100.00") - 10 * matched
+    assert wallet_of(acceptor).balance == Decimal("100.00") - 10 * matched
+    assert house_account(Account.House.ESCROW).balance == 20 * matched
+    assert ledger_verify().ok
+
+
+@concurrent
+def test_a_stake_confirmation_racing_a_cancel_never_loses_or_doubles_the_stake(make_user, make_event):
+    creator = external_player(make_user)
+    event = make_event()
+    for _ in range(4):
+        # given the creator's external stake on its way into escrow
+        challenge = create(creator, event, funding="external")
+        pending = GatewayTransfer.objects.get(reference_id=str(challenge.pk), purpose="stake")
+        # when its confirmation and the creator's cancel run at once
+        results = run_concurrently(2, lambda i, c=challenge, p=pending: (
+            external_transfer_confirm(tx_id=p.tx_id, draw=SUCCEED) if i == 0
+            else challenge_cancel(challenge_id=c.pk, actor=Actor.of(creator))))
+        # then the cancel went through after the stake landed, or was refused while it was on its way
+        challenge.refresh_from_db()
+        cancelled = isinstance(results[1], Challenge)
+        assert challenge.status == ("cancelled" if cancelled else "open"), results
+        if not cancelled:
+            assert results[1].code == "challenge_unavailable", results
+    for refund in GatewayTransfer.objects.filter(status="pending"):
+        external_transfer_confirm(tx_id=refund.tx_id, draw=SUCCEED)
+    # and every stake is either held (open) or back less its two network fees (cancelled)
+    held = Challenge.objects.filter(status="open").count()
+    cancelled = Challenge.objects.filter(status="cancelled").count()
+    assert held + cancelled == 4
+    assert ExternalAccount.objects.get(owner=creator).balance == Decimal("100.00") - 10 * held - 1 * cancelled
+    assert platform_address(ESCROW_ADDRESS).balance == 10 * held
+    assert house_account(Account.House.ESCROW_EXTERNAL).balance == 10 * held
+    assert ledger_verify().ok
