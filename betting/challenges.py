@@ -340,10 +340,11 @@ def _expire_one(challenge_id: int, *, now: Any, balanced: bool) -> bool:
         before = challenge.status
         challenge.status = Challenge.Status.EXPIRED
         challenge.save(update_fields=["status"])
+        refund = {}
         if before == Challenge.Status.OPEN:
             _expiry_refund(challenge, actor=actor, balanced=balanced)
-        _audit(challenge, actor=actor, action="challenge.expire", before=before,
-               refund="queued" if challenge.money_waiting else "sent")
+            refund = {"refund": "queued" if challenge.money_waiting else "sent"}
+        _audit(challenge, actor=actor, action="challenge.expire", before=before, **refund)
         challenge_news(challenge)
     return True
 
@@ -355,8 +356,7 @@ def _expiry_refund(challenge: Challenge, *, actor: Actor, balanced: bool) -> Non
         challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
         return
     challenge.money_waiting = Challenge.Waiting.ESCROW_AUDIT
-    challenge.status_reason = "The refund waits for escrow to balance."
-    challenge.save(update_fields=["money_waiting", "status_reason"])
+    challenge.save(update_fields=["money_waiting"])
 
 
 @retried_on_conflict
@@ -367,8 +367,8 @@ def _queued_refund_send(challenge_id: int) -> None:
                      .filter(pk=challenge_id, money_waiting=Challenge.Waiting.ESCROW_AUDIT).first())
         if challenge is None:
             return
-        challenge.money_waiting, challenge.status_reason = Challenge.Waiting.NOTHING, ""
-        challenge.save(update_fields=["money_waiting", "status_reason"])
+        challenge.money_waiting = Challenge.Waiting.NOTHING
+        challenge.save(update_fields=["money_waiting"])
         refunds = challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
         _audit(challenge, actor=actor, action="challenge.refund", before=challenge.status,
                refund=[{"tx_id": r.tx_id, "amount": str(r.amount), "purpose": r.purpose} for r in refunds])

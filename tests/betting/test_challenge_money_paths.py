@@ -229,3 +229,31 @@ def test_retention_keeps_failed_runs_and_their_edges_and_deletes_old_routine_run
     assert kept == ["last ok before", "mismatch", "mismatch", "first ok after", "recent"]
     assert escrow_audits_prune(now=now) == 0
     assert escrow_audits_prune(now=now + timedelta(days=31)) == 1  # the recent one, now routine and old
+
+
+def test_a_cancel_during_a_mismatch_is_a_409_over_http(api, offered, alice):
+    escrow_shift("5.00")
+    response = api(alice).post(f"/api/v1/challenges/{offered.pk}/cancel")
+    assert response.status_code == 409 and response.json()["error"] == "escrow_mismatch"
+    assert Challenge.objects.get(pk=offered.pk).status == "open"
+
+
+def test_a_stake_confirming_after_expiry_during_a_mismatch_waits_for_the_audit_too(event, alice):
+    challenge = challenge_create(creator=alice, event_id=event.pk, outcome_id=outcome_of(event).pk, stake="10.00",
+                                 funding="external", actor=Actor.of(alice))
+    escrow_shift("5.00")
+    later = event.start_time + timedelta(minutes=1)
+    challenges_expire(now=later)  # escrow_pending → expired; the audit recorded the mismatch
+    confirm_pending()  # the stake lands in the vault of an expired challenge
+    challenge.refresh_from_db()
+    assert (challenge.status, challenge.money_waiting) == ("expired", "escrow_audit")
+    assert external(alice) == D("990.00")
+    assert escrow_figures().difference == {"internal": D("5.00"), "external": D("0.00")}
+
+    escrow_shift("-5.00")
+    challenges_expire()
+    confirm_pending()
+    challenge.refresh_from_db()
+    assert challenge.money_waiting == ""
+    assert external(alice) == D("999.00")  # 10.00 less the network fees in and out
+    assert escrow_audit_run().ok
