@@ -58,7 +58,7 @@ def _retry(challenge, data, actor):
 @admin.register(Challenge)
 class ChallengeAdmin(ServiceActionsAdmin, ReadOnlyAdmin):
     list_display = ["id", "event", "creator", "acceptor", "stake", "creator_funding", "acceptor_funding", "status",
-                    "result", "winner", "payout", "fee", "created_at", "settled_at"]
+                    "result", "winner", "payout", "fee", "money_waiting", "created_at", "settled_at"]
     list_filter = ["status", "money_waiting", "result", "creator_funding", "acceptor_funding", "stat"]
     search_fields = ["=id", "=event__id", "creator__username", "acceptor__username"]
     list_select_related = ["event", "creator", "acceptor", "winner"]
