@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from betting.challenge_settlement import VOIDABLE, challenge_void
+from betting.challenge_settlement import VOIDABLE, challenge_payout_retry, challenge_void
 from betting.models import Bet, BetLeg, Challenge, EscrowAudit
 from betting.settlement import bet_settle_manual
 from oddslab.admin_tools import ObjectAction, ReadOnlyAdmin, ReadOnlyInline, ServiceActionsAdmin
@@ -50,17 +50,26 @@ def _void(challenge, data, actor):
     return f"Challenge CH-{done.pk} is void; the stakes held are on their way back."
 
 
+def _retry(challenge, data, actor):
+    done = challenge_payout_retry(challenge_id=challenge.pk, actor=actor)
+    return f"Challenge CH-{done.pk}: its failed transfers out of escrow are asked for again."
+
+
 @admin.register(Challenge)
 class ChallengeAdmin(ServiceActionsAdmin, ReadOnlyAdmin):
     list_display = ["id", "event", "creator", "acceptor", "stake", "creator_funding", "acceptor_funding", "status",
-                    "result", "winner", "payout", "fee", "created_at", "settled_at"]
-    list_filter = ["status", "result", "creator_funding", "acceptor_funding", "stat"]
+                    "result", "winner", "payout", "fee", "money_waiting", "created_at", "settled_at"]
+    list_filter = ["status", "money_waiting", "result", "creator_funding", "acceptor_funding", "stat"]
     search_fields = ["=id", "=event__id", "creator__username", "acceptor__username"]
     list_select_related = ["event", "creator", "acceptor", "winner"]
     date_hierarchy = "created_at"
     object_actions = (
         ObjectAction("void", "Void with reason", "betting.settle_bet", _void, form=VoidForm,
                      offered=lambda challenge: challenge.status in VOIDABLE),
+        ObjectAction("retry_payout", "Retry payout", "betting.settle_bet", _retry,
+                     offered=lambda challenge: challenge.money_waiting == Challenge.Waiting.OPERATOR,
+                     help="Its payout, refund or sweep failed every automatic retry; the money is still in "
+                          "escrow. Each failed transfer is asked for once more."),
     )
 
 

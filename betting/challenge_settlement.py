@@ -34,9 +34,9 @@ from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog, Notification
-from audit.services import audit_entry, audited_transaction, notification_message
+from audit.services import audit_entry, audit_record, audited_transaction, notification_create, notification_message
 from betting.challenge_money import challenge_payout, refund_movements
-from betting.escrow_audit import escrow_audit_run
+from betting.escrow_audit import escrow_balanced
 from betting.models import BettorStats, Challenge
 from betting.news import challenge_message
 from betting.stats import SettledLine, bettor_stats_record
@@ -278,7 +278,7 @@ def challenge_settlement_batch(*, event_ids: list[int], size: int | None = None)
         cursor.execute(_ANY_PENDING, [event_ids])
         if cursor.fetchone() is None:
             return 0
-    if not escrow_audit_run().ok:
+    if not escrow_balanced():
         logger.warning("challenge settlement held back: escrow does not balance")
         return 0
     with transaction.atomic():
@@ -331,7 +331,69 @@ def pot_top_up_decided(moved: GatewayTransfer, *, challenge: Challenge, actor: A
     if moved.status == GatewayTransfer.Status.CONFIRMED:
         wallet_gateway(moved.gateway).transfer(_winner_paid(challenge), actor=actor)
     else:
-        gateway_transfer_retry(moved, actor=actor)
+        challenge_movement_retry(moved, challenge=challenge, actor=actor)
+
+
+# --- Failed movements: bounded retries, then an operator ------------------------------------------
+
+def challenge_movement_retry(failed: GatewayTransfer, *, challenge: Challenge, actor: Actor) -> GatewayTransfer | None:
+    """Ask again for a failed movement out of a vault (or the platform's part of a pot on its way into
+    one), the challenge locked. Once its retries are spent the money stays in the vault: the challenge
+    is marked as waiting for an operator and, once per episode, compliance gets a critical audit row
+    and staff a notification."""
+    again = gateway_transfer_retry(failed, actor=actor)
+    if again is None and challenge.money_waiting != Challenge.Waiting.OPERATOR:
+        challenge.money_waiting = Challenge.Waiting.OPERATOR
+        challenge.save(update_fields=["money_waiting"])
+        details = {"challenge_id": challenge.pk, "tx_id": failed.tx_id, "purpose": failed.purpose,
+                   "amount": str(failed.amount), "gateway": failed.gateway, "attempts": failed.idempotency_key}
+        audit_record(actor=actor, action="challenge.transfer_stuck", category=AuditLog.Category.COMPLIANCE,
+                     resource_type="challenge", resource_id=challenge.pk, resource_label=f"CH-{challenge.pk}",
+                     details=details, severity=AuditLog.Severity.CRITICAL, outcome=AuditLog.Outcome.ERROR)
+        notification_create(kind="challenge_transfer_stuck", data=details,
+                            message=f"Challenge CH-{challenge.pk}: a {failed.purpose} of {failed.amount} failed "
+                                    f"every retry and waits in escrow; retry it from the challenge's admin page.")
+    return again
+
+
+def _stuck(challenge: Challenge) -> list[GatewayTransfer]:
+    """The latest attempt of each of the challenge's movement series (``key``, ``key#2`` ...) that failed
+    and is not a stake (a failed stake is never asked again)."""
+    latest: dict[str, tuple[int, GatewayTransfer]] = {}
+    for moved in GatewayTransfer.objects.filter(reference_type="challenge", reference_id=str(challenge.pk)) \
+            .exclude(purpose="stake").select_related("user"):
+        base, _, attempt = moved.idempotency_key.partition("#")
+        if int(attempt or 1) > latest.get(base, (0, None))[0]:
+            latest[base] = (int(attempt or 1), moved)
+    return [moved for _, moved in latest.values() if moved.status == GatewayTransfer.Status.FAILED]
+
+
+@retried_on_conflict
+def challenge_payout_retry(*, challenge_id: int, actor: Actor) -> Challenge:
+    """An operator asks again for the movements of a challenge that failed every retry (its money still
+    in the vault): each once more, under the next key of its series, so a double click or a late
+    confirmation never pays twice. Audited, refusals too; refused (409 ``escrow_mismatch``) while the
+    liquidity audit finds escrow out of balance, like the void."""
+    balanced = escrow_balanced()
+    with audited_transaction(actor=actor, action="challenge.transfer_retry", category=AuditLog.Category.BETTING,
+                             resource_type="challenge", resource_id=challenge_id):
+        challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
+        if challenge is None:
+            raise NotFound(f"No challenge with id {challenge_id}.")
+        if challenge.money_waiting != Challenge.Waiting.OPERATOR:
+            raise Conflict("No transfer of this challenge is waiting for an operator.",
+                           code="invalid_challenge_state", details={"status": challenge.status})
+        if not balanced:
+            raise Conflict("Escrow does not balance, so no money leaves it until compliance has put it right.",
+                           code="escrow_mismatch", details={"challenge_id": challenge.pk})
+        again = [gateway_transfer_retry(failed, actor=actor, by_operator=True) for failed in _stuck(challenge)]
+        challenge.money_waiting = Challenge.Waiting.NOTHING
+        challenge.save(update_fields=["money_waiting"])
+        audit_record(actor=actor, action="challenge.transfer_retry", category=AuditLog.Category.BETTING,
+                     resource_type="challenge", resource_id=challenge.pk, resource_label=f"CH-{challenge.pk}",
+                     details={"transfers": [{"tx_id": t.tx_id, "purpose": t.purpose, "amount": str(t.amount)}
+                                            for t in again]})
+    return challenge
 
 
 # --- Operator void ---------------------------------------------------------------------------------
@@ -341,7 +403,7 @@ def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge
     """A trader or admin voids a challenge that still holds or awaits stakes, with a reason: each party
     held is refunded as for a cancelled event; audited, refusals too. Refused (409 ``escrow_mismatch``)
     while the liquidity audit finds escrow out of balance, like the settlement batches."""
-    balanced = escrow_audit_run().ok  # in a snapshot of its own, before this transaction's locks
+    balanced = escrow_balanced()  # in a snapshot of its own, before this transaction's locks
     with audited_transaction(actor=actor, action="challenge.void", category=AuditLog.Category.BETTING,
                              resource_type="challenge", resource_id=challenge_id, details={"reason": str(reason)}):
         if not (reason or "").strip():

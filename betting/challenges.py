@@ -23,7 +23,8 @@ from audit.context import Actor, role_of
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
 from betting.challenge_money import refund_movements
-from betting.challenge_settlement import pot_top_up_decided
+from betting.challenge_settlement import challenge_movement_retry, pot_top_up_decided
+from betting.escrow_audit import escrow_balanced
 from betting.models import Challenge
 from betting.news import challenge_message
 from betting.slips import outcome_available
@@ -36,7 +37,7 @@ from oddslab.events.models import Event, Outcome, Player
 from oddslab.query import BIGINT_MAX
 from risk.limits import limits_for, restriction_of
 from risk.rules import player_gate
-from wallet.gateways import Movement, gateway_transfer_retry, wallet_gateway
+from wallet.gateways import Movement, wallet_gateway
 from wallet.models import GatewayTransfer
 from wallet.services import wallet_lock
 
@@ -237,7 +238,7 @@ def _expire_if_started(challenge_id: int) -> None:
     as acceptable: in a transaction of its own, so the refusal that follows does not undo it."""
     now = timezone.now()
     if Challenge.objects.filter(_started(now), pk=challenge_id, status=Challenge.Status.OPEN).exists():
-        _expire_one(challenge_id, now=now)
+        _expire_one(challenge_id, now=now, balanced=escrow_balanced())
 
 
 def _started(now: Any) -> Q:
@@ -249,8 +250,10 @@ def _started(now: Any) -> Q:
 @retried_on_conflict
 def challenge_cancel(*, challenge_id: Any, actor: Actor) -> Challenge:
     """The creator withdraws an open challenge; the stake comes back less the network fees of its
-    own transfers in and out (0.00 on the internal wallet)."""
+    own transfers in and out (0.00 on the internal wallet). Refused (409 ``escrow_mismatch``), with
+    nothing changed, while the liquidity audit finds escrow out of balance."""
     challenge_id = _id(challenge_id, "challenge_id")
+    balanced = escrow_balanced()  # in a snapshot of its own, before this transaction's locks
     with audited_transaction(actor=actor, action="challenge.cancel", category=AuditLog.Category.BETTING,
                              resource_type="challenge", resource_id=challenge_id):
         challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
@@ -262,6 +265,9 @@ def challenge_cancel(*, challenge_id: Any, actor: Actor) -> Challenge:
                           {"challenge_id": challenge.pk})
         if challenge.status != Challenge.Status.OPEN:
             raise _unavailable(challenge)
+        if not balanced:
+            raise Conflict("Escrow does not balance, so no stake leaves it until compliance has put it right; "
+                           "your challenge stays open.", code="escrow_mismatch", details={"challenge_id": challenge.pk})
         challenge.status = Challenge.Status.CANCELLED
         challenge.save(update_fields=["status"])
         refunds = challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
@@ -302,17 +308,28 @@ def _give_back(challenge: Challenge, stake_in: GatewayTransfer, *, key: str, act
 
 def challenges_expire(*, now: Any = None) -> int:
     """Expire every challenge still ``open`` or ``escrow_pending`` at its event's start, refunding
-    what is held (an ``escrow_pending`` stake is refunded when it confirms). Safe to run twice and
-    on several workers: each challenge is claimed under its row lock, skipping those taken."""
+    what is held (an ``escrow_pending`` stake is refunded when it confirms). While the liquidity audit
+    finds escrow out of balance the refunds are queued (``money_waiting``), and the first run that
+    finds it balanced sends them. Safe to run twice and on several workers: each challenge is claimed
+    under its row lock, skipping those taken. The audit runs only when there is something to do."""
     now = now or timezone.now()
     ids = list(Challenge.objects.filter(_started(now), status__in=[Challenge.Status.OPEN,
                                                                     Challenge.Status.ESCROW_PENDING])
                .order_by("pk").values_list("pk", flat=True)[:1000])
-    return sum(_expire_one(challenge_id, now=now) for challenge_id in ids)
+    queued = list(Challenge.objects.filter(money_waiting=Challenge.Waiting.ESCROW_AUDIT)
+                  .order_by("pk").values_list("pk", flat=True)[:1000])
+    if not (ids or queued):
+        return 0
+    balanced = escrow_balanced()
+    expired = sum(_expire_one(challenge_id, now=now, balanced=balanced) for challenge_id in ids)
+    if balanced:
+        for challenge_id in queued:
+            _queued_refund_send(challenge_id)
+    return expired
 
 
 @retried_on_conflict
-def _expire_one(challenge_id: int, *, now: Any) -> bool:
+def _expire_one(challenge_id: int, *, now: Any, balanced: bool) -> bool:
     actor = Actor.system("challenges_expire")
     with transaction.atomic():
         # Waits for a row lock rather than skipping it: an accept holding it at kick-off is refused,
@@ -325,11 +342,39 @@ def _expire_one(challenge_id: int, *, now: Any) -> bool:
         before = challenge.status
         challenge.status = Challenge.Status.EXPIRED
         challenge.save(update_fields=["status"])
+        refund = {}
         if before == Challenge.Status.OPEN:
-            challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
-        _audit(challenge, actor=actor, action="challenge.expire", before=before)
+            _expiry_refund(challenge, actor=actor, balanced=balanced)
+            refund = {"refund": "queued" if challenge.money_waiting else "sent"}
+        _audit(challenge, actor=actor, action="challenge.expire", before=before, **refund)
         challenge_news(challenge)
     return True
+
+
+def _expiry_refund(challenge: Challenge, *, actor: Actor, balanced: bool) -> None:
+    """An expired challenge's stake back to its creator now, or, while escrow does not balance, queued
+    until it does (the liquidity audit keeps expecting it in the vault meanwhile)."""
+    if balanced:
+        challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
+        return
+    challenge.money_waiting = Challenge.Waiting.ESCROW_AUDIT
+    challenge.save(update_fields=["money_waiting"])
+
+
+@retried_on_conflict
+def _queued_refund_send(challenge_id: int) -> None:
+    actor = Actor.system("challenges_expire")
+    with transaction.atomic():
+        challenge = (Challenge.objects.select_for_update(skip_locked=True)
+                     .filter(pk=challenge_id, money_waiting=Challenge.Waiting.ESCROW_AUDIT).first())
+        if challenge is None:
+            return
+        challenge.money_waiting = Challenge.Waiting.NOTHING
+        challenge.save(update_fields=["money_waiting"])
+        refunds = challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
+        _audit(challenge, actor=actor, action="challenge.refund", before=challenge.status,
+               refund=[{"tx_id": r.tx_id, "amount": str(r.amount), "purpose": r.purpose} for r in refunds])
+        challenge_news(challenge)
 
 
 # --- gateway confirmations -------------------------------------------------------------------------
@@ -346,7 +391,7 @@ def challenge_transfer_decided(moved: GatewayTransfer) -> None:
     confirmed = moved.status == GatewayTransfer.Status.CONFIRMED
     if moved.direction == GatewayTransfer.Direction.OUT:
         if not confirmed:
-            gateway_transfer_retry(moved, actor=actor)
+            challenge_movement_retry(moved, challenge=challenge, actor=actor)
         return
     if moved.purpose != "stake":  # the platform's part of a settled pot reaching the winner's vault
         pot_top_up_decided(moved, challenge=challenge, actor=actor)
@@ -373,9 +418,9 @@ def _creator_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Acto
             challenge.status = Challenge.Status.OPEN
         challenge.save(update_fields=["status", "status_reason"])
         if challenge.status == Challenge.Status.EXPIRED:
-            challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
-    elif confirmed:  # expired (or cancelled) while the stake was on its way
-        challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
+            _expiry_refund(challenge, actor=actor, balanced=escrow_balanced(recorded=True))
+    elif confirmed:  # expired (or voided) while the stake was on its way
+        _expiry_refund(challenge, actor=actor, balanced=escrow_balanced(recorded=True))
 
 
 def _acceptor_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Actor) -> None:
@@ -388,4 +433,4 @@ def _acceptor_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Act
     challenge.status = Challenge.Status.EXPIRED if _event_started(challenge.event) else Challenge.Status.OPEN
     challenge.save(update_fields=["acceptor", "acceptor_funding", "status"])
     if challenge.status == Challenge.Status.EXPIRED:
-        challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
+        _expiry_refund(challenge, actor=actor, balanced=escrow_balanced(recorded=True))

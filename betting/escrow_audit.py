@@ -7,18 +7,22 @@ what the platform's books say it must hold: the stakes confirmed into escrow of 
 its way out (the external service confirms later: a payout or refund still leaves it in the vault).
 The ledger's mirror of the external vault (house ``escrow_external``) must equal the vault.
 
-It runs before every payout batch and every minute (beat). A mismatch stops payouts (the batch does
-nothing, the challenges wait) and, once per episode, writes a critical compliance audit record and
+It runs before every payout batch, operator void or retry, cancel and expiry refund, and every
+minute (beat). A mismatch stops payouts (the batch does nothing, the challenges wait, a cancel is
+refused, an expiry's refund is queued) and, once per episode, writes a critical compliance audit record and
 notifies staff; payouts resume by themselves when a later run balances again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Sum, When
+from django.db.models import Case, CharField, F, Q, Sum, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -64,9 +68,11 @@ class EscrowFigures:
 
 def escrow_expected() -> dict[str, Decimal]:
     """Per gateway: the confirmed stakes of the held challenges (by their status), plus, for each
-    decided challenge with a movement still pending, what its confirmed movements left in the vault
-    (in less out): a payout or refund on its way out of the external vault is still in it. Money of a
-    decided challenge with nothing on its way is not expected anywhere: left in a vault, it is a mismatch."""
+    decided challenge with a movement still pending or its money waiting (``money_waiting``: a refund
+    queued behind this audit, a movement out that failed every retry), what its confirmed movements
+    left in the vault (in less out): a payout or refund on its way out of the external vault is still
+    in it. Money of any other decided challenge is not expected anywhere: left in a vault, it is a
+    mismatch."""
     expected = {name: ZERO for name in Gateway.values}
     held = Challenge.objects.filter(status__in=Challenge.HELD)
     for row in held.values("creator_funding").annotate(total=Sum("stake")).order_by():
@@ -76,13 +82,18 @@ def escrow_expected() -> dict[str, Decimal]:
         expected[row["acceptor_funding"]] += row["total"]
     challenge_moves = GatewayTransfer.objects.filter(reference_type="challenge")
     in_flight = challenge_moves.filter(status=GatewayTransfer.Status.PENDING).values("reference_id")
-    held_ids = held.annotate(reference=Cast("pk", CharField())).values("reference")
-    on_their_way = (challenge_moves.filter(status=GatewayTransfer.Status.CONFIRMED, reference_id__in=in_flight)
-                    .exclude(reference_id__in=held_ids))
+    waiting = _references(Challenge.objects.exclude(money_waiting=Challenge.Waiting.NOTHING))
+    on_their_way = (challenge_moves.filter(Q(reference_id__in=in_flight) | Q(reference_id__in=waiting),
+                                           status=GatewayTransfer.Status.CONFIRMED)
+                    .exclude(reference_id__in=_references(held)))
     net = Case(When(direction=GatewayTransfer.Direction.IN, then=F("amount")), default=-F("amount"))
     for row in on_their_way.values("gateway").annotate(total=Sum(net)).order_by():
         expected[row["gateway"]] += row["total"]
     return expected
+
+
+def _references(challenges):
+    return challenges.annotate(reference=Cast("pk", CharField())).values("reference")
 
 
 def escrow_figures() -> EscrowFigures:
@@ -117,6 +128,33 @@ def escrow_audit_run() -> EscrowAudit:
         if was_ok != run.ok:
             _episode_record(run)
     return run
+
+
+def escrow_balanced(*, recorded: bool = False) -> bool:
+    """The gate before money leaves escrow (settlement batches, operator voids and retries, cancels,
+    expiry refunds): the audit, run and recorded now; call it before taking row locks, it reads in a
+    snapshot of its own. ``recorded``: the last recorded run's verdict instead (a stake confirming
+    after its challenge expired: inside the confirming transaction, which must not wait for the audit)."""
+    if recorded:
+        last = EscrowAudit.objects.order_by("-id").values_list("ok", flat=True).first()
+        return last is not False
+    return escrow_audit_run().ok
+
+
+def escrow_audits_prune(*, now: Any = None) -> int:
+    """Delete the routine balanced runs older than ``ESCROW_AUDIT_RETENTION_DAYS``; every failed run
+    and the balanced runs either side of a change (the last before a mismatch, the first after it)
+    are kept. The number deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.ESCROW_AUDIT_RETENTION_DAYS)
+    table = EscrowAudit._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""DELETE FROM {table} WHERE id IN (
+                    SELECT id FROM (SELECT id, ok, checked_at, lag(ok) OVER (ORDER BY id) AS before,
+                                           lead(ok) OVER (ORDER BY id) AS after FROM {table}) runs
+                    WHERE ok AND checked_at < %s AND before IS NOT FALSE AND after IS NOT FALSE)""",
+            [cutoff])
+        return cursor.rowcount
 
 
 def _episode_record(run: EscrowAudit) -> None:

@@ -145,6 +145,13 @@ class Challenge(models.Model):
         OVER = "over", "Over"
         UNDER = "under", "Under"
 
+    class Waiting(models.TextChoices):
+        """Why money a decided challenge owes is still in escrow, with nothing on its way out."""
+
+        NOTHING = "", "Nothing"
+        ESCROW_AUDIT = "escrow_audit", "Refund waiting for escrow to balance"
+        OPERATOR = "operator", "Transfer out failed every retry; waiting for an operator"
+
     # Escrow holds the stakes of these (the liquidity audit's "expected").
     HELD = (Status.OPEN, Status.MATCHING, Status.MATCHED)
 
@@ -170,6 +177,8 @@ class Challenge(models.Model):
     fee = models.DecimalField(**MONEY, null=True, blank=True)
     payout = models.DecimalField(**MONEY, null=True, blank=True)
     status_reason = models.CharField(max_length=200, blank=True, default="")
+    # Set while money it owes stays in the vault (the liquidity audit still expects it there).
+    money_waiting = models.CharField(max_length=16, choices=Waiting.choices, blank=True, default="")
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -181,6 +190,8 @@ class Challenge(models.Model):
         indexes = [
             models.Index(fields=["event", "status"], name="challenge_event_status_idx"),
             models.Index(fields=["status"], name="challenge_status_idx"),
+            models.Index(fields=["money_waiting"], name="challenge_money_waiting_idx",
+                         condition=~models.Q(money_waiting="")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["creator", "idempotency_key"], name="challenge_idempotency_key",

@@ -3,7 +3,7 @@ from django.conf import settings
 
 from betting.challenge_settlement import challenge_events_pending, challenges_settle
 from betting.challenges import challenges_expire
-from betting.escrow_audit import escrow_audit_run
+from betting.escrow_audit import escrow_audit_run, escrow_audits_prune
 from betting.services import bet_decide, bets_pending_sweep
 from betting.settlement import markets_pending_settlement, markets_settle
 from oddslab.events.models import Market
@@ -50,6 +50,13 @@ def escrow_audit_task() -> bool:
 
 
 @shared_task
+def escrow_audits_prune_task() -> int:
+    """Hourly: routine balanced audit runs past ESCROW_AUDIT_RETENTION_DAYS go; failed runs and their edges stay."""
+    return escrow_audits_prune()
+
+
+@shared_task
 def challenges_expire_task() -> int:
-    """Every minute, and when an event goes live: open challenges at their event's start expire."""
+    """Every minute, and when an event goes live: open challenges at their event's start expire; refunds
+    queued behind the liquidity audit go out once it balances."""
     return challenges_expire()

@@ -264,6 +264,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "betting.tasks.escrow_audit_task",
         "schedule": timedelta(seconds=int(os.environ.get("ESCROW_AUDIT_SECONDS", "60"))),
     },
+    "escrow-audit-prune": {
+        "task": "betting.tasks.escrow_audits_prune_task",
+        "schedule": timedelta(hours=1),
+    },
     "ledger-reconcile": {
         "task": "ledger.tasks.ledger_reconcile_task",
         "schedule": timedelta(seconds=int(os.environ.get("LEDGER_RECONCILE_SECONDS", "300"))),
@@ -336,6 +340,14 @@ EXTERNAL_WALLET_AVAILABLE = env_bool("EXTERNAL_WALLET_AVAILABLE", True)
 EXTERNAL_WALLET_RETRY_AFTER = int(os.environ.get("EXTERNAL_WALLET_RETRY_AFTER", "30"))
 # A confirmation this many seconds overdue is picked up by the beat sweep (its task was lost).
 EXTERNAL_WALLET_SWEEP_GRACE_SECONDS = int(os.environ.get("EXTERNAL_WALLET_SWEEP_GRACE_SECONDS", "5"))
+# How many times a failed movement out of escrow (payout, refund, sweep) is asked again before it
+# waits in the vault for an operator (admin action "Retry payout").
+EXTERNAL_WALLET_RETRY_LIMIT = int(os.environ.get("EXTERNAL_WALLET_RETRY_LIMIT", "5"))
+# The first retry's extra wait beyond the confirmation time, in seconds; it doubles with each retry.
+EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS = os.environ.get("EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS", "2")
+# Routine balanced liquidity audit runs older than this are deleted (failed runs and the runs either
+# side of a change of state are kept).
+ESCROW_AUDIT_RETENTION_DAYS = int(os.environ.get("ESCROW_AUDIT_RETENTION_DAYS", "30"))
 # The platform's share of a challenge's pot: the winner gets pot × (1 − rate), rounded down.
 P2P_FEE_RATE = os.environ.get("P2P_FEE_RATE", "0.05")
 

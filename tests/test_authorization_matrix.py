@@ -42,6 +42,7 @@ from audit.models import AuditLog
 from audit.services import notification_create
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_audit_run
+from betting.models import Challenge
 from betting.services import bet_place
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.services import checkpoint_create
@@ -468,7 +469,9 @@ ADMIN_ROWS = [
                     bodies={"settle": lambda w: {"result": "won", "reason": "matrix"}}),
     *admin_model("betting.challenge", lambda w: w.challenge, view=ALL_STAFF, add=NOBODY, change=NOBODY,
                  delete=NOBODY),
-    *object_actions("betting.challenge", lambda w: w.challenge, who=TRADERS, bodies={"void": REASON}),
+    *object_actions("betting.challenge", lambda w: w.challenge, who=TRADERS,
+                    bodies={"void": REASON, "retry_payout": NOTHING},
+                    objects={"retry_payout": lambda w: w.matched_challenge}),
     *admin_model("betting.escrowaudit", lambda w: w.escrow_audit, view=READERS, add=NOBODY, change=NOBODY,
                  delete=NOBODY),
     *admin_model("wallet.gatewaytransfer", lambda w: w.gateway_transfer, view=ALL_STAFF, add=NOBODY,
@@ -523,6 +526,8 @@ def _world_build() -> SimpleNamespace:
                                            stake="5.00", funding="internal", actor=Actor.of(w.player))
     third = user("player", "m-third", "100.00")
     challenge_accept(challenge_id=w.matched_challenge.pk, acceptor=third, funding="internal", actor=Actor.of(third))
+    # as a challenge whose transfers out failed every retry is left (the operator's retry is offered)
+    Challenge.objects.filter(pk=w.matched_challenge.pk).update(money_waiting=Challenge.Waiting.OPERATOR)
     w.gateway_transfer = GatewayTransfer.objects.get(reference_id=str(w.challenge.pk), purpose="stake")
     w.external_transaction = external_wallet_top_up(user=w.player, amount="20.00", actor=system).transaction
     w.escrow_audit = escrow_audit_run()

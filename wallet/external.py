@@ -170,8 +170,9 @@ class Order:
     idempotency_key: str
 
 
-def external_transactions_submit(orders: list[Order]) -> list[ExternalTransaction]:
-    """Accept transactions as pending, due in ``EXTERNAL_WALLET_CONFIRM_SECONDS``. A player's address
+def external_transactions_submit(orders: list[Order], *, delay: float = 0.0) -> list[ExternalTransaction]:
+    """Accept transactions as pending, due in ``EXTERNAL_WALLET_CONFIRM_SECONDS`` (plus ``delay``: a
+    retry's backoff, so the sweep does not pick it up early either). A player's address
     must cover the amount beyond what it already has on its way out (``insufficient_funds``); its row
     is locked only for this check, never while the transaction waits for its confirmation."""
     external_available()
@@ -192,7 +193,7 @@ def external_transactions_submit(orders: list[Order]) -> list[ExternalTransactio
                 raise InsufficientFunds("Your external wallet balance is too low for this.",
                                         details={"balance": str(available), "amount": str(amount),
                                                  "shortfall": str(amount - available), "gateway": "external"})
-    due = timezone.now() + timedelta(seconds=confirm_seconds())
+    due = timezone.now() + timedelta(seconds=confirm_seconds() + delay)
     return ExternalTransaction.objects.bulk_create([
         ExternalTransaction(tx_id=_tx_id(), source=o.source, destination=o.destination, amount=o.amount,
                             idempotency_key=o.idempotency_key, confirm_after=due) for o in orders])

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,7 +56,7 @@ class WalletGateway(Protocol):
 
     def escrow_balance(self) -> Decimal: ...
 
-    def transfer(self, movements: list[Movement], *, actor: Actor) -> list[GatewayTransfer]: ...
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0) -> list[GatewayTransfer]: ...
 
     def status(self, *, tx_id: str) -> GatewayTransfer: ...
 
@@ -75,15 +76,27 @@ def gateway_transfer_decided(transfer: GatewayTransfer) -> None:
         handler(transfer)
 
 
-def gateway_transfer_retry(failed: GatewayTransfer, *, actor: Actor) -> GatewayTransfer:
-    """Ask again for a movement that failed (a payout or refund out of the vault must never stay
-    undone), under the next key of its series: ``key``, ``key#2``, ``key#3`` ..."""
+def gateway_transfer_retry(failed: GatewayTransfer, *, actor: Actor,
+                           by_operator: bool = False) -> GatewayTransfer | None:
+    """Ask again for a movement that failed, under the next key of its series (``key``, ``key#2``,
+    ``key#3`` ...), confirming after a backoff that doubles each time. None once it has been asked
+    again ``EXTERNAL_WALLET_RETRY_LIMIT`` times: the money stays where it was (in the vault) until an
+    operator asks again (``by_operator``: one more attempt, without backoff)."""
     base, _, attempt = failed.idempotency_key.partition("#")
+    tried = int(attempt or 1)
+    if tried > settings.EXTERNAL_WALLET_RETRY_LIMIT and not by_operator:
+        return None
     movement = Movement(user=failed.user, direction=failed.direction, amount=failed.amount,
                         purpose=failed.purpose, reference_type=failed.reference_type,
-                        reference_id=failed.reference_id, idempotency_key=f"{base}#{int(attempt or 1) + 1}",
+                        reference_id=failed.reference_id, idempotency_key=f"{base}#{tried + 1}",
                         platform_account=failed.platform_account)
-    return wallet_gateway(failed.gateway).transfer([movement], actor=actor)[0]
+    delay = 0.0 if by_operator else retry_backoff(tried)
+    return wallet_gateway(failed.gateway).transfer([movement], actor=actor, delay=delay)[0]
+
+
+def retry_backoff(tried: int) -> float:
+    """Seconds beyond the confirmation time before the retry after ``tried`` attempts is decided."""
+    return float(Decimal(settings.EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS)) * 2 ** (tried - 1)  # a delay, not money
 
 
 def wallet_gateway(name: str) -> WalletGateway:
@@ -142,9 +155,10 @@ class InternalGateway:
     def escrow_balance(self) -> Decimal:
         return house_account(Account.House.ESCROW).balance
 
-    def transfer(self, movements: list[Movement], *, actor: Actor) -> list[GatewayTransfer]:
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0) -> list[GatewayTransfer]:
         """Write every new movement's ledger transfer at once (``insufficient_funds`` writes none);
-        a movement whose key was seen before gets its first transfer back."""
+        a movement whose key was seen before gets its first transfer back. Confirmed at once: ``delay``
+        (a retry's backoff) does not apply."""
         movements_check(movements)
         earlier = transfers_earlier(movements)
         new = [m for m in movements if m.idempotency_key not in earlier]
@@ -203,9 +217,9 @@ class ExternalGateway:
     def escrow_balance(self) -> Decimal:
         return external.platform_address(external.ESCROW_ADDRESS).balance
 
-    def transfer(self, movements: list[Movement], *, actor: Actor) -> list[GatewayTransfer]:
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0) -> list[GatewayTransfer]:
         """Record each new movement as one pending external transaction and one pending transfer,
-        and queue its confirmation after commit; nothing moves yet."""
+        and queue its confirmation after commit, ``delay`` seconds later than usual; nothing moves yet."""
         movements_check(movements)
         earlier = transfers_earlier(movements)
         new = [m for m in movements if m.idempotency_key not in earlier]
@@ -220,12 +234,12 @@ class ExternalGateway:
                     else (vault, other)
                 orders.append(external.Order(source=source, destination=destination, amount=movement.amount,
                                              idempotency_key=movement.idempotency_key))
-            submitted = external.external_transactions_submit(orders)
+            submitted = external.external_transactions_submit(orders, delay=delay)
             rows = [gateway_transfer_row(m, gateway=self.name, status=GatewayTransfer.Status.PENDING,
                                          tx_id=tx.tx_id) for m, tx in zip(new, submitted, strict=True)]
             insert_rows(rows)
             earlier.update({row.idempotency_key: row for row in rows})
-            countdown = external.confirm_seconds()
+            countdown = external.confirm_seconds() + delay
             for tx in submitted:
                 _confirm_queue(tx.tx_id, countdown)
         return [earlier[m.idempotency_key] for m in movements]

@@ -321,13 +321,16 @@ def test_mixed_gateways_pay_the_winner_on_its_own_wallet_and_leave_every_vault_e
     assert_books_balance()
 
 
-def test_a_failed_external_payout_is_asked_again_until_it_lands(event, alice, bob):
+def test_a_failed_external_payout_is_asked_again_until_it_lands(event, alice, bob, settings):
     matched(alice, bob, event, creator_funding="external", acceptor_funding="external")
     home_wins(event)
     challenges_settle(event_ids=[event.pk])
-    # the network fails the first round of payouts
+    # the network fails the first round of payouts (a draw under the failure rate fails)
+    settings.EXTERNAL_WALLET_FAILURE_RATE = "0.3"
     for moved in GatewayTransfer.objects.filter(status="pending"):
         external_transfer_confirm(tx_id=moved.tx_id, draw=FAIL)
+    assert set(GatewayTransfer.objects.filter(purpose__in=["payout", "fee"]).values_list("status", flat=True)) \
+        == {"failed", "pending"}
     assert escrow_figures().ok  # the money is still in the vault, on its way out again
     confirm_pending(audited=True)
     assert external(alice) == D("1009.00")  # 1000 − 10 + 19

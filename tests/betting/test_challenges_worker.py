@@ -52,9 +52,11 @@ def _deliver_again() -> None:
 @override_settings(EXTERNAL_WALLET_CONFIRM_SECONDS="0.2")
 def test_200_external_challenges_with_30_percent_failures_lose_and_double_nothing(celery_workers, make_user,
                                                                                  make_event):
-    # given: two workers confirming after 0.2 s, failing 30% of transactions
+    # given: two workers confirming after 0.2 s, failing 30% of transactions; a failed refund is asked
+    # again soon and often enough that none runs out of retries (0.3 ** 21)
     for _ in range(2):
-        celery_workers(EXTERNAL_WALLET_CONFIRM_SECONDS="0.2", EXTERNAL_WALLET_FAILURE_RATE="0.3")
+        celery_workers(EXTERNAL_WALLET_CONFIRM_SECONDS="0.2", EXTERNAL_WALLET_FAILURE_RATE="0.3",
+                       EXTERNAL_WALLET_RETRY_LIMIT="20", EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS="0.05")
     event = make_event()
     outcome = outcome_of(event).pk
     players = []
