@@ -1,11 +1,12 @@
 from django.urls import path
 
-from oddslab.sockets import MeConsumer, OddsConsumer
+from oddslab.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
 from oddslab.web.consumers import PageMeConsumer, PageOddsConsumer
 
 # Public: no session or user (oddslab/asgi.py routes it before the session middleware).
 public_websocket_urlpatterns = [
     path("ws/v1/odds", OddsConsumer.as_asgi()),
+    path("ws/v1/challenges", ChallengesConsumer.as_asgi()),
 ]
 
 websocket_urlpatterns = [
