@@ -13,11 +13,12 @@ from audit.context import Actor
 from betting.challenge_settlement import challenge_void
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create, challenges_expire
 from betting.models import Challenge
+from oddslab import live as live_messages
 from oddslab.asgi import websocket_application
 from oddslab.events.models import Event
 from tests.betting.test_challenges import FAIL, confirm_pending
 from tests.conftest import outcome_of
-from tests.test_live_failures import redis_down  # noqa: F401 (a fixture)
+from tests.test_live_failures import _closed_port
 from wallet.external import external_wallet_open, external_wallet_top_up
 
 live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -172,15 +173,16 @@ def test_the_external_wallet_balance_reaches_its_owner_on_top_up_confirmation_an
 
 @live
 def test_a_challenge_made_while_redis_is_down_stands_and_the_lost_message_is_logged(make_user, make_event,
-                                                                                    redis_down, caplog):
-    # given
+                                                                                    monkeypatch, caplog):
+    # given: the live publisher's Redis is a port nobody listens on
     cora = make_user(balance="100.00")
     event = make_event()
-    failures = redis_down()
+    monkeypatch.setattr(live_messages, "_redis_client", live_messages._connect(f"redis://127.0.0.1:{_closed_port()}/0"))
+    before = live_messages.failures.copy()
     # when
     with caplog.at_level(logging.ERROR, logger="oddslab.live"):
         challenge = offer(cora, event)
     # then: made and open, the board's message counted and logged as lost
     assert Challenge.objects.get(pk=challenge.pk).status == Challenge.Status.OPEN
-    assert failures()["challenges"] == 1
+    assert (live_messages.failures - before)["challenges"] == 1
     assert any("live challenges message failed" in r.getMessage() and r.exc_info for r in caplog.records)
