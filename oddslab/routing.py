@@ -1,7 +1,7 @@
 from django.urls import path
 
 from oddslab.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
-from oddslab.web.consumers import PageMeConsumer, PageOddsConsumer
+from oddslab.web.consumers import PageChallengesConsumer, PageMeConsumer, PageOddsConsumer
 
 # Public: no session or user (oddslab/asgi.py routes it before the session middleware).
 public_websocket_urlpatterns = [
@@ -14,4 +14,5 @@ websocket_urlpatterns = [
     # The same messages as server-rendered HTML fragments for the htmx ws extension (player pages).
     path("ws/pages/odds", PageOddsConsumer.as_asgi()),
     path("ws/pages/me", PageMeConsumer.as_asgi()),
+    path("ws/pages/challenges", PageChallengesConsumer.as_asgi()),
 ]

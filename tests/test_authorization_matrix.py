@@ -485,6 +485,7 @@ SOCKET_ROWS: list[Row] = [
     Row("ws/v1/me", "CONNECT", roles(REFUSED, *[ACCEPTED] * (len(ROLES) - 1))),
     Row("ws/pages/odds", "CONNECT", everyone(ACCEPTED)),
     Row("ws/pages/me", "CONNECT", roles(REFUSED, *[ACCEPTED] * (len(ROLES) - 1))),
+    Row("ws/pages/challenges", "CONNECT", everyone(ACCEPTED)),
 ]
 
 # --- The shared fixtures --------------------------------------------------------------------------
