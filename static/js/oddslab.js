@@ -46,13 +46,26 @@
     }, 100);
   }
 
+  function dropEmptyGame(section) {
+    // A game's heading goes with its last open challenge.
+    if (section) setTimeout(function () { if (!section.querySelector(".challenge")) section.remove(); }, 0);
+  }
+
   body.addEventListener("htmx:oobBeforeSwap", function (e) {
     var old = e.detail.target, fragment = e.detail.fragment;
-    var gone = fragment && fragment.firstElementChild;
-    if (gone && gone.classList.contains("challenge-gone")) {
-      // A challenge taken or withdrawn: its card goes, and its game's heading with its last card.
-      var section = old.closest(".challenge-event");
-      if (section) setTimeout(function () { if (!section.querySelector(".challenge")) section.remove(); }, 0);
+    var game = old.classList.contains("challenge") && old.closest(".challenge-event");
+    var card = fragment && fragment.firstElementChild;
+    if (game && !card) { dropEmptyGame(game); return; }  // a challenge taken or withdrawn: its card is deleted
+    var mine = document.getElementById("my-challenges");
+    if (game && mine && card.classList.contains("challenge") && !card.dataset.board) {
+      // An open challenge this player took (from another tab): it moves to their own list.
+      e.detail.shouldSwap = false;
+      old.remove();
+      dropEmptyGame(game);
+      var none = document.getElementById("no-challenges-mine");
+      if (none) none.remove();
+      mine.insertBefore(card, mine.firstChild);
+      htmx.process(card);
       return;
     }
     if (!old.classList.contains("event-state") || !fragment || !fragment.firstElementChild) return;
