@@ -10,12 +10,13 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from audit.context import Actor
-from betting.challenge_settlement import challenge_void
+from betting.challenge_settlement import challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create, challenges_expire
 from betting.models import Challenge
 from oddslab import live as live_messages
 from oddslab.asgi import websocket_application
 from oddslab.events.models import Event
+from oddslab.events.services import event_cancel
 from tests.betting.test_challenges import FAIL, confirm_pending
 from tests.conftest import outcome_of
 from tests.test_live_failures import _closed_port
@@ -121,6 +122,25 @@ def test_cancelled_expired_and_void_open_challenges_close_and_a_void_matched_one
     assert [(m["type"], m["challenge_id"]) for m in got] == [
         ("challenge_closed", cancelled.pk), ("challenge_closed", expiring.pk), ("challenge_closed", voided.pk)]
     assert more
+
+
+@live
+def test_the_open_challenges_of_a_cancelled_game_close_when_settlement_voids_them(make_user, make_event):
+    # given: an open and a matched challenge on a game that is then cancelled
+    cora, theo = make_user(balance="100.00"), make_user(balance="100.00")
+    event = make_event()
+    open_one, matched = offer(cora, event), offer(cora, event)
+    take(matched, theo)
+
+    def cancel_and_settle():
+        event_cancel(event_id=event.pk, actor=Actor.system("t"), reason="floodlights failed")
+        challenges_settle(event_ids=[event.pk])
+
+    # when
+    (closed,), more = watch(f"/ws/v1/challenges?events={event.pk}", cancel_and_settle, count=1)
+    # then: only the open one was on the board
+    assert (closed["type"], closed["challenge_id"]) == ("challenge_closed", open_one.pk) and more
+    assert set(Challenge.objects.values_list("status", flat=True)) == {Challenge.Status.VOID}
 
 
 @live
