@@ -111,6 +111,11 @@ def test_an_external_wallet_opened_and_topped_up_funds_a_challenge_pending_until
     expect(page.locator("#external-balance")).to_have_text("50.00")
     expect(page.locator("#wallet-balance")).to_have_text("20.00")  # the platform wallet is another wallet
     shot(page, "wallet-external")
+    wallet_tab = page.context.new_page()  # her wallet page stays open in another tab
+    wallet_tab.goto(f"{site}/wallet")
+    wait_for_sockets(wallet_tab)
+    expect(wallet_tab.locator("#external-balance")).to_have_text("50.00")
+    wallet_tab.evaluate("window.__marker = 1")
     # and challenges from it on the event page
     page.goto(f"{site}/events/{event.pk}")
     wait_for_sockets(page)
@@ -124,6 +129,9 @@ def test_an_external_wallet_opened_and_topped_up_funds_a_challenge_pending_until
     expect(page.locator(f"#challenge-{challenge.pk} p.pending .spinner")).to_be_visible()
     shot(page, "challenge-pending")
     expect(status_of(page, challenge.pk)).to_have_text("Open", timeout=30_000)
+    # the wallet tab's external balance follows the confirmed stake, without a reload
+    expect(wallet_tab.locator("#external-balance")).to_have_text("40.00")
+    assert wallet_tab.evaluate("window.__marker") == 1
     expect(page.locator(f"#challenge-{challenge.pk} p.pending")).to_have_count(0)
     expect(page.locator(f"#challenge-{challenge.pk} .transfer-status")).to_have_text("Confirmed")
     expect(page.locator("#header-balance")).to_have_text("20.00")
