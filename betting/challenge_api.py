@@ -12,6 +12,7 @@ from betting.challenge_money import challenge_payout
 from betting.challenge_selectors import challenge_get, challenge_list, challenges_with_transfers
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create
 from betting.models import Challenge
+from betting.news import challenge_selection
 from oddslab.api import RawValue, errors, idempotency_key
 from wallet.models import Gateway
 
@@ -57,12 +58,7 @@ class SelectionField(serializers.Field):
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, challenge: Challenge) -> dict:
-        if challenge.outcome_id:
-            outcome = challenge.outcome
-            return {"outcome_id": outcome.pk, "market_id": outcome.market_id,
-                    "name": f"{outcome.market.name}: {outcome.name}", "price": str(outcome.price)}
-        return {"player_id": challenge.player_id, "player": challenge.player.name, "stat": challenge.stat,
-                "line": str(challenge.line), "side": challenge.side}
+        return challenge_selection(challenge)
 
 
 class ChallengeSerializer(serializers.Serializer):

@@ -38,7 +38,7 @@ from audit.services import audit_entry, audit_record, audited_transaction, notif
 from betting.challenge_money import challenge_payout, refund_movements
 from betting.escrow_audit import escrow_balanced
 from betting.models import BettorStats, Challenge
-from betting.news import challenge_message
+from betting.news import challenge_message, challenges_board_news
 from betting.stats import SettledLine, bettor_stats_record
 from ledger.models import Account, Transfer
 from ledger.services import TransferSpec, house_account, transfers_create
@@ -228,6 +228,7 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
     insert_rows(notifications)
     bettor_stats_record(rows=[line for d in decided for line in _stats_lines(d.challenge, refunded[d.challenge.pk])])
     live.to_users([*messages, *((n.user_id, notification_message(n)) for n in notifications)])
+    challenges_board_news([d.challenge for d in decided])  # an open challenge made void leaves the board
 
 
 def _stats_lines(c: Challenge, refunds: dict[str, str]) -> list[SettledLine]:

@@ -26,7 +26,7 @@ from betting.challenge_money import refund_movements
 from betting.challenge_settlement import challenge_movement_retry, pot_top_up_decided
 from betting.escrow_audit import escrow_balanced
 from betting.models import Challenge
-from betting.news import challenge_message
+from betting.news import challenge_message, challenges_board_news
 from betting.slips import outcome_available
 from ledger.services import money_validate
 from oddslab import live
@@ -48,9 +48,11 @@ STAFF_VIEW = "betting.view_bet"  # staff who see every bet see every challenge
 
 
 def challenge_news(challenge: Challenge) -> None:
-    """``{"type": "challenge", ...}`` to each party's /ws/v1/me, after commit."""
+    """``{"type": "challenge", ...}`` to each party's /ws/v1/me, after commit (and, when it opened or
+    closed, the public message of /ws/v1/challenges)."""
     message = challenge_message(challenge)
     live.to_users([(user_id, message) for user_id in (challenge.creator_id, challenge.acceptor_id) if user_id])
+    challenges_board_news([challenge])
 
 
 def _audit(challenge: Challenge, *, actor: Actor, action: str, before: str | None, **details: Any) -> None:

@@ -185,6 +185,10 @@ class Challenge(models.Model):
     matched_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
 
+    # The status as read from the database (None for a challenge made here): whether a change took
+    # the challenge into or out of ``open``, which everyone watching challenges hears of (betting.news).
+    status_known: str | None = None
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -211,6 +215,12 @@ class Challenge(models.Model):
 
     def __str__(self) -> str:
         return f"CH-{self.pk} {self.stake} ({self.status})"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        challenge = super().from_db(db, field_names, values)
+        challenge.status_known = challenge.__dict__.get("status")  # absent when deferred
+        return challenge
 
     @property
     def pot(self):

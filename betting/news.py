@@ -1,3 +1,4 @@
+from betting.models import Challenge
 from oddslab import live
 
 
@@ -9,6 +10,31 @@ def challenge_message(challenge) -> dict:
     """The ``/ws/v1/me`` message of a challenge's new status (the result from the creator's side)."""
     return {"type": "challenge", "challenge_id": challenge.pk, "status": challenge.status,
             "result": challenge.result}
+
+
+def challenge_selection(challenge: Challenge) -> dict:
+    """What the creator backs: the outcome (``outcome_id, market_id, name, price``) or the
+    proposition (``player_id, player, stat, line, side``), as the API shows it."""
+    if challenge.outcome_id:
+        outcome = challenge.outcome
+        return {"outcome_id": outcome.pk, "market_id": outcome.market_id,
+                "name": f"{outcome.market.name}: {outcome.name}", "price": str(outcome.price)}
+    return {"player_id": challenge.player_id, "player": challenge.player.name, "stat": challenge.stat,
+            "line": str(challenge.line), "side": challenge.side}
+
+
+def challenges_board_news(challenges: list[Challenge]) -> None:
+    """Tell everyone watching challenges (/ws/v1/challenges, the Challenges page), after commit, of
+    each challenge whose change took it into ``open`` (one to accept) or out of it (gone)."""
+    messages = []
+    for challenge in challenges:
+        was_open, is_open = challenge.status_known == Challenge.Status.OPEN, challenge.status == Challenge.Status.OPEN
+        if was_open != is_open:
+            messages.append({"type": "challenge_open" if is_open else "challenge_closed",
+                             "challenge_id": challenge.pk, "event_id": challenge.event_id,
+                             "stake": str(challenge.stake), "selection": challenge_selection(challenge)})
+        challenge.status_known = challenge.status  # told: a later change of this instance compares with it
+    live.challenges_changed(messages)
 
 
 def bet_news(player_id: int, bet_id: int, status: str, result: str | None = None) -> None:

@@ -1,7 +1,8 @@
 """Live messages to sockets: published only after the change they describe has committed.
 
-Groups: ``odds.all`` and ``odds.event.<id>`` for the public odds stream, ``user.<id>`` for one
-player's bets, wallet and notifications, ``staff`` for traders' alerts.
+Groups: ``odds.all`` and ``odds.event.<id>`` for the public odds stream, ``challenges.all`` and
+``challenges.event.<id>`` for challenges opening and closing, ``user.<id>`` for one player's bets,
+wallet and notifications, ``staff`` for traders' alerts.
 
 Messages are published straight to Redis in the wire format of the Channels pub/sub layer, on one
 long-lived connection per process, with every message of a commit in one pipeline. (Going through
@@ -56,7 +57,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 _redis_client = None
 _lock = threading.Lock()
-# Live messages lost after their change committed, per kind: prices, market, event, user, staff, batch.
+# Live messages lost after their change committed, per kind: prices, market, event, challenges, user,
+# staff, batch.
 failures: Counter[str] = Counter()
 _failures_lock = threading.Lock()
 # A Redis that hangs must not hold a request that has committed for longer than this (seconds).
@@ -269,6 +271,14 @@ def event_changed(*, event_id: int, status: str, score: str | None, clock: str,
         _send_event_message(event_id, payload)
 
     _after_commit("event", send)
+
+
+def challenges_changed(messages: list[dict[str, Any]]) -> None:
+    """``challenge_open`` / ``challenge_closed`` messages (each with its ``event_id``), to everyone
+    watching challenges, of all events or of that one, after commit."""
+    if messages:
+        _after_commit("challenges", lambda: _publish([
+            (["challenges.all", f"challenges.event.{m['event_id']}"], {**m, "ts": _now()}) for m in messages]))
 
 
 def to_users(messages: list[tuple[int, dict[str, Any]]]) -> None:

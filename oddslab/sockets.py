@@ -1,4 +1,4 @@
-"""WebSocket consumers: /ws/v1/odds (public) and /ws/v1/me (the logged-in user).
+"""WebSocket consumers: /ws/v1/odds and /ws/v1/challenges (public), /ws/v1/me (the logged-in user).
 
 Messages arrive already serialised (oddslab/live.py), so a broadcast is encoded once, not once per
 client. Each connection sends a heartbeat every LIVE_HEARTBEAT_SECONDS so clients notice a dead
@@ -159,6 +159,16 @@ def _event_ids(values) -> list[int] | None:
     return ids if all(i > 0 for i in ids) and len(ids) <= 500 else None
 
 
+def _query(scope) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode())
+
+
+def _named_events(query: dict[str, list[str]]) -> list[int] | None:
+    """The events of ``?events=12,15``; None without it, or when it is not a list of at most 500 ids
+    (the socket then follows every event)."""
+    return _event_ids(",".join(query["events"]).split(",")) if "events" in query else None
+
+
 class OddsConsumer(LiveConsumer):
     """Every public change, for all events or only those named (``?events=12,15``). A client may
     then send ``{"type": "subscribe"|"unsubscribe", "events": [ids]}`` (or ``"events": "all"``).
@@ -176,11 +186,9 @@ class OddsConsumer(LiveConsumer):
         return f"odds.batch.{name}" if self.batch else f"odds.{name}"
 
     async def initial_groups(self):
-        query = parse_qs(self.scope.get("query_string", b"").decode())
+        query = _query(self.scope)
         self.batch = self.allow_batch and query.get("batch", [""])[-1].lower() in ("1", "true", "yes")
-        if "events" not in query:
-            return [self.group("all")]
-        ids = _event_ids(",".join(query["events"]).split(","))
+        ids = _named_events(query)
         return [self.group(f"event.{i}") for i in ids] if ids else [self.group("all")]
 
     async def handle(self, request):
@@ -197,6 +205,15 @@ class OddsConsumer(LiveConsumer):
         for group in groups:
             await (self.join(group) if kind == "subscribe" else self.leave(group))
         await self.send(text_data=json.dumps({"type": kind + "d", "events": events}))
+
+
+class ChallengesConsumer(LiveConsumer):
+    """Challenges entering or leaving ``open``, for all events or only those named
+    (``?events=12,15``, read as on /ws/v1/odds): ``challenge_open`` / ``challenge_closed``."""
+
+    async def initial_groups(self):
+        ids = _named_events(_query(self.scope))
+        return [f"challenges.event.{i}" for i in ids] if ids else ["challenges.all"]
 
 
 class MeConsumer(LiveConsumer):

@@ -484,9 +484,11 @@ ROWS: list[Row] = [*API_ROWS, *PAGE_ROWS, *CONSOLE_ROWS, *ADMIN_SITE_ROWS, *ADMI
 
 SOCKET_ROWS: list[Row] = [
     Row("ws/v1/odds", "CONNECT", everyone(ACCEPTED)),
+    Row("ws/v1/challenges", "CONNECT", everyone(ACCEPTED)),
     Row("ws/v1/me", "CONNECT", roles(REFUSED, *[ACCEPTED] * (len(ROLES) - 1))),
     Row("ws/pages/odds", "CONNECT", everyone(ACCEPTED)),
     Row("ws/pages/me", "CONNECT", roles(REFUSED, *[ACCEPTED] * (len(ROLES) - 1))),
+    Row("ws/pages/challenges", "CONNECT", everyone(ACCEPTED)),
 ]
 
 # --- The shared fixtures --------------------------------------------------------------------------

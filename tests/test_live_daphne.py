@@ -136,3 +136,33 @@ def test_the_server_serves_static_files(daphne_server):
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/css")
         assert b"tabular-nums" in response.read()
+
+
+@live
+def test_a_challenge_made_and_taken_over_http_reaches_a_visitor_watching_challenges(daphne_server, make_user,
+                                                                                   make_event):
+    # given: two players with tokens, and a visitor on /ws/v1/challenges of one game
+    cora, theo = make_user(balance="100.00"), make_user(balance="100.00")
+    cora_token, theo_token = Token.objects.create(user=cora).key, Token.objects.create(user=theo).key
+    event = make_event()
+    body = {"event_id": event.pk, "outcome_id": selection(event)["outcome_id"], "stake": "10.00", "funding": "internal"}
+    ws_url = daphne_server.replace("http", "ws")
+
+    async def scenario():
+        async with websockets.connect(f"{ws_url}/ws/v1/challenges?events={event.pk}") as visitor:
+            made = await sync_to_async(http)(daphne_server, "/api/v1/challenges", cora_token, body)
+            opened = await collect(visitor, lambda m: len(m) >= 1)
+            taken = await sync_to_async(http)(daphne_server, f"/api/v1/challenges/{made[1]['id']}/accept",
+                                              theo_token, {"funding": "internal"})
+            closed = await collect(visitor, lambda m: len(m) >= 1)
+        await sync_to_async(connections.close_all)()
+        return made, opened, taken, closed
+
+    # when
+    (status, challenge), opened, (accepted, _), closed = asyncio.run(scenario())
+    # then
+    assert (status, accepted) == (201, 200)
+    assert [(m["type"], m["challenge_id"], m["event_id"], m["stake"]) for m in opened + closed] == [
+        ("challenge_open", challenge["id"], event.pk, "10.00"),
+        ("challenge_closed", challenge["id"], event.pk, "10.00")]
+    assert opened[0]["selection"] == challenge["selection"]

@@ -27,6 +27,7 @@ from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
 from ledger.money import CENT
 from ledger.services import money_validate
+from oddslab import live
 from oddslab.db import retried_on_conflict
 from oddslab.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, ServiceUnavailable, refusal
 from risk.limits import restriction_of
@@ -137,6 +138,7 @@ def external_wallet_top_up(*, user: Any, amount: Any, actor: Actor, idempotency_
             status=ExternalTransaction.Status.CONFIRMED, confirm_after=now, confirmed_at=now)
         account.balance += value
         account.save(update_fields=["balance"])
+        balances_news([account])
         audit_record(actor=actor, action="external_wallet.top_up", category=AuditLog.Category.WALLET,
                      resource_type="external_wallet", resource_id=user.pk, resource_label=user.get_username(),
                      details={"amount": str(value), "tx_id": top_up.tx_id, "balance": str(account.balance)})
@@ -230,7 +232,15 @@ def external_transaction_decide(*, tx_id: str, draw: Draw = random.random) -> Ex
         ExternalAccount.objects.bulk_update([accounts[i] for i in sorted({i for i, _ in moves})], ["balance"])
         tx.network_fee, tx.confirmed_at = fee, timezone.now()
     tx.save(update_fields=["status", "failure_reason", "network_fee", "confirmed_at"])
+    balances_news([accounts[tx.source_id], accounts[tx.destination_id]])
     return tx
+
+
+def balances_news(accounts: list[ExternalAccount]) -> None:
+    """``{"type": "external_wallet", "balance"}`` to the owner of each player's address among
+    ``accounts``, on /ws/v1/me after commit (a failed transaction too: it is no longer pending)."""
+    live.to_users([(account.owner_id, {"type": "external_wallet", "balance": str(account.balance)})
+                   for account in accounts if account.owner_id])
 
 
 def external_transactions_overdue(*, now: Any = None, limit: int = 500) -> list[str]:

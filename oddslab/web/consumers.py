@@ -11,6 +11,11 @@ page loaded (the feed's micro-markets) arrives as it would have been drawn on lo
 socket (the live list, whose cards show no charts) gets the market alone, so no chart is read for it.
 An event's state carries its status: the list page compares it with the group the card sits in and
 refetches its list when they differ (static/js/oddslab.js), so clock ticks and prices cost no refetch.
+
+The Challenges page's socket (``/ws/pages/challenges[?events=<id>]``) draws a challenge that opened
+as the card the page is built from, for this viewer, and removes one that closed. A party's own
+challenge is left to /ws/pages/me, which redraws its card under "Your challenges" (a closed one
+stays there, matched or cancelled; an open one of the viewer's never joins the open list).
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ from django.template.loader import render_to_string
 
 from audit.context import Actor
 from betting.challenge_selectors import challenge_get
+from betting.models import Challenge
 from oddslab.errors import DomainError
 from oddslab.events.models import Event, Market, OddsTick, Outcome
 from oddslab.events.selectors import event_players
-from oddslab.sockets import MeConsumer, OddsConsumer
+from oddslab.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
 from oddslab.web import selectors, slip
 from oddslab.web.render import render_block
 
@@ -100,11 +106,28 @@ def odds_fragment(payload: dict[str, Any], scope: dict[str, Any], *, whole_marke
 
 
 @database_sync_to_async
+def challenges_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
+    kind, user = payload.get("type"), scope.get("user") or AnonymousUser()
+    if kind not in ("challenge_open", "challenge_closed"):
+        return ""
+    challenge = (Challenge.objects.select_related("event", "outcome__market", "player")
+                 .filter(pk=payload.get("challenge_id")).first())
+    if challenge is None or (user.is_authenticated and user.pk in (challenge.creator_id, challenge.acceptor_id)):
+        return ""
+    if kind == "challenge_closed" or challenge.status != Challenge.Status.OPEN:  # closed again meanwhile
+        return render_to_string("web/_challenge_gone.html", {"challenge_id": challenge.pk})
+    return render_to_string("web/_challenge.html", {
+        "challenge": challenge, "viewer": user if user.is_authenticated else None, "oob": True, "board": True})
+
+
+@database_sync_to_async
 def me_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
     kind = payload.get("type")
     user = scope.get("user") or AnonymousUser()
     if kind == "wallet":
         return render_to_string("web/_balance.html", {"balance": payload.get("balance"), "oob": True})
+    if kind == "external_wallet":
+        return render_to_string("web/_external_balance.html", {"balance": payload.get("balance"), "oob": True})
     if kind == "notification":
         return render_to_string("web/_toast.html", {"message": payload.get("message", ""),
                                                      "kind": payload.get("kind", "")})
@@ -172,6 +195,13 @@ class PageOddsConsumer(RenderedMessages, OddsConsumer):
 
     async def render(self, payload):
         return await odds_fragment(payload, self.scope, whole_markets="odds.all" not in self.groups_joined)
+
+
+class PageChallengesConsumer(RenderedMessages, ChallengesConsumer):
+    """/ws/pages/challenges[?events=<id>]: open challenges appearing and going, as cards."""
+
+    async def render(self, payload):
+        return await challenges_fragment(payload, self.scope)
 
 
 class PageMeConsumer(RenderedMessages, MeConsumer):

@@ -33,8 +33,41 @@
     }, 150 + Math.random() * 850);
   }
 
+  // The Challenges page: a challenge opened on a game the page lists no challenge of yet needs that
+  // game's heading, so the lists are drawn again (as on load); opens arriving together share one.
+  var boardTimer = null;
+  function redrawBoard() {
+    if (boardTimer) return;
+    boardTimer = setTimeout(function () {
+      boardTimer = null;
+      if (document.getElementById("challenge-lists")) {
+        htmx.ajax("GET", window.location.pathname + window.location.search, {target: "#challenge-lists", swap: "outerHTML"});
+      }
+    }, 100);
+  }
+
+  function dropEmptyGame(section) {
+    // A game's heading goes with its last open challenge.
+    if (section) setTimeout(function () { if (!section.querySelector(".challenge")) section.remove(); }, 0);
+  }
+
   body.addEventListener("htmx:oobBeforeSwap", function (e) {
     var old = e.detail.target, fragment = e.detail.fragment;
+    var game = old.classList.contains("challenge") && old.closest(".challenge-event");
+    var card = fragment && fragment.firstElementChild;
+    if (game && !card) { dropEmptyGame(game); return; }  // a challenge taken or withdrawn: its card is deleted
+    var mine = document.getElementById("my-challenges");
+    if (game && mine && card.classList.contains("challenge") && !card.dataset.board) {
+      // An open challenge this player took (from another tab): it moves to their own list.
+      e.detail.shouldSwap = false;
+      old.remove();
+      dropEmptyGame(game);
+      var none = document.getElementById("no-challenges-mine");
+      if (none) none.remove();
+      mine.insertBefore(card, mine.firstChild);
+      htmx.process(card);
+      return;
+    }
     if (!old.classList.contains("event-state") || !fragment || !fragment.firstElementChild) return;
     var group = old.closest("[data-group]");
     if (group && fragment.firstElementChild.dataset.status !== group.dataset.group) regroup();
@@ -53,7 +86,8 @@
     body.classList.add("ws-down");
   });
 
-  // Something the page does not show yet. A challenge of the player's joins their list. A market that just opened (a micro-market) arrives on the
+  // Something the page does not show yet. A challenge of the player's joins their list; another's that
+  // opened joins the open ones. A market that just opened (a micro-market) arrives on the
   // event page whole, with its price history: it joins the event's market list as it came. An event
   // that now belongs on the live list (a new one, or one that started while the list shows only
   // live games) makes the list refetch.
@@ -67,6 +101,12 @@
       var empty = document.getElementById("event-" + elt.dataset.event + "-no-markets");
       if (empty) empty.remove();
       list.appendChild(elt);
+      htmx.process(elt);
+    } else if (elt.classList.contains("challenge") && elt.dataset.board) {
+      // Someone else's challenge just opened: it heads its game's open challenges.
+      var game = document.getElementById("open-challenges-" + elt.dataset.event);
+      if (!game) { redrawBoard(); return; }
+      game.insertBefore(elt, game.querySelector("h3").nextSibling);
       htmx.process(elt);
     } else if (elt.classList.contains("challenge")) {
       // One of the player's challenges this page has not drawn (made in another tab): it heads their list.

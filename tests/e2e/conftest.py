@@ -101,7 +101,8 @@ def log_in(page, site: str, username: str, password: str = "a-long-test-password
 
 
 def wait_for_sockets(page) -> None:
-    """Both page sockets are open (the ws extension fired htmx:wsOpen)."""
+    """The page's sockets are open (the ws extension fired htmx:wsOpen)."""
     page.wait_for_selector("#odds-socket[data-socket=open]", state="attached")
-    if page.query_selector("#me-socket"):
-        page.wait_for_selector("#me-socket[data-socket=open]", state="attached")
+    for socket in ("#me-socket", "#challenges-socket"):
+        if page.query_selector(socket):
+            page.wait_for_selector(f"{socket}[data-socket=open]", state="attached")

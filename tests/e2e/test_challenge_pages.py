@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from audit.context import Actor
 from betting.challenge_settlement import challenges_settle
+from betting.challenges import challenge_accept, challenge_cancel, challenge_create
 from betting.models import Challenge
 from oddslab.events.services import event_result_set
 from tests.conftest import outcome_of, wallet_of
@@ -21,13 +22,24 @@ TRADER = Actor.system("e2e-trader")
 
 
 @pytest.fixture
-def second_page(browser):
-    """Another player's browser: a context of its own, so its own cookies and session."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    other = context.new_page()
-    other.set_default_timeout(15_000)
-    yield other
-    context.close()
+def new_browser_page(browser):
+    """Another player's browser, each call: a context of its own, so its own cookies and session."""
+    contexts = []
+
+    def make():
+        contexts.append(browser.new_context(viewport={"width": 1280, "height": 900}))
+        other = contexts[-1].new_page()
+        other.set_default_timeout(15_000)
+        return other
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def second_page(new_browser_page):
+    return new_browser_page()
 
 
 def status_of(page, challenge_id: int):
@@ -99,6 +111,11 @@ def test_an_external_wallet_opened_and_topped_up_funds_a_challenge_pending_until
     expect(page.locator("#external-balance")).to_have_text("50.00")
     expect(page.locator("#wallet-balance")).to_have_text("20.00")  # the platform wallet is another wallet
     shot(page, "wallet-external")
+    wallet_tab = page.context.new_page()  # her wallet page stays open in another tab
+    wallet_tab.goto(f"{site}/wallet")
+    wait_for_sockets(wallet_tab)
+    expect(wallet_tab.locator("#external-balance")).to_have_text("50.00")
+    wallet_tab.evaluate("window.__marker = 1")
     # and challenges from it on the event page
     page.goto(f"{site}/events/{event.pk}")
     wait_for_sockets(page)
@@ -112,6 +129,49 @@ def test_an_external_wallet_opened_and_topped_up_funds_a_challenge_pending_until
     expect(page.locator(f"#challenge-{challenge.pk} p.pending .spinner")).to_be_visible()
     shot(page, "challenge-pending")
     expect(status_of(page, challenge.pk)).to_have_text("Open", timeout=30_000)
+    # the wallet tab's external balance follows the confirmed stake, without a reload
+    expect(wallet_tab.locator("#external-balance")).to_have_text("40.00")
+    assert wallet_tab.evaluate("window.__marker") == 1
     expect(page.locator(f"#challenge-{challenge.pk} p.pending")).to_have_count(0)
     expect(page.locator(f"#challenge-{challenge.pk} .transfer-status")).to_have_text("Confirmed")
     expect(page.locator("#header-balance")).to_have_text("20.00")
+
+
+def offer(user, event):
+    return operator(challenge_create, creator=user, event_id=event.pk, outcome_id=outcome_of(event).pk,
+                    stake="5.00", funding="internal", actor=Actor.of(user))
+
+
+def test_open_challenges_appear_on_other_players_pages_and_go_once_matched_without_a_reload(
+        page, new_browser_page, site, make_user, make_event):
+    # given: Theo and Pia on the Challenges page, with nothing open yet; Cora is making challenges
+    cora = operator(make_user, role="player", username="cora", balance="100.00")
+    theo = operator(make_user, role="player", username="theo", balance="100.00")
+    operator(make_user, role="player", username="pia", balance="100.00")
+    event = operator(make_event, home="2.00")
+    pia = new_browser_page()
+    log_in(page, site, "theo", then="/challenges")
+    log_in(pia, site, "pia", then="/challenges")
+    expect(pia.locator("#no-challenges-open")).to_be_visible()
+    for viewer in (page, pia):
+        viewer.evaluate("window.__marker = 1")  # gone if the page reloads
+    # when: Cora offers one on the game (its first: the page has no heading for it yet), then another
+    first = offer(cora, event)
+    expect(page.locator(f"#open-challenges-{event.pk} #challenge-{first.pk}")).to_contain_text("Match result: Home")
+    second = offer(cora, event)
+    # then: both show up for both, each with an Accept button, without a reload
+    for viewer in (page, pia):
+        for challenge in (first, second):
+            expect(viewer.locator(f"#open-challenges-{event.pk} #accept-{challenge.pk}")).to_be_visible()
+    shot(pia, "challenges-live-open")
+    # when: Theo accepts the first from another tab's request (the service, as the API would)
+    operator(challenge_accept, challenge_id=first.pk, acceptor=theo, funding="internal", actor=Actor.of(theo))
+    # then: it goes from Pia's open challenges, the other stays; Theo sees it as his, matched
+    expect(pia.locator(f"#challenge-{first.pk}")).to_have_count(0)
+    expect(pia.locator(f"#open-challenges-{event.pk} #challenge-{second.pk}")).to_be_visible()
+    expect(page.locator(f"#my-challenges #challenge-{first.pk} .status")).to_have_text("Matched")
+    # and when Cora withdraws the other, the game's heading goes with its last card
+    operator(challenge_cancel, challenge_id=second.pk, actor=Actor.of(cora))
+    expect(pia.locator(f"#open-challenges-{event.pk}")).to_have_count(0)
+    for viewer in (page, pia):
+        assert viewer.evaluate("window.__marker") == 1

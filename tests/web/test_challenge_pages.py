@@ -245,11 +245,24 @@ def test_accepting_a_challenge_someone_took_first_is_refused(client, creator, ta
     assert f'id="challenge-{challenge.pk}"' not in html  # gone from the open ones
 
 
-def test_staff_cannot_accept(client, creator, make_user, make_event):
+def test_staff_see_open_challenges_without_an_accept_button_and_a_forged_accept_is_refused(client, creator,
+                                                                                           make_user, make_event):
     challenge = make_challenge(creator, make_event())
     client.force_login(make_user("trader", "tess"))
+    offer = card(text_of(client.get("/challenges")), challenge)
+    assert f'id="accept-{challenge.pk}"' not in offer and "Only player accounts accept challenges." in offer
+    assert "Log in</a>" not in offer
     refused_in_words(client, f"/challenges/{challenge.pk}/accept", {"funding": "internal"},
                      "only player accounts")
+
+
+def test_a_visitor_sees_a_log_in_link_instead_of_the_forms(client, creator, make_event):
+    event = make_event()
+    challenge = make_challenge(creator, event)
+    offer = card(text_of(client.get("/challenges")), challenge)
+    assert "Log in</a> to accept" in offer and "<form" not in offer
+    game = text_of(client.get(f"/events/{event.pk}"))
+    assert "Log in</a> to challenge another player" in game and 'id="challenge-outcome-form"' not in game
 
 
 def test_an_unknown_funding_is_refused_in_words(client, creator, taker, make_event):
@@ -413,9 +426,20 @@ def test_a_bad_line_is_refused_on_the_proposition_form(client, creator, make_eve
                    "whole or half number", kind="proposition")
 
 
-def test_staff_cannot_create(client, make_user, make_event):
+def test_staff_see_no_challenge_forms_and_a_forged_one_is_refused_in_words(client, make_user, make_event):
+    # given: a compliance officer on an upcoming game's page
+    event = make_event()
     client.force_login(make_user("compliance", "cleo"))
-    create_refused(client, outcome_form(make_event()), "only player accounts")
+    page = text_of(client.get(f"/events/{event.pk}"))
+    # then: no challenge form, but why not
+    assert 'id="challenges-players-only"' in page and 'id="challenge-outcome-form"' not in page
+    # when: a challenge is posted anyway, the service refuses it, in words, and nothing changes
+    before = snapshot()
+    response = client.post("/challenges/new", outcome_form(event), **HTMX)
+    panel = text_of(response)
+    assert response.status_code == 200 and "only player accounts" in panel
+    assert 'id="challenge-outcome-form"' not in panel
+    assert snapshot() == before
 
 
 def test_a_started_event_takes_no_challenges(client, creator, make_event):

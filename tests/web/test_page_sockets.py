@@ -16,7 +16,7 @@ from oddslab.events.services import (
     market_suspend,
     outcome_price_set,
 )
-from oddslab.web.consumers import PageMeConsumer, PageOddsConsumer
+from oddslab.web.consumers import PageChallengesConsumer, PageMeConsumer, PageOddsConsumer
 from tests.conftest import outcome_of, selection
 
 live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -279,3 +279,94 @@ def test_a_football_clock_from_the_feed_reaches_the_live_list():
     ticked = async_to_sync(scenario)()
     # then its card's state shows the running clock and score (and no box score: no roster)
     assert '<span class="clock">63&#x27;</span>' in ticked and "players" not in ticked
+
+
+def _challenge(user, event, *, funding="internal"):
+    from betting.challenges import challenge_create
+
+    return challenge_create(creator=user, event_id=event.pk, outcome_id=outcome_of(event).pk, stake="10.00",
+                            funding=funding, actor=Actor.of(user))
+
+
+@live
+def test_the_challenges_socket_draws_a_new_challenge_for_each_viewer_and_removes_it_once_taken(make_user, make_event):
+    from betting.challenges import challenge_accept
+
+    # given: the creator, the taker, a third player, a trader and a visitor on the Challenges page
+    cora, theo, pia = make_user(balance="100.00"), make_user(balance="100.00"), make_user(balance="100.00")
+    viewers = {"cora": cora, "theo": theo, "pia": pia, "trader": make_user("trader"), "visitor": None}
+    event = make_event()
+
+    async def scenario():
+        sockets = {name: _communicator(PageChallengesConsumer, "/ws/pages/challenges", user=user)
+                   for name, user in viewers.items()}
+        for socket in sockets.values():
+            assert (await socket.connect())[0]
+        made = await sync_to_async(_challenge)(cora, event)
+        opened = {name: await _next_html(socket, f'id="challenge-{made.pk}"')
+                  for name, socket in sockets.items() if name != "cora"}
+        await sync_to_async(challenge_accept)(challenge_id=made.pk, acceptor=theo, funding="internal",
+                                              actor=Actor.of(theo))
+        closed = {name: await _next_html(socket, f'id="challenge-{made.pk}"')
+                  for name, socket in sockets.items() if name not in ("cora", "theo")}
+        quiet = {name: await sockets[name].receive_nothing(timeout=0.5) for name in ("cora", "theo")}
+        for socket in sockets.values():
+            await socket.disconnect()
+        return made, opened, closed, quiet
+
+    # when
+    made, opened, closed, quiet = async_to_sync(scenario)()
+    # then: the card the page is built from, for its viewer, headed for the open list
+    for html in opened.values():
+        assert 'hx-swap-oob="true"' in html and 'data-board="open"' in html and f'data-event="{event.pk}"' in html
+    assert f'id="accept-{made.pk}"' in opened["theo"] and f'id="accept-{made.pk}"' in opened["pia"]
+    assert f'id="accept-{made.pk}"' not in opened["trader"] and "Only player accounts" in opened["trader"]
+    assert "Log in</a> to accept" in opened["visitor"] and "<form" not in opened["visitor"]
+    # and once taken, it goes from the others' pages; the parties' own cards are their me socket's
+    gone = f'<article id="challenge-{made.pk}" class="challenge-gone" hx-swap-oob="delete"></article>'
+    assert {html.strip() for html in closed.values()} == {gone}
+    assert quiet == {"cora": True, "theo": True}
+
+
+@live
+def test_the_challenges_socket_of_one_game_hears_only_that_games_challenges(make_user, make_event):
+    cora, pia = make_user(balance="100.00"), make_user()
+    mine, other = make_event(), make_event()
+
+    async def scenario():
+        socket = _communicator(PageChallengesConsumer, f"/ws/pages/challenges?events={mine.pk}", user=pia)
+        assert (await socket.connect())[0]
+        await sync_to_async(_challenge)(cora, other)
+        made = await sync_to_async(_challenge)(cora, mine)
+        html = await socket.receive_from(timeout=3)
+        await socket.disconnect()
+        return made, html
+
+    made, html = async_to_sync(scenario)()
+    assert f'id="challenge-{made.pk}"' in html
+
+
+@live
+def test_the_wallet_pages_external_balance_follows_a_confirmed_stake(make_user, make_event):
+    from tests.betting.test_challenges import confirm_pending
+    from wallet.external import external_wallet_open, external_wallet_top_up
+
+    # given: a player on the wallet page with an external wallet of 50.00
+    ella = make_user()
+    external_wallet_open(user=ella, actor=Actor.of(ella))
+    external_wallet_top_up(user=ella, amount="50.00", actor=Actor.of(ella))
+    event = make_event()
+
+    async def scenario():
+        socket = _communicator(PageMeConsumer, "/ws/pages/me", user=ella)
+        assert (await socket.connect())[0]
+        await sync_to_async(_challenge)(ella, event, funding="external")
+        await sync_to_async(confirm_pending)()
+        html = await _next_html(socket, 'id="external-balance"')
+        await socket.disconnect()
+        return html
+
+    # when: her external stake of 10.00 confirms
+    html = async_to_sync(scenario)()
+    # then
+    assert html == '<span id="external-balance" class="money" hx-swap-oob="true">40.00</span>'

@@ -4,7 +4,7 @@ from decimal import Decimal
 from django import template
 from django.utils.safestring import mark_safe
 
-from audit.context import Actor
+from audit.context import Actor, role_of
 from betting.challenge_money import challenge_payout
 from betting.models import Challenge
 from betting.slips import odds_text, outcome_available
@@ -66,6 +66,13 @@ def bet_slip(context):
 def fresh_key():
     """An idempotency key for one drawn form: sent twice (a double click), it does its work once."""
     return uuid.uuid4().hex
+
+
+@register.filter
+def plays(user):
+    """Whether the account is a player's: staff (and anonymous visitors) get no Accept or Challenge
+    buttons; the services refuse them anyway (risk.rules.player_gate)."""
+    return role_of(user) == "player"
 
 
 @register.filter
