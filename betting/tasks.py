@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from betting.challenges import challenges_expire
 from betting.services import bet_decide, bets_pending_sweep
 from betting.settlement import markets_pending_settlement, markets_settle
 
@@ -31,3 +32,9 @@ def settlement_sweep_task() -> int:
     """Pick up anything a lost task or a crashed worker left unsettled."""
     market_ids = markets_pending_settlement()
     return markets_settle(market_ids=market_ids) if market_ids else 0
+
+
+@shared_task
+def challenges_expire_task() -> int:
+    """Every minute, and when an event goes live: open challenges at their event's start expire."""
+    return challenges_expire()

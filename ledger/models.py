@@ -30,6 +30,11 @@ class Account(models.Model):
         FEES = "fees", "Fees"
         COMMISSION = "commission", "Commission"
         BONUS = "bonus", "Bonus"
+        # The ledger's mirror of the simulated external wallet (wallet/gateways.py): its escrow
+        # vault, the counterparty of every external movement, and the network fees the platform pays.
+        ESCROW_EXTERNAL = "escrow_external", "Escrow at the external wallet"
+        EXTERNAL_CLEARING = "external_clearing", "External wallet clearing"
+        NETWORK_FEES = "network_fees", "External network fees"
 
     code = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -77,6 +82,10 @@ class Transfer(models.Model):
         BET_PAYOUT = "bet_payout", "Bet payout"
         ESCROW_HOLD = "escrow_hold", "Escrow hold"
         ESCROW_RELEASE = "escrow_release", "Escrow release"
+        P2P_PAYOUT = "p2p_payout", "Challenge payout"
+        P2P_REFUND = "p2p_refund", "Challenge refund"
+        P2P_FEE = "p2p_fee", "Challenge fee"
+        NETWORK_FEE = "network_fee", "External network fee"
         COMMISSION = "commission", "Commission"
         BONUS = "bonus", "Bonus"
         CORRECTION = "correction", "Correction"

@@ -39,7 +39,9 @@ def not_found(request, exception):
 
 
 def error_response(error: DomainError) -> Response:
-    return Response(error.as_dict(), status=error.status)
+    retry_after = getattr(error, "retry_after", None)
+    return Response(error.as_dict(), status=error.status,
+                    headers={"Retry-After": str(retry_after)} if retry_after is not None else None)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

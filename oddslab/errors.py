@@ -50,6 +50,19 @@ class InsufficientFunds(DomainError):
     default_message = "Your balance is too low for this."
 
 
+class ServiceUnavailable(DomainError):
+    """A service the request needs is down for now: 503 with ``Retry-After``, so a client retries later."""
+
+    status = 503
+    code = "service_unavailable"
+    default_message = "This is not available right now; try again in a moment."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.details.setdefault("retry_after", retry_after)
+
+
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
     default_message = ("This Idempotency-Key was already used with a different request; "
@@ -67,6 +80,9 @@ REFUSAL_STATUS = {
     "market_unavailable": 409,
     "odds_changed": 409,
     "velocity_limit": 429,
+    "challenge_unavailable": 409,
+    "external_wallet_not_open": 404,
+    "external_wallet_unavailable": 503,
 }
 
 

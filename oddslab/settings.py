@@ -252,6 +252,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "betting.tasks.settlement_sweep_task",
         "schedule": timedelta(seconds=int(os.environ.get("SETTLEMENT_SWEEP_SECONDS", "5"))),
     },
+    "external-wallet-sweep": {
+        "task": "wallet.tasks.external_confirm_sweep_task",
+        "schedule": timedelta(seconds=int(os.environ.get("EXTERNAL_WALLET_SWEEP_SECONDS", "10"))),
+    },
+    "challenges-expire": {
+        "task": "betting.tasks.challenges_expire_task",
+        "schedule": timedelta(seconds=int(os.environ.get("CHALLENGES_EXPIRE_SECONDS", "60"))),
+    },
     "ledger-reconcile": {
         "task": "ledger.tasks.ledger_reconcile_task",
         "schedule": timedelta(seconds=int(os.environ.get("LEDGER_RECONCILE_SECONDS", "300"))),
@@ -310,6 +318,22 @@ RISK_KYC_DEPOSIT_THRESHOLD = os.environ.get("RISK_KYC_DEPOSIT_THRESHOLD", "10000
 TRUSTED_COUNTRY_HEADER = os.environ.get("ODDSLAB_TRUSTED_COUNTRY_HEADER", "")
 # The largest single deposit or withdrawal of play credits.
 WALLET_MAX_TRANSACTION = os.environ.get("WALLET_MAX_TRANSACTION", "1000000.00")
+
+# --- Peer-to-peer challenges and the simulated external wallet (docs/p2p.md) -------------------
+# Seconds before an external transfer confirms (a decimal: tests use "0.2").
+EXTERNAL_WALLET_CONFIRM_SECONDS = os.environ.get("EXTERNAL_WALLET_CONFIRM_SECONDS", "2")
+# The share of external transfers that fail at confirmation ("0.3" = 30%); nothing moves then.
+EXTERNAL_WALLET_FAILURE_RATE = os.environ.get("EXTERNAL_WALLET_FAILURE_RATE", "0")
+# What the external service charges per confirmed transfer; the platform's treasury pays it.
+EXTERNAL_WALLET_NETWORK_FEE = os.environ.get("EXTERNAL_WALLET_NETWORK_FEE", "0.50")
+# False: the simulated service is down; what needs it answers 503 external_wallet_unavailable.
+EXTERNAL_WALLET_AVAILABLE = env_bool("EXTERNAL_WALLET_AVAILABLE", True)
+# The Retry-After (seconds) of that 503.
+EXTERNAL_WALLET_RETRY_AFTER = int(os.environ.get("EXTERNAL_WALLET_RETRY_AFTER", "30"))
+# A confirmation this many seconds overdue is picked up by the beat sweep (its task was lost).
+EXTERNAL_WALLET_SWEEP_GRACE_SECONDS = int(os.environ.get("EXTERNAL_WALLET_SWEEP_GRACE_SECONDS", "5"))
+# The platform's share of a challenge's pot: the winner gets pot × (1 − rate), rounded down.
+P2P_FEE_RATE = os.environ.get("P2P_FEE_RATE", "0.05")
 
 LOGGING = {
     "version": 1,

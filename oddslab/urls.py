@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from audit import api as audit_api
 from betting import api as betting_api
+from betting import challenge_api
 from ledger import api as ledger_api
 from oddslab.accounts import api as accounts_api
 from oddslab.events import api as events_api
@@ -21,6 +22,8 @@ api_v1 = [
     path("wallet/withdrawals", wallet_api.WithdrawalApi.as_view(), name="wallet-withdraw"),
     path("wallet/transactions", wallet_api.WalletTransactionsApi.as_view(),
          name="wallet-transactions"),
+    path("external-wallet", wallet_api.ExternalWalletApi.as_view(), name="external-wallet"),
+    path("external-wallet/top-ups", wallet_api.ExternalTopUpApi.as_view(), name="external-wallet-top-up"),
     path("accounts", ledger_api.AccountListApi.as_view(), name="ledger-accounts"),
     path("accounts/<int:pk>/transactions", ledger_api.AccountTransactionsApi.as_view(),
          name="ledger-account-transactions"),
@@ -39,6 +42,10 @@ api_v1 = [
     path("bets/validate", betting_api.BetValidateApi.as_view(), name="bet-validate"),
     path("bets/<int:pk>", betting_api.BetDetailApi.as_view(), name="bet"),
     path("bets/<int:pk>/settle", betting_api.BetSettleApi.as_view(), name="bet-settle"),
+    path("challenges", challenge_api.ChallengeListApi.as_view(), name="challenges"),
+    path("challenges/<int:pk>", challenge_api.ChallengeDetailApi.as_view(), name="challenge"),
+    path("challenges/<int:pk>/accept", challenge_api.ChallengeAcceptApi.as_view(), name="challenge-accept"),
+    path("challenges/<int:pk>/cancel", challenge_api.ChallengeCancelApi.as_view(), name="challenge-cancel"),
     path("reports/ggr", betting_api.GgrReportApi.as_view(), name="report-ggr"),
     path("reports/liabilities", betting_api.LiabilityReportApi.as_view(), name="report-liabilities"),
     *[path(f"exports/{name}.csv", betting_api.ExportApi.as_view(export_name=name), name=f"export-{name}")

@@ -40,6 +40,7 @@ from rest_framework.test import APIClient
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import notification_create
+from betting.challenges import challenge_accept, challenge_create
 from betting.services import bet_place
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.services import checkpoint_create
@@ -50,6 +51,7 @@ from oddslab.accounts.services import user_with_role
 from oddslab.events.models import Competition, OddsTick, Sport
 from oddslab.events.services import MarketSpec, event_create, market_suspend, outcome_price_set
 from risk.models import ExposureCap, Geofence, LimitProfile, OutcomeExposure, PlayerRestriction
+from wallet.external import external_wallet_open
 from wallet.services import wallet_deposit
 
 # --- Outcomes -------------------------------------------------------------------------------------
@@ -208,6 +210,20 @@ API_ROWS = [
     Row("bet", "GET", roles(LOGIN, OK, NOT_FOUND, NOT_FOUND, OK, OK, OK, OK), args=lambda w: [w.bet.pk]),
     Row("bet-settle", "POST", api_staff(*TRADERS), args=lambda w: [w.bet.pk],
         body=lambda w: {"result": "won", "reason": "matrix"}),
+    Row("external-wallet", "GET", roles(LOGIN, OK, OK, *[NOT_FOUND] * len(NOT_PLAYERS))),
+    Row("external-wallet", "POST", players(NOT_A_PLAYER)),
+    Row("external-wallet-top-up", "POST", players(NOT_A_PLAYER), body=lambda w: {"amount": "10.00"}),
+    Row("challenges", "GET", everyone(OK)),
+    Row("challenges", "POST", players(NOT_A_PLAYER),
+        body=lambda w: {"event_id": w.event.pk, "outcome_id": w.home.pk, "stake": "5.00", "funding": "internal"}),
+    # open: anyone sees it; matched (the player's against a third player): its parties and staff
+    Row("challenge", "GET", everyone(OK), args=lambda w: [w.challenge.pk], on="open"),
+    Row("challenge", "GET", roles(NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, OK, OK, OK, OK),
+        args=lambda w: [w.matched_challenge.pk], on="matched"),
+    Row("challenge-accept", "POST", roles(LOGIN, "422 own_challenge", OK, *[NOT_A_PLAYER] * len(NOT_PLAYERS)),
+        args=lambda w: [w.challenge.pk], body=lambda w: {"funding": "internal"}),
+    Row("challenge-cancel", "POST", roles(LOGIN, OK, *[FORBIDDEN] * (len(ROLES) - 2)),
+        args=lambda w: [w.challenge.pk]),
     Row("report-ggr", "GET", api_staff(*ALL_STAFF), query=PERIOD),
     Row("report-liabilities", "GET", api_staff(*ALL_STAFF)),
     Row("export-bets", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
@@ -470,6 +486,14 @@ def _world_build() -> SimpleNamespace:
     w.bet = bet_place(player=w.player, selections=[{"outcome_id": w.home.pk, "price": str(w.home.price)}],
                       stake="5.00", bet_type="single", actor=Actor.of(w.player))
     w.wallet = Account.objects.get(owner=w.player)
+    for made in (w.player, w.other_player):
+        external_wallet_open(user=made, actor=Actor.of(made))
+    w.challenge = challenge_create(creator=w.player, event_id=w.event.pk, outcome_id=w.home.pk, stake="5.00",
+                                   funding="internal", actor=Actor.of(w.player))
+    w.matched_challenge = challenge_create(creator=w.player, event_id=w.event.pk, outcome_id=w.home.pk,
+                                           stake="5.00", funding="internal", actor=Actor.of(w.player))
+    third = user("player", "m-third", "100.00")
+    challenge_accept(challenge_id=w.matched_challenge.pk, acceptor=third, funding="internal", actor=Actor.of(third))
     w.transfer = Transfer.objects.filter(credit_account=w.wallet).earliest("entry_number")
     checkpoint_create()
     w.checkpoint = Checkpoint.objects.first()

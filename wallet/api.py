@@ -7,6 +7,12 @@ from rest_framework.views import APIView
 from audit.context import Actor
 from ledger.serializers import StatementLineSerializer, TransferSerializer
 from oddslab.api import RawValue, errors, idempotency_key
+from wallet.external import (
+    external_account_require,
+    external_available,
+    external_wallet_open,
+    external_wallet_top_up,
+)
 from wallet.selectors import wallet_account, wallet_balance, wallet_statement
 from wallet.services import wallet_deposit, wallet_withdraw
 
@@ -88,3 +94,55 @@ class WalletTransactionsApi(ListAPIView):
     @extend_schema(responses={200: StatementLineSerializer(many=True), **errors()})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+class ExternalWalletSerializer(serializers.Serializer):
+    address = serializers.CharField()
+    balance = serializers.DecimalField(max_digits=18, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class ExternalWalletApi(APIView):
+    """The player's account at the simulated external wallet service."""
+
+    @extend_schema(responses={200: ExternalWalletSerializer,
+                              **errors(r404="external_wallet_not_open", r503="external_wallet_unavailable")})
+    def get(self, request):
+        external_available()
+        account = external_account_require(user=request.user)
+        return Response(ExternalWalletSerializer(account).data)
+
+    @extend_schema(request=None, responses={201: ExternalWalletSerializer, 200: ExternalWalletSerializer,
+                                            **errors(r403="not_a_player, self_excluded, geo_blocked",
+                                                     r503="external_wallet_unavailable")})
+    def post(self, request):
+        opened = external_wallet_open(user=request.user, actor=Actor.from_request(request))
+        return Response(ExternalWalletSerializer(opened.account).data,
+                        status=status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK)
+
+
+class ExternalTopUpApi(APIView):
+    class TopUpInputSerializer(serializers.Serializer):
+        amount = RawValue(help_text='Exact decimal string, e.g. "250.00"; at most two decimals.')
+
+    class TopUpSerializer(serializers.Serializer):
+        tx_id = serializers.CharField(source="transaction.tx_id")
+        amount = serializers.DecimalField(source="transaction.amount", max_digits=18, decimal_places=2)
+        address = serializers.CharField(source="account.address")
+        balance = serializers.DecimalField(source="account.balance", max_digits=18, decimal_places=2)
+        currency = serializers.CharField(source="account.currency")
+
+    @extend_schema(
+        request=TopUpInputSerializer, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: TopUpSerializer,
+                   **errors(r400="invalid_request, invalid_amount, invalid_idempotency_key",
+                            r403="not_a_player, self_excluded, geo_blocked, kyc_required",
+                            r404="external_wallet_not_open", r409="idempotency_conflict",
+                            r422="deposit_limit", r503="external_wallet_unavailable")},
+    )
+    def post(self, request):
+        data = self.TopUpInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        top_up = external_wallet_top_up(user=request.user, amount=data.validated_data["amount"],
+                                        actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
+        return Response(self.TopUpSerializer(top_up).data, status=status.HTTP_201_CREATED)

@@ -38,7 +38,11 @@ class GatewayTransfer(models.Model):
 
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     direction = models.CharField(max_length=8, choices=Direction.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gateway_transfers")
+    # The player; empty for the platform's own pocket on that side (a fee, a sweep): then the ledger
+    # house account (internal) it came from or went to is ``platform_account``.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="gateway_transfers")
+    platform_account = models.CharField(max_length=64, blank=True, default="")
     amount = models.DecimalField(**MONEY)
     network_fee = models.DecimalField(**MONEY, default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -232,6 +232,8 @@ def event_start(*, event_id: int, actor: Actor) -> Event:
         event.status, event.started_at = Event.Status.LIVE, timezone.now()
         event.save(update_fields=["status", "started_at"])
         _event_news(event)
+        # Challenges still open expire at the start; the beat task catches any this misses.
+        transaction.on_commit(lambda: current_app.send_task(CHALLENGES_EXPIRE_TASK), robust=True)
         audit_record(actor=actor, action="event.start", category=AuditLog.Category.ADMIN,
                      resource_type="event", resource_id=event.pk, resource_label=str(event))
     return event
@@ -316,6 +318,7 @@ def event_clock_set(*, event_id: int, clock: str, live_score: str) -> Event:
 
 # Settlement lives in betting, above this app; it is asked for by task name, after commit.
 SETTLE_MARKETS_TASK = "betting.tasks.settle_markets_task"
+CHALLENGES_EXPIRE_TASK = "betting.tasks.challenges_expire_task"
 
 
 def _settlement_request(market_ids: list[int]) -> None:

@@ -1,0 +1,183 @@
+"""/api/v1/challenges: peer-to-peer challenges (API.md "Peer-to-peer challenges")."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.context import Actor
+from betting.challenge_money import challenge_payout
+from betting.challenge_selectors import challenge_get, challenge_list, challenges_with_transfers
+from betting.challenges import challenge_accept, challenge_cancel, challenge_create
+from betting.models import Challenge
+from oddslab.api import RawValue, errors, idempotency_key
+from wallet.models import Gateway
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                               description="Same key and body: the same challenge again. Same key, other body: 409.")
+
+
+def _funding() -> RawValue:
+    return RawValue(help_text=f"The wallet the stake comes from: {' | '.join(Gateway.values)} "
+                    "(anything else: 400 invalid_funding).")
+
+
+class ChallengeTransferSerializer(serializers.Serializer):
+    direction = serializers.CharField(help_text="in: into escrow; out: out of it")
+    party = serializers.SerializerMethodField(help_text="creator | acceptor | platform")
+    gateway = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+    network_fee = serializers.DecimalField(**MONEY)
+    status = serializers.CharField(help_text="pending | confirmed | failed")
+    tx_id = serializers.CharField()
+
+    def get_party(self, moved) -> str:
+        if moved.user_id is None:
+            return "platform"
+        return "creator" if moved.user_id == self.context["challenge"].creator_id else "acceptor"
+
+
+SELECTION = inline_serializer("ChallengeSelection", {
+    "outcome_id": serializers.IntegerField(required=False), "market_id": serializers.IntegerField(required=False),
+    "name": serializers.CharField(required=False), "price": serializers.CharField(required=False),
+    "player_id": serializers.IntegerField(required=False), "player": serializers.CharField(required=False),
+    "stat": serializers.CharField(required=False), "line": serializers.CharField(required=False),
+    "side": serializers.CharField(required=False)})
+
+
+@extend_schema_field(SELECTION)
+class SelectionField(serializers.Field):
+    """The outcome backed (``outcome_id, market_id, name, price``) or the proposition (``player_id,
+    player, stat, line, side``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, challenge: Challenge) -> dict:
+        if challenge.outcome_id:
+            outcome = challenge.outcome
+            return {"outcome_id": outcome.pk, "market_id": outcome.market_id,
+                    "name": f"{outcome.market.name}: {outcome.name}", "price": str(outcome.price)}
+        return {"player_id": challenge.player_id, "player": challenge.player.name, "stat": challenge.stat,
+                "line": str(challenge.line), "side": challenge.side}
+
+
+class ChallengeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    event_id = serializers.IntegerField()
+    creator_id = serializers.IntegerField()
+    acceptor_id = serializers.IntegerField(allow_null=True)
+    selection = SelectionField()
+    stake = serializers.DecimalField(**MONEY)
+    pot = serializers.DecimalField(**MONEY)
+    fee = serializers.SerializerMethodField(help_text="The platform's share of the pot (pot − payout).")
+    status = serializers.CharField()
+    result = serializers.CharField(allow_null=True, help_text="won | lost, from the creator's side")
+    winner_id = serializers.IntegerField(allow_null=True)
+    payout = serializers.DecimalField(**MONEY, allow_null=True)
+    transfers = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    matched_at = serializers.DateTimeField(allow_null=True)
+    settled_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(serializers.DecimalField(**MONEY))
+    def get_fee(self, challenge: Challenge) -> str:
+        fee = challenge.fee if challenge.fee is not None else challenge_payout(challenge.stake)[2]
+        return f"{fee:.2f}"
+
+    @extend_schema_field(ChallengeTransferSerializer(many=True))
+    def get_transfers(self, challenge: Challenge) -> list:
+        return ChallengeTransferSerializer(challenge.transfer_list, many=True, context={"challenge": challenge}).data
+
+
+def _out(challenge: Challenge) -> dict:
+    return ChallengeSerializer(challenges_with_transfers([challenge])[0]).data
+
+
+REFUSALS = errors(
+    r400="invalid_request, invalid_amount, invalid_funding, invalid_selection, invalid_idempotency_key",
+    r403="not_a_player, self_excluded, geo_blocked", r404="not_found, external_wallet_not_open",
+    r409="challenge_unavailable, market_unavailable, idempotency_conflict",
+    r422="insufficient_funds, own_challenge, stake_below_min, stake_above_max",
+    r503="external_wallet_unavailable")
+
+
+@extend_schema_field(inline_serializer("Proposition", {
+    "player_id": serializers.IntegerField(), "stat": serializers.ChoiceField(Challenge.Stat.values),
+    "line": serializers.CharField(help_text='A whole or half number, e.g. "24.5".'),
+    "side": serializers.ChoiceField(Challenge.Side.values)}))
+class PropositionField(RawValue):
+    """Documented as a proposition; checked (and refused with its own codes) by the service."""
+
+
+class ChallengeListApi(ListAPIView):
+    serializer_class = ChallengeSerializer
+
+    class ChallengeCreateSerializer(serializers.Serializer):
+        event_id = RawValue(help_text="The event's id.")
+        outcome_id = RawValue(required=False, help_text="The outcome backed; or give a proposition.")
+        proposition = PropositionField(required=False)
+        stake = RawValue(help_text='Exact decimal string, e.g. "10.00".')
+        funding = _funding()
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return challenge_list(user=self.request.user, status=params.get("status"), event_id=params.get("event_id"))
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ChallengeSerializer(challenges_with_transfers(page), many=True).data)
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=Challenge.Status.values),
+                               OpenApiParameter("event_id", int)],
+                   responses={200: ChallengeSerializer(many=True), **errors(r400="invalid_request")})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=ChallengeCreateSerializer, parameters=[IDEMPOTENCY], responses={201: ChallengeSerializer,
+                                                                                 **REFUSALS})
+    def post(self, request):
+        data = self.ChallengeCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        challenge = challenge_create(
+            creator=request.user, event_id=values.get("event_id"), outcome_id=values.get("outcome_id"),
+            proposition=values.get("proposition"), stake=values.get("stake"), funding=values["funding"],
+            actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
+        return Response(_out(challenge), status=status.HTTP_201_CREATED)
+
+
+class ChallengeDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ChallengeSerializer, **errors(r404="not_found")})
+    def get(self, request, pk: int):
+        return Response(ChallengeSerializer(challenge_get(user=request.user, challenge_id=pk)).data)
+
+
+class ChallengeAcceptApi(APIView):
+    class ChallengeAcceptSerializer(serializers.Serializer):
+        funding = _funding()
+
+    @extend_schema(request=ChallengeAcceptSerializer, parameters=[IDEMPOTENCY], responses={200: ChallengeSerializer,
+                                                                                 **REFUSALS})
+    def post(self, request, pk: int):
+        data = self.ChallengeAcceptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=data.validated_data["funding"],
+                                     actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
+        return Response(_out(challenge))
+
+
+class ChallengeCancelApi(APIView):
+    @extend_schema(request=None, responses={200: ChallengeSerializer, **errors(
+        r403="forbidden (not your challenge)", r404="not_found", r409="challenge_unavailable",
+        r503="external_wallet_unavailable")})
+    def post(self, request, pk: int):
+        return Response(_out(challenge_cancel(challenge_id=pk, actor=Actor.from_request(request))))

@@ -1,0 +1,395 @@
+"""Peer-to-peer challenges: create, accept, cancel, expire, and what a gateway's confirmation does
+(API.md "Peer-to-peer challenges").
+
+escrow_pending → open → matching → matched (→ settled: betting/challenge settlement), or failed,
+cancelled, expired, void. Each party's stake goes through the gateway it chose (wallet/gateways.py):
+the internal one confirms in the same transaction, the external one later, in
+``challenge_transfer_decided``. Every change locks the challenge row first, so of many acceptors
+exactly one wins, and writes its audit row and the parties' ``challenge`` socket message on commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.context import Actor, role_of
+from audit.models import AuditLog
+from audit.services import audit_record, audited_transaction
+from betting.challenge_money import refund_amount
+from betting.models import Challenge
+from betting.slips import outcome_available
+from ledger.models import Account
+from ledger.services import money_validate
+from oddslab import live
+from oddslab.db import retried_on_conflict
+from oddslab.decimals import exact_decimal
+from oddslab.errors import Conflict, DomainError, IdempotencyConflict, InvalidInput, NotFound, refusal
+from oddslab.events.models import Event, Outcome, Player
+from oddslab.query import BIGINT_MAX
+from risk.limits import limits_for, restriction_of
+from risk.rules import player_gate
+from wallet.external import network_fee
+from wallet.gateways import Movement, gateway_transfer_retry, wallet_gateway
+from wallet.models import Gateway, GatewayTransfer
+from wallet.services import wallet_lock
+
+MIN_STAKE = Decimal("1.00")
+LINE_MAX = Decimal("1000")
+CREATOR, ACCEPTOR = "creator", "acceptor"
+STAFF_VIEW = "betting.view_bet"  # staff who see every bet see every challenge
+
+
+def challenge_news(challenge: Challenge) -> None:
+    """``{"type": "challenge", ...}`` to each party's /ws/v1/me, after commit."""
+    message = {"type": "challenge", "challenge_id": challenge.pk, "status": challenge.status,
+               "result": challenge.result}
+    live.to_users([(user_id, message) for user_id in (challenge.creator_id, challenge.acceptor_id) if user_id])
+
+
+def _audit(challenge: Challenge, *, actor: Actor, action: str, before: str | None, **details: Any) -> None:
+    audit_record(actor=actor, action=action, category=AuditLog.Category.BETTING, resource_type="challenge",
+                 resource_id=challenge.pk, resource_label=f"CH-{challenge.pk}",
+                 details={"before": before, "after": challenge.status, "stake": str(challenge.stake), **details})
+
+
+def _player_check(user: Any, actor: Actor) -> None:
+    """Staff are not players; self-excluded and geofenced players are refused as for a bet."""
+    found = player_gate(role=role_of(user), restriction=restriction_of(user), country=actor.country or user.country)
+    if found:
+        raise refusal(found[0].error, found[0].message, found[0].details)
+
+
+def _stake_key(challenge: Challenge, party: str, user: Any) -> str:
+    """The stake movement's key: the acceptor's carries its user and attempt, since after a failed
+    external stake the challenge is open again for anyone, the same player included."""
+    if party == CREATOR:
+        return f"challenge:{challenge.pk}:stake:creator"
+    tried = GatewayTransfer.objects.filter(reference_type="challenge", reference_id=str(challenge.pk),
+                                           purpose="stake", user=user).count()
+    return f"challenge:{challenge.pk}:stake:acceptor:{user.pk}:{tried + 1}"
+
+
+def _stake_in(challenge: Challenge, *, user: Any, party: str, funding: str, actor: Actor) -> GatewayTransfer:
+    return wallet_gateway(funding).transfer([Movement(
+        user=user, direction=GatewayTransfer.Direction.IN, amount=challenge.stake, purpose="stake",
+        reference_type="challenge", reference_id=challenge.pk,
+        idempotency_key=_stake_key(challenge, party, user))], actor=actor)[0]
+
+
+def _event_started(event: Event, now=None) -> bool:
+    return event.status != Event.Status.SCHEDULED or event.start_time <= (now or timezone.now())
+
+
+# --- create ----------------------------------------------------------------------------------------
+
+def _id(value: Any, field: str, code: str = "invalid_request") -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= BIGINT_MAX:
+        raise InvalidInput(f"{field} must be a whole number id.", code=code, details={"field": field})
+    return value
+
+
+def _selection(event: Event, outcome_id: Any, proposition: Any) -> dict[str, Any]:
+    """The challenge's selection fields from the request: an open outcome of the event, or a
+    proposition on a player of its roster (points|rebounds|assists, a line in halves, over|under)."""
+    if (outcome_id is None) == (proposition is None):
+        raise InvalidInput("Give either an outcome_id or a proposition.", code="invalid_selection",
+                           details={"field": "outcome_id"})
+    if outcome_id is not None:
+        outcome = Outcome.objects.select_related("market__event").filter(
+            pk=_id(outcome_id, "outcome_id", "invalid_selection")).first()
+        if outcome is None or outcome.market.event_id != event.pk:
+            raise InvalidInput("That outcome is not one of this event's.", code="invalid_selection",
+                               details={"field": "outcome_id"})
+        if not outcome_available(outcome):
+            raise refusal("market_unavailable", "This selection is not available (its market is suspended "
+                          "or closed).", {"outcome_ids": [outcome.pk]})
+        return {"outcome": outcome}
+    if not isinstance(proposition, dict):
+        raise InvalidInput("A proposition is {player_id, stat, line, side}.", code="invalid_selection",
+                           details={"field": "proposition"})
+    player = Player.objects.filter(pk=_id(proposition.get("player_id"), "proposition.player_id", "invalid_selection"),
+                                   event=event).first()
+    if player is None:
+        raise InvalidInput("That player is not on this event's roster.", code="invalid_selection",
+                           details={"field": "proposition.player_id"})
+    stat, side = proposition.get("stat"), proposition.get("side")
+    if stat not in Challenge.Stat.values:
+        raise InvalidInput('stat must be "points", "rebounds" or "assists".', code="invalid_selection",
+                           details={"field": "proposition.stat"})
+    if side not in Challenge.Side.values:
+        raise InvalidInput('side must be "over" or "under".', code="invalid_selection",
+                           details={"field": "proposition.side"})
+    line = exact_decimal(proposition.get("line"), code="invalid_selection", field="proposition.line", example="24.5")
+    if not (0 <= line < LINE_MAX) or (line * 2) != (line * 2).to_integral_value():
+        raise InvalidInput(f"The line is a whole or half number from 0 to {LINE_MAX - Decimal('0.5')}, "
+                           'e.g. "24.5".', code="invalid_selection", details={"field": "proposition.line"})
+    return {"player": player, "stat": stat, "line": line.quantize(Decimal("0.1")), "side": side}
+
+
+def _fingerprint(**body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@retried_on_conflict
+def challenge_create(*, creator: Any, event_id: Any, outcome_id: Any = None, proposition: Any = None,
+                     stake: Any, funding: Any, actor: Actor, idempotency_key: str | None = None) -> Challenge:
+    """Offer a challenge: the stake goes into escrow through ``funding``'s gateway. Internal: held at
+    once, ``open``. External: ``escrow_pending`` until the gateway confirms (``open``) or fails it
+    (``failed``). The same Idempotency-Key and body answer with the first challenge."""
+    with audited_transaction(actor=actor, action="challenge.create", category=AuditLog.Category.BETTING,
+                             resource_type="challenge",
+                             details={"event_id": event_id, "outcome_id": outcome_id, "proposition": proposition,
+                                      "stake": str(stake), "funding": str(funding)}):
+        gateway = wallet_gateway(funding)
+        value = money_validate(stake, field="stake")
+        _player_check(creator, actor)
+        event = Event.objects.filter(pk=_id(event_id, "event_id")).first()
+        if event is None:
+            raise NotFound("There is no such event.", details={"event_id": event_id})
+        fingerprint = _fingerprint(event_id=event_id, outcome_id=outcome_id, proposition=proposition,
+                                   stake=str(value), funding=funding)
+        if idempotency_key:
+            wallet_lock(user=creator)  # a twin sent at the same time waits here, then sees the first
+            earlier = Challenge.objects.filter(creator=creator, idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                if earlier.request_fingerprint != fingerprint:
+                    raise IdempotencyConflict(details={"challenge_id": earlier.pk})
+                return earlier
+        if _event_started(event):
+            raise refusal("market_unavailable", "This event has started; challenges close at the start.",
+                          {"event_id": event.pk, "status": event.status})
+        selection = _selection(event, outcome_id, proposition)
+        limits = limits_for(player=creator, sport_ids={event.sport_id}, competition_ids={event.competition_id},
+                            restriction=restriction_of(creator))
+        if value < MIN_STAKE:
+            raise refusal("stake_below_min", f"The minimum stake is {MIN_STAKE}.", {"min_stake": str(MIN_STAKE)})
+        if value > limits.max_stake:
+            raise refusal("stake_above_max", f"The maximum stake is {limits.max_stake}.",
+                          {"max_stake": str(limits.max_stake)})
+        challenge = Challenge.objects.create(
+            event=event, creator=creator, stake=value, creator_funding=gateway.name,
+            status=Challenge.Status.ESCROW_PENDING, idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint, **selection)
+        moved = _stake_in(challenge, user=creator, party=CREATOR, funding=gateway.name, actor=actor)
+        if moved.status == GatewayTransfer.Status.CONFIRMED:
+            challenge.status = Challenge.Status.OPEN
+            challenge.save(update_fields=["status"])
+        _audit(challenge, actor=actor, action="challenge.create", before=None, funding=gateway.name,
+               tx_id=moved.tx_id)
+        challenge_news(challenge)
+    return challenge
+
+
+# --- accept ----------------------------------------------------------------------------------------
+
+@retried_on_conflict
+def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: Actor,
+                     idempotency_key: str | None = None) -> Challenge:
+    """Take the other side with an equal stake. The challenge row is locked first, so of many
+    acceptors at once exactly one wins; the others get 409 ``challenge_unavailable``. Internal:
+    ``matched`` at once; external: ``matching`` until the stake confirms (``matched``) or fails
+    (``open`` again). With an Idempotency-Key, the winner asking again gets the challenge back."""
+    challenge_id = _id(challenge_id, "challenge_id")
+    _expire_if_started(challenge_id)
+    with audited_transaction(actor=actor, action="challenge.accept", category=AuditLog.Category.BETTING,
+                             resource_type="challenge", resource_id=challenge_id,
+                             details={"funding": str(funding)}):
+        gateway = wallet_gateway(funding)
+        _player_check(acceptor, actor)
+        challenge = (Challenge.objects.select_for_update(of=("self",)).select_related("event")
+                     .filter(pk=challenge_id).first())
+        if challenge is None:
+            raise NotFound("There is no such challenge.", details={"challenge_id": challenge_id})
+        if challenge.creator_id == acceptor.pk:
+            raise refusal("own_challenge", "You cannot accept your own challenge.", {"challenge_id": challenge.pk})
+        if (idempotency_key and challenge.acceptor_id == acceptor.pk
+                and challenge.status in (Challenge.Status.MATCHING, Challenge.Status.MATCHED)):
+            return challenge
+        if challenge.status != Challenge.Status.OPEN or _event_started(challenge.event):
+            raise _unavailable(challenge)
+        before = challenge.status
+        moved = _stake_in(challenge, user=acceptor, party=ACCEPTOR, funding=gateway.name, actor=actor)
+        challenge.acceptor, challenge.acceptor_funding = acceptor, gateway.name
+        if moved.status == GatewayTransfer.Status.CONFIRMED:
+            challenge.status, challenge.matched_at = Challenge.Status.MATCHED, timezone.now()
+        else:
+            challenge.status = Challenge.Status.MATCHING
+        challenge.save(update_fields=["acceptor", "acceptor_funding", "status", "matched_at"])
+        _audit(challenge, actor=actor, action="challenge.accept", before=before, funding=gateway.name,
+               tx_id=moved.tx_id)
+        challenge_news(challenge)
+    return challenge
+
+
+def _unavailable(challenge: Challenge) -> DomainError:
+    return Conflict("This challenge is no longer open.", code="challenge_unavailable",
+                    details={"challenge_id": challenge.pk, "status": challenge.status})
+
+
+def _expire_if_started(challenge_id: int) -> None:
+    """An open challenge whose event has started is expired (and refunded) before anyone reads it
+    as acceptable: in a transaction of its own, so the refusal that follows does not undo it."""
+    now = timezone.now()
+    if Challenge.objects.filter(_started(now), pk=challenge_id, status=Challenge.Status.OPEN).exists():
+        _expire_one(challenge_id, now=now)
+
+
+def _started(now: Any) -> Q:
+    return Q(event__start_time__lte=now) | ~Q(event__status=Event.Status.SCHEDULED)
+
+
+# --- cancel ----------------------------------------------------------------------------------------
+
+@retried_on_conflict
+def challenge_cancel(*, challenge_id: Any, actor: Actor) -> Challenge:
+    """The creator withdraws an open challenge; the stake comes back less the network fees of its
+    own transfers in and out (0.00 on the internal wallet)."""
+    challenge_id = _id(challenge_id, "challenge_id")
+    with audited_transaction(actor=actor, action="challenge.cancel", category=AuditLog.Category.BETTING,
+                             resource_type="challenge", resource_id=challenge_id):
+        challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
+        user = actor.user
+        if challenge is None or (challenge.creator_id != getattr(user, "pk", None)
+                                 and not challenge_visible(challenge, user=user)):
+            raise NotFound("There is no such challenge.", details={"challenge_id": challenge_id})
+        if challenge.creator_id != user.pk:
+            raise DomainError("Only the player who made a challenge can cancel it.", code="forbidden",
+                              details={"challenge_id": challenge.pk}, status=403)
+        if challenge.status != Challenge.Status.OPEN:
+            raise _unavailable(challenge)
+        challenge.status = Challenge.Status.CANCELLED
+        challenge.save(update_fields=["status"])
+        refunds = _refund(challenge, party=CREATOR, actor=actor)
+        _audit(challenge, actor=actor, action="challenge.cancel", before=Challenge.Status.OPEN,
+               refund=[{"tx_id": r.tx_id, "amount": str(r.amount), "purpose": r.purpose} for r in refunds])
+        challenge_news(challenge)
+    return challenge
+
+
+def challenge_visible(challenge: Challenge, *, user: Any) -> bool:
+    """Open challenges are everyone's to see; the others, their parties' and staff's."""
+    if challenge.status == Challenge.Status.OPEN:
+        return True
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.pk in (challenge.creator_id, challenge.acceptor_id) or user.has_perm(STAFF_VIEW)
+
+
+# --- refunds and expiry ----------------------------------------------------------------------------
+
+def _refund(challenge: Challenge, *, party: str, actor: Actor) -> list[GatewayTransfer]:
+    """Give a party its confirmed stake back out of escrow (see ``_give_back``)."""
+    user_id = challenge.creator_id if party == CREATOR else challenge.acceptor_id
+    stake_in = GatewayTransfer.objects.filter(
+        reference_type="challenge", reference_id=str(challenge.pk), purpose="stake", user_id=user_id,
+        status=GatewayTransfer.Status.CONFIRMED).order_by("-id").first()
+    if stake_in is None:
+        return []  # nothing of theirs is held
+    return _give_back(challenge, stake_in, key=f"challenge:{challenge.pk}:{party}", actor=actor)
+
+
+def _give_back(challenge: Challenge, stake_in: GatewayTransfer, *, key: str, actor: Actor) -> list[GatewayTransfer]:
+    """The stake of ``stake_in`` back to its player, less the network fees of its transfers in and
+    out; what those fees leave in the vault goes to the platform's treasury (a sweep), so the vault
+    holds exactly the stakes of live challenges."""
+    fee_out = network_fee() if stake_in.gateway == Gateway.EXTERNAL else Decimal("0.00")
+    amount = refund_amount(stake_in.amount, fee_in=stake_in.network_fee, fee_out=fee_out)
+    pieces = [(stake_in.user, amount, "refund", ""), (None, stake_in.amount - amount, "sweep", Account.House.FEES)]
+    return wallet_gateway(stake_in.gateway).transfer([
+        Movement(user=user, direction=GatewayTransfer.Direction.OUT, amount=piece, purpose=purpose,
+                 reference_type="challenge", reference_id=challenge.pk, idempotency_key=f"{key}:{purpose}",
+                 platform_account=platform_account)
+        for user, piece, purpose, platform_account in pieces if piece], actor=actor)
+
+
+def challenges_expire(*, now: Any = None) -> int:
+    """Expire every challenge still ``open`` or ``escrow_pending`` at its event's start, refunding
+    what is held (an ``escrow_pending`` stake is refunded when it confirms). Safe to run twice and
+    on several workers: each challenge is claimed under its row lock, skipping those taken."""
+    now = now or timezone.now()
+    ids = list(Challenge.objects.filter(_started(now), status__in=[Challenge.Status.OPEN,
+                                                                    Challenge.Status.ESCROW_PENDING])
+               .order_by("pk").values_list("pk", flat=True)[:1000])
+    return sum(_expire_one(challenge_id, now=now) for challenge_id in ids)
+
+
+@retried_on_conflict
+def _expire_one(challenge_id: int, *, now: Any) -> bool:
+    actor = Actor.system("challenges_expire")
+    with transaction.atomic():
+        challenge = (Challenge.objects.select_for_update(skip_locked=True, of=("self",)).select_related("event")
+                     .filter(pk=challenge_id, status__in=[Challenge.Status.OPEN, Challenge.Status.ESCROW_PENDING])
+                     .first())
+        if challenge is None or not _event_started(challenge.event, now):
+            return False
+        before = challenge.status
+        challenge.status = Challenge.Status.EXPIRED
+        challenge.save(update_fields=["status"])
+        if before == Challenge.Status.OPEN:
+            _refund(challenge, party=CREATOR, actor=actor)
+        _audit(challenge, actor=actor, action="challenge.expire", before=before)
+        challenge_news(challenge)
+    return True
+
+
+# --- gateway confirmations -------------------------------------------------------------------------
+
+def challenge_transfer_decided(moved: GatewayTransfer) -> None:
+    """A challenge's external transfer was confirmed or failed (registered with the gateways from
+    BettingConfig.ready; runs in the confirming transaction). A stake moves the challenge on; a
+    stake confirmed after the challenge ended is refunded, never lost; a failed movement out of the
+    vault is asked for again."""
+    actor = Actor.system("gateway_confirmation")
+    challenge = (Challenge.objects.select_for_update(of=("self",)).select_related("event")
+                 .get(pk=int(moved.reference_id)))
+    before = challenge.status
+    confirmed = moved.status == GatewayTransfer.Status.CONFIRMED
+    if moved.direction == GatewayTransfer.Direction.OUT:
+        if not confirmed:
+            gateway_transfer_retry(moved, actor=actor)
+        return
+    if moved.user_id == challenge.creator_id:
+        _creator_stake_decided(challenge, confirmed=confirmed, actor=actor)
+    elif challenge.status == Challenge.Status.MATCHING and moved.user_id == challenge.acceptor_id:
+        _acceptor_stake_decided(challenge, confirmed=confirmed, actor=actor)
+    elif confirmed:  # a stake of nobody's side any more: it goes back
+        _give_back(challenge, moved, key=moved.idempotency_key, actor=actor)
+    if challenge.status != before:
+        _audit(challenge, actor=actor, action="challenge.confirm", before=before, tx_id=moved.tx_id,
+               transfer=moved.status)
+        challenge_news(challenge)
+
+
+def _creator_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Actor) -> None:
+    if challenge.status == Challenge.Status.ESCROW_PENDING:
+        if not confirmed:
+            challenge.status, challenge.status_reason = Challenge.Status.FAILED, "The stake did not reach escrow."
+        elif _event_started(challenge.event):
+            challenge.status = Challenge.Status.EXPIRED
+        else:
+            challenge.status = Challenge.Status.OPEN
+        challenge.save(update_fields=["status", "status_reason"])
+        if challenge.status == Challenge.Status.EXPIRED:
+            _refund(challenge, party=CREATOR, actor=actor)
+    elif confirmed:  # expired (or cancelled) while the stake was on its way
+        _refund(challenge, party=CREATOR, actor=actor)
+
+
+def _acceptor_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Actor) -> None:
+    if confirmed:
+        challenge.status, challenge.matched_at = Challenge.Status.MATCHED, timezone.now()
+        challenge.save(update_fields=["status", "matched_at"])
+        return
+    # open again for anyone, unless the event has started meanwhile
+    challenge.acceptor, challenge.acceptor_funding = None, ""
+    challenge.status = Challenge.Status.EXPIRED if _event_started(challenge.event) else Challenge.Status.OPEN
+    challenge.save(update_fields=["acceptor", "acceptor_funding", "status"])
+    if challenge.status == Challenge.Status.EXPIRED:
+        _refund(challenge, party=CREATOR, actor=actor)

@@ -1,0 +1,289 @@
+"""Wallet gateways: one interface over the places a challenge's money can come from and go to
+(DESIGN.md "Peer-to-peer challenges and wallet gateways").
+
+The internal gateway is the ledger: a movement is a ledger transfer, confirmed in the caller's
+transaction. The external gateway is the simulated external wallet service (wallet/external.py):
+a movement is recorded as pending, and a Celery task confirms or fails it later. Callers treat
+both alike: ``transfer`` takes a batch of movements and returns one ``GatewayTransfer`` each; when a
+pending one is decided, the handler registered for its ``reference_type`` is called in the
+deciding transaction (the betting app registers the challenge handler from its AppConfig).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import Actor
+from ledger.models import Account, Transfer
+from ledger.services import TransferSpec, house_account, transfers_create
+from oddslab.db import insert_rows, retried_on_conflict
+from oddslab.errors import IdempotencyConflict, InvalidInput, NotFound
+from wallet import external
+from wallet.models import Gateway, GatewayTransfer
+from wallet.selectors import wallet_balance
+from wallet.services import wallet_open
+
+PURPOSES = ("stake", "payout", "refund", "fee", "sweep")
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One movement into (``in``) or out of (``out``) the escrow vault of a gateway."""
+
+    user: Any | None  # the player, or None for the platform's own pocket on that side
+    direction: str  # GatewayTransfer.Direction: "in" | "out"
+    amount: Decimal
+    purpose: str  # one of PURPOSES
+    reference_type: str  # "challenge"
+    reference_id: Any
+    idempotency_key: str  # unique per movement; asked again, the first GatewayTransfer is returned
+    platform_account: str = ""  # user None on the internal side: the ledger house account code ("fees")
+
+
+class WalletGateway(Protocol):
+    name: str
+
+    def balance(self, *, user: Any) -> Decimal: ...
+
+    def escrow_balance(self) -> Decimal: ...
+
+    def transfer(self, movements: list[Movement], *, actor: Actor) -> list[GatewayTransfer]: ...
+
+    def status(self, *, tx_id: str) -> GatewayTransfer: ...
+
+
+_handlers: dict[str, Callable[[GatewayTransfer], None]] = {}
+
+
+def gateway_handler_register(reference_type: str, handler: Callable[[GatewayTransfer], None]) -> None:
+    """Call ``handler(transfer)`` when a pending transfer for ``reference_type`` is confirmed or failed."""
+    _handlers[reference_type] = handler
+
+
+def gateway_transfer_decided(transfer: GatewayTransfer) -> None:
+    """Hand a transfer that has just been confirmed or failed to its reference's handler."""
+    handler = _handlers.get(transfer.reference_type)
+    if handler is not None:
+        handler(transfer)
+
+
+def gateway_transfer_retry(failed: GatewayTransfer, *, actor: Actor) -> GatewayTransfer:
+    """Ask again for a movement that failed (a payout or refund out of the vault must never stay
+    undone), under the next key of its series: ``key``, ``key#2``, ``key#3`` ..."""
+    base, _, attempt = failed.idempotency_key.partition("#")
+    movement = Movement(user=failed.user, direction=failed.direction, amount=failed.amount,
+                        purpose=failed.purpose, reference_type=failed.reference_type,
+                        reference_id=failed.reference_id, idempotency_key=f"{base}#{int(attempt or 1) + 1}",
+                        platform_account=failed.platform_account)
+    return wallet_gateway(failed.gateway).transfer([movement], actor=actor)[0]
+
+
+def wallet_gateway(name: str) -> WalletGateway:
+    """The gateway called ``name``, or 400 ``invalid_funding``."""
+    gateway = _GATEWAYS.get(name) if isinstance(name, str) else None
+    if gateway is None:
+        raise InvalidInput('funding must be "internal" or "external".', code="invalid_funding",
+                           details={"field": "funding", "allowed": list(_GATEWAYS)})
+    return gateway
+
+
+def movements_check(movements: list[Movement]) -> None:
+    for movement in movements:
+        if movement.direction not in GatewayTransfer.Direction.values or movement.purpose not in PURPOSES:
+            raise ValueError(f"not a movement: {movement}")
+
+
+def transfers_earlier(movements: list[Movement]) -> dict[str, GatewayTransfer]:
+    """The transfers already made for these movements' keys; a key reused for another movement is a conflict."""
+    earlier = {t.idempotency_key: t for t in GatewayTransfer.objects.filter(
+        idempotency_key__in=[m.idempotency_key for m in movements])}
+    for movement in movements:
+        first = earlier.get(movement.idempotency_key)
+        if first is not None and (first.amount != movement.amount or first.direction != movement.direction
+                                  or first.user_id != getattr(movement.user, "pk", None)):
+            raise IdempotencyConflict(details={"idempotency_key": movement.idempotency_key,
+                                               "gateway_transfer_id": first.pk})
+    return earlier
+
+
+def gateway_transfer_row(movement: Movement, *, gateway: str, status: str, tx_id: str) -> GatewayTransfer:
+    return GatewayTransfer(
+        gateway=gateway, direction=movement.direction, user=movement.user,
+        platform_account=movement.platform_account, amount=movement.amount, network_fee=Decimal("0.00"),
+        status=status, tx_id=tx_id, reference_type=movement.reference_type,
+        reference_id=str(movement.reference_id), purpose=movement.purpose,
+        idempotency_key=movement.idempotency_key,
+        confirmed_at=timezone.now() if status == GatewayTransfer.Status.CONFIRMED else None)
+
+
+# The ledger transfer kind of each purpose.
+KIND = {"stake": Transfer.Kind.ESCROW_HOLD, "payout": Transfer.Kind.P2P_PAYOUT,
+        "refund": Transfer.Kind.P2P_REFUND, "fee": Transfer.Kind.P2P_FEE,
+        "sweep": Transfer.Kind.ESCROW_RELEASE}
+
+
+class InternalGateway:
+    """The platform wallet: movements are ledger transfers between a player's wallet (or a house
+    account) and the house escrow, written and confirmed in the caller's transaction."""
+
+    name = Gateway.INTERNAL
+
+    def balance(self, *, user: Any) -> Decimal:
+        return wallet_balance(user=user).balance
+
+    def escrow_balance(self) -> Decimal:
+        return house_account(Account.House.ESCROW).balance
+
+    def transfer(self, movements: list[Movement], *, actor: Actor) -> list[GatewayTransfer]:
+        """Write every new movement's ledger transfer at once (``insufficient_funds`` writes none);
+        a movement whose key was seen before gets its first transfer back."""
+        movements_check(movements)
+        earlier = transfers_earlier(movements)
+        new = [m for m in movements if m.idempotency_key not in earlier]
+        if new:
+            escrow = house_account(Account.House.ESCROW)
+            wallets = _wallets_of({m.user for m in new if m.user is not None})
+            specs = []
+            for movement in new:
+                other = (wallets[movement.user.pk] if movement.user is not None
+                         else house_account(movement.platform_account))
+                debit, credit = (other, escrow) if movement.direction == GatewayTransfer.Direction.IN \
+                    else (escrow, other)
+                specs.append(TransferSpec(
+                    debit=debit, credit=credit, amount=movement.amount, kind=KIND[movement.purpose],
+                    reference_type=movement.reference_type, reference_id=movement.reference_id,
+                    idempotency_key=f"gateway:{movement.idempotency_key}", created_by=actor.user))
+            ledger_rows = transfers_create(specs)
+            rows = [gateway_transfer_row(m, gateway=self.name, status=GatewayTransfer.Status.CONFIRMED,
+                                         tx_id=t.reference) for m, t in zip(new, ledger_rows, strict=True)]
+            insert_rows(rows)
+            earlier.update({row.idempotency_key: row for row in rows})
+        return [earlier[m.idempotency_key] for m in movements]
+
+    def status(self, *, tx_id: str) -> GatewayTransfer:
+        return _transfer_of(self.name, tx_id)
+
+
+def _wallets_of(users: set[Any]) -> dict[int, Account]:
+    """Each player's wallet by user id, in one read (a settlement batch pays thousands), opened if new."""
+    found = {a.owner_id: a for a in Account.objects.filter(owner__in=[u.pk for u in users],
+                                                           kind=Account.Kind.PLAYER)}
+    for user in users:
+        if user.pk not in found:
+            found[user.pk] = wallet_open(user=user)
+    return found
+
+
+def _transfer_of(gateway: str, tx_id: str) -> GatewayTransfer:
+    found = GatewayTransfer.objects.filter(gateway=gateway, tx_id=tx_id).first()
+    if found is None:
+        raise NotFound("No such gateway transfer.", details={"tx_id": tx_id})
+    return found
+
+
+class ExternalGateway:
+    """The simulated external wallet: a movement is a transaction between the player's address (or
+    the platform's treasury) and the platform's escrow vault there, recorded as pending and decided
+    later by ``external_transfer_confirm`` (task ``wallet.tasks.external_confirm_task``)."""
+
+    name = Gateway.EXTERNAL
+
+    def balance(self, *, user: Any) -> Decimal:
+        account = external.external_account_of(user=user)
+        return account.balance if account else Decimal("0.00")
+
+    def escrow_balance(self) -> Decimal:
+        return external.platform_address(external.ESCROW_ADDRESS).balance
+
+    def transfer(self, movements: list[Movement], *, actor: Actor) -> list[GatewayTransfer]:
+        """Record each new movement as one pending external transaction and one pending transfer,
+        and queue its confirmation after commit; nothing moves yet."""
+        movements_check(movements)
+        earlier = transfers_earlier(movements)
+        new = [m for m in movements if m.idempotency_key not in earlier]
+        if new:
+            vault = external.platform_address(external.ESCROW_ADDRESS)
+            treasury = external.platform_address(external.TREASURY_ADDRESS)
+            orders = []
+            for movement in new:
+                other = (external.external_account_require(user=movement.user) if movement.user is not None
+                         else treasury)
+                source, destination = (other, vault) if movement.direction == GatewayTransfer.Direction.IN \
+                    else (vault, other)
+                orders.append(external.Order(source=source, destination=destination, amount=movement.amount,
+                                             idempotency_key=movement.idempotency_key))
+            submitted = external.external_transactions_submit(orders)
+            rows = [gateway_transfer_row(m, gateway=self.name, status=GatewayTransfer.Status.PENDING,
+                                         tx_id=tx.tx_id) for m, tx in zip(new, submitted, strict=True)]
+            insert_rows(rows)
+            earlier.update({row.idempotency_key: row for row in rows})
+            countdown = external.confirm_seconds()
+            for tx in submitted:
+                _confirm_queue(tx.tx_id, countdown)
+        return [earlier[m.idempotency_key] for m in movements]
+
+    def status(self, *, tx_id: str) -> GatewayTransfer:
+        return _transfer_of(self.name, tx_id)
+
+
+def _confirm_queue(tx_id: str, countdown: float) -> None:
+    # By name: the tasks module imports this one. robust: with the broker down the transfer stays
+    # pending, logged, and the beat sweep confirms it.
+    transaction.on_commit(lambda: current_app.send_task(CONFIRM_TASK, args=[tx_id], countdown=countdown),
+                          robust=True)
+
+
+CONFIRM_TASK = "wallet.tasks.external_confirm_task"
+
+
+@retried_on_conflict
+def external_transfer_confirm(*, tx_id: str, draw: external.Draw = random.random) -> GatewayTransfer | None:
+    """Decide a pending external transaction (confirmed, or failed: ``draw() < FAILURE_RATE``), then
+    in the same transaction: its GatewayTransfer follows, the ledger mirrors what moved (vault in:
+    external_clearing → escrow_external; out: the reverse; the network fee: external_clearing →
+    network_fees) and the reference's handler runs. A second or late delivery changes nothing."""
+    with transaction.atomic():
+        tx = external.external_transaction_decide(tx_id=tx_id, draw=draw)
+        if tx is None:
+            return None
+        moved = GatewayTransfer.objects.select_for_update().get(gateway=Gateway.EXTERNAL, tx_id=tx_id)
+        moved.status, moved.network_fee = tx.status, tx.network_fee
+        moved.confirmed_at, moved.failure_reason = tx.confirmed_at, tx.failure_reason
+        moved.save(update_fields=["status", "network_fee", "confirmed_at", "failure_reason"])
+        if moved.status == GatewayTransfer.Status.CONFIRMED:
+            _mirror(moved)
+        gateway_transfer_decided(moved)
+    return moved
+
+
+def _mirror(moved: GatewayTransfer) -> None:
+    vault = house_account(Account.House.ESCROW_EXTERNAL)
+    clearing = house_account(Account.House.EXTERNAL_CLEARING)
+    debit, credit = (clearing, vault) if moved.direction == GatewayTransfer.Direction.IN else (vault, clearing)
+    common = {"reference_type": moved.reference_type, "reference_id": moved.reference_id,
+              "metadata": {"tx_id": moved.tx_id}}
+    specs = [TransferSpec(debit=debit, credit=credit, amount=moved.amount, kind=KIND[moved.purpose],
+                          idempotency_key=f"external:{moved.tx_id}", **common)]
+    if moved.network_fee:
+        specs.append(TransferSpec(debit=clearing, credit=house_account(Account.House.NETWORK_FEES),
+                                  amount=moved.network_fee, kind=Transfer.Kind.NETWORK_FEE,
+                                  idempotency_key=f"external:{moved.tx_id}:fee", **common))
+    transfers_create(specs)
+
+
+def external_confirm_sweep(*, now: Any = None) -> int:
+    """Confirm every external transaction overdue by the sweep's grace (a lost or late task), so no
+    money is stranded pending; the number decided now."""
+    return sum(external_transfer_confirm(tx_id=tx_id) is not None
+               for tx_id in external.external_transactions_overdue(now=now))
+
+
+_GATEWAYS: dict[str, WalletGateway] = {Gateway.INTERNAL: InternalGateway(), Gateway.EXTERNAL: ExternalGateway()}
