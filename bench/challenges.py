@@ -508,21 +508,25 @@ def main() -> None:
     command = shlex.join([os.path.relpath(sys.executable, common.ROOT), *sys.argv])
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT, capture_output=True,
                               text=True).stdout.strip()
-    print(f"$ {command}\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, code {revision}")
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=common.ROOT,
+                           capture_output=True, text=True).stdout.splitlines()
+    print(f"$ {command}\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, code {revision}"
+          + (f" + uncommitted changes in {len(dirty)} files" if dirty else ""))
     server_url, redis_url = common.server_urls()
-    database_url = common.recreate_database(server_url, DATABASE)
-    env = common.bench_env(database_url, redis_url, DATABASE_POOL_MIN_SIZE="2")
-    host = urlsplit(database_url)
-    print(f"database {DATABASE} on {host.hostname or 'the embedded server'} (dropped and re-created), migrating ...")
-    common.migrate(env)
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.db import connection
-
     figures: dict[str, Any] = {"command": command}
     if "http" in parts:
+        database_url = common.recreate_database(server_url, DATABASE)
+        env = common.bench_env(database_url, redis_url, DATABASE_POOL_MIN_SIZE="2")
+        host = urlsplit(database_url)
+        print(f"database {DATABASE} on {host.hostname or 'the embedded server'} (dropped and re-created), "
+              "migrating ...")
+        common.migrate(env)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        from django.db import connection
+
         t = time.monotonic()
         data = setup_players()
         connection.close()
