@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from betting.models import Bet, BetLeg
+from betting.challenge_settlement import VOIDABLE, challenge_void
+from betting.models import Bet, BetLeg, Challenge, EscrowAudit
 from betting.settlement import bet_settle_manual
 from oddslab.admin_tools import ObjectAction, ReadOnlyAdmin, ReadOnlyInline, ServiceActionsAdmin
 
@@ -36,3 +37,36 @@ class BetAdmin(ServiceActionsAdmin, ReadOnlyAdmin):
         ObjectAction("settle", "Settle by hand", "betting.settle_bet", _settle, form=SettleForm,
                      offered=lambda bet: bet.status == Bet.Status.ACCEPTED),
     )
+
+
+class VoidForm(forms.Form):
+    # The service refuses a void without a reason (reason_required).
+    reason = forms.CharField(max_length=200, required=False, widget=forms.TextInput(attrs={"size": 60}),
+                             help_text="Each party whose stake escrow holds is refunded, as for a cancelled event.")
+
+
+def _void(challenge, data, actor):
+    done = challenge_void(challenge_id=challenge.pk, reason=data["reason"], actor=actor)
+    return f"Challenge CH-{done.pk} is void; the stakes held are on their way back."
+
+
+@admin.register(Challenge)
+class ChallengeAdmin(ServiceActionsAdmin, ReadOnlyAdmin):
+    list_display = ["id", "event", "creator", "acceptor", "stake", "creator_funding", "acceptor_funding", "status",
+                    "result", "winner", "payout", "fee", "created_at", "settled_at"]
+    list_filter = ["status", "result", "creator_funding", "acceptor_funding", "stat"]
+    search_fields = ["=id", "=event__id", "creator__username", "acceptor__username"]
+    list_select_related = ["event", "creator", "acceptor", "winner"]
+    date_hierarchy = "created_at"
+    object_actions = (
+        ObjectAction("void", "Void with reason", "betting.settle_bet", _void, form=VoidForm,
+                     offered=lambda challenge: challenge.status in VOIDABLE),
+    )
+
+
+@admin.register(EscrowAudit)
+class EscrowAuditAdmin(ReadOnlyAdmin):
+    list_display = ["checked_at", "ok", "vault_internal", "expected_internal", "vault_external", "expected_external",
+                    "mirror_external"]
+    list_filter = ["ok"]
+    date_hierarchy = "checked_at"

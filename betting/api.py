@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from audit.context import Actor
 from audit.exports import csv_stream, served_async
 from betting import reports, selectors
+from betting.escrow_audit import escrow_audit_run
 from betting.models import Bet, BettorStats
 from betting.services import bet_place, bet_validate
 from betting.settlement import bet_settle_manual
@@ -171,16 +172,32 @@ class EventSettlementApi(APIView):
 class GgrReportApi(APIView):
     permission_classes = [permission("betting.view_bet")]
 
+    MONEY = ("total_staked", "total_paid_out", "ggr", "margin")
+    PRODUCT = inline_serializer("GgrProduct", {
+        "staked": serializers.CharField(), "paid_out": serializers.CharField(), "ggr": serializers.CharField(),
+        "margin": serializers.CharField(allow_null=True)})
+
     @extend_schema(parameters=PERIOD, responses={200: inline_serializer("Ggr", {
                        "period": serializers.DictField(), "total_staked": serializers.CharField(),
                        "total_paid_out": serializers.CharField(), "ggr": serializers.CharField(),
                        "margin": serializers.CharField(allow_null=True),
-                       "bets_settled": serializers.IntegerField()}),
+                       "bets_settled": serializers.IntegerField(), "challenges_settled": serializers.IntegerField(),
+                       "products": inline_serializer("GgrProducts", {"sports": PRODUCT, "casino": PRODUCT,
+                                                                     "p2p": PRODUCT}),
+                       "total": inline_serializer("GgrTotal", {
+                           "ggr": serializers.CharField(), "bonuses": serializers.CharField(),
+                           "commissions": serializers.CharField(), "net_revenue": serializers.CharField()})}),
                        **errors(r400="invalid_date", r403="forbidden")})
     def get(self, request):
         report = reports.ggr_report(start=request.query_params.get("start"), end=request.query_params.get("end"))
-        return Response({**report, **{k: None if report[k] is None else str(report[k])
-                                      for k in ("total_staked", "total_paid_out", "ggr", "margin")}})
+        return Response({**report, **{k: _text(report[k]) for k in self.MONEY},
+                         "products": {name: {k: _text(v) for k, v in figures.items()}
+                                      for name, figures in report["products"].items()},
+                         "total": {k: _text(v) for k, v in report["total"].items()}})
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 class LiabilityReportApi(APIView):
@@ -218,11 +235,12 @@ class LiabilityReportApi(APIView):
 
 
 class ExportApi(APIView):
-    """bets.csv, ledger.csv and settlements.csv, streamed, filtered by start/end (UTC days)."""
+    """bets.csv, challenges.csv, ledger.csv and settlements.csv, streamed, filtered by start/end (UTC days)."""
 
     permission_classes = [permission("betting.export_reports")]
     EXPORTS = {
         "bets": (reports.BET_COLUMNS, reports.bet_export_rows, reports.bet_row),
+        "challenges": (reports.CHALLENGE_COLUMNS, reports.challenge_export_rows, reports.challenge_row),
         "ledger": (reports.LEDGER_COLUMNS, reports.ledger_export_rows, reports.ledger_row),
         "settlements": (reports.SETTLEMENT_COLUMNS, reports.settlement_export_rows, reports.settlement_row),
     }
@@ -237,8 +255,6 @@ class ExportApi(APIView):
         records = rows(start=params.get("start"), end=params.get("end"))
         return csv_stream(filename=f"{self.export_name}.csv", header=header, rows=records, row=row,
                           asynchronous=served_async(request))
-
-
 
 
 class SettledSerializer(serializers.Serializer):
@@ -300,3 +316,27 @@ class LeaderboardApi(APIView):
         board = selectors.leaderboard(period=request.query_params.get("period"),
                                       product=request.query_params.get("product"))
         return Response(LeaderboardSerializer(board).data)
+
+
+class EscrowAuditApi(APIView):
+    """The liquidity audit, run now and recorded like the scheduled run (so a mismatch found here stops
+    payouts and alerts compliance the same way); ``difference`` is vault − expected per side."""
+
+    permission_classes = [permission("betting.view_escrowaudit")]
+    SIDES = inline_serializer("EscrowSides", {"internal": serializers.CharField(),
+                                              "external": serializers.CharField()})
+
+    @extend_schema(responses={200: inline_serializer("EscrowAudit", {
+        "ok": serializers.BooleanField(), "vault_balance": SIDES, "expected": SIDES, "difference": SIDES,
+        "ledger_mirror_external": serializers.CharField(), "problems": serializers.ListField(
+            child=serializers.CharField()), "checked_at": serializers.DateTimeField()}),
+        **errors(r403="forbidden")})
+    def get(self, request):
+        run = escrow_audit_run()
+        return Response({
+            "ok": run.ok,
+            "vault_balance": {"internal": str(run.vault_internal), "external": str(run.vault_external)},
+            "expected": {"internal": str(run.expected_internal), "external": str(run.expected_external)},
+            "difference": {"internal": str(run.difference_internal), "external": str(run.difference_external)},
+            "ledger_mirror_external": str(run.mirror_external), "problems": run.problems,
+            "checked_at": run.checked_at})

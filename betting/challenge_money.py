@@ -10,7 +10,11 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from ledger.models import Account
 from ledger.money import floor_cent
+from wallet.external import network_fee
+from wallet.gateways import Movement
+from wallet.models import Gateway, GatewayTransfer
 
 ZERO = Decimal("0.00")
 
@@ -31,3 +35,17 @@ def refund_amount(stake: Decimal, *, fee_in: Decimal = ZERO, fee_out: Decimal = 
     """What a party gets back of a stake (cancelled, expired, void): the stake minus the network
     fees of its own transfers in and out (0.00 on the internal wallet); never below zero."""
     return max(stake - fee_in - fee_out, ZERO)
+
+
+def refund_movements(challenge_id: int, stake_in: GatewayTransfer, *, key: str) -> list[Movement]:
+    """The movements that give the stake of ``stake_in`` back to its player, less the network fees of
+    its transfers in and out; what those fees leave in the vault goes to the platform's treasury (a
+    sweep), so the vault holds exactly the stakes of live challenges. Keys ``{key}:refund`` and
+    ``{key}:sweep``; a zero piece is left out."""
+    fee_out = network_fee() if stake_in.gateway == Gateway.EXTERNAL else ZERO
+    amount = refund_amount(stake_in.amount, fee_in=stake_in.network_fee, fee_out=fee_out)
+    pieces = [(stake_in.user, amount, "refund", ""), (None, stake_in.amount - amount, "sweep", Account.House.FEES)]
+    return [Movement(user=user, direction=GatewayTransfer.Direction.OUT, amount=piece, purpose=purpose,
+                     reference_type="challenge", reference_id=challenge_id, idempotency_key=f"{key}:{purpose}",
+                     platform_account=platform_account)
+            for user, piece, purpose, platform_account in pieces if piece]

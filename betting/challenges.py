@@ -22,10 +22,11 @@ from django.utils import timezone
 from audit.context import Actor, role_of
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
-from betting.challenge_money import refund_amount
+from betting.challenge_money import refund_movements
+from betting.challenge_settlement import pot_top_up_decided
 from betting.models import Challenge
+from betting.news import challenge_message
 from betting.slips import outcome_available
-from ledger.models import Account
 from ledger.services import money_validate
 from oddslab import live
 from oddslab.db import retried_on_conflict
@@ -35,9 +36,8 @@ from oddslab.events.models import Event, Outcome, Player
 from oddslab.query import BIGINT_MAX
 from risk.limits import limits_for, restriction_of
 from risk.rules import player_gate
-from wallet.external import network_fee
 from wallet.gateways import Movement, gateway_transfer_retry, wallet_gateway
-from wallet.models import Gateway, GatewayTransfer
+from wallet.models import GatewayTransfer
 from wallet.services import wallet_lock
 
 MIN_STAKE = Decimal("1.00")
@@ -48,8 +48,7 @@ STAFF_VIEW = "betting.view_bet"  # staff who see every bet see every challenge
 
 def challenge_news(challenge: Challenge) -> None:
     """``{"type": "challenge", ...}`` to each party's /ws/v1/me, after commit."""
-    message = {"type": "challenge", "challenge_id": challenge.pk, "status": challenge.status,
-               "result": challenge.result}
+    message = challenge_message(challenge)
     live.to_users([(user_id, message) for user_id in (challenge.creator_id, challenge.acceptor_id) if user_id])
 
 
@@ -296,17 +295,8 @@ def _refund(challenge: Challenge, *, party: str, actor: Actor) -> list[GatewayTr
 
 
 def _give_back(challenge: Challenge, stake_in: GatewayTransfer, *, key: str, actor: Actor) -> list[GatewayTransfer]:
-    """The stake of ``stake_in`` back to its player, less the network fees of its transfers in and
-    out; what those fees leave in the vault goes to the platform's treasury (a sweep), so the vault
-    holds exactly the stakes of live challenges."""
-    fee_out = network_fee() if stake_in.gateway == Gateway.EXTERNAL else Decimal("0.00")
-    amount = refund_amount(stake_in.amount, fee_in=stake_in.network_fee, fee_out=fee_out)
-    pieces = [(stake_in.user, amount, "refund", ""), (None, stake_in.amount - amount, "sweep", Account.House.FEES)]
-    return wallet_gateway(stake_in.gateway).transfer([
-        Movement(user=user, direction=GatewayTransfer.Direction.OUT, amount=piece, purpose=purpose,
-                 reference_type="challenge", reference_id=challenge.pk, idempotency_key=f"{key}:{purpose}",
-                 platform_account=platform_account)
-        for user, piece, purpose, platform_account in pieces if piece], actor=actor)
+    """The stake of ``stake_in`` back to its player (see ``refund_movements``)."""
+    return wallet_gateway(stake_in.gateway).transfer(refund_movements(challenge.pk, stake_in, key=key), actor=actor)
 
 
 def challenges_expire(*, now: Any = None) -> int:
@@ -354,6 +344,9 @@ def challenge_transfer_decided(moved: GatewayTransfer) -> None:
     if moved.direction == GatewayTransfer.Direction.OUT:
         if not confirmed:
             gateway_transfer_retry(moved, actor=actor)
+        return
+    if moved.purpose != "stake":  # the platform's part of a settled pot reaching the winner's vault
+        pot_top_up_decided(moved, challenge=challenge, actor=actor)
         return
     if moved.user_id == challenge.creator_id:
         _creator_stake_decided(challenge, confirmed=confirmed, actor=actor)

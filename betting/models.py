@@ -240,3 +240,33 @@ class BettorStats(models.Model):
     @property
     def profit(self):
         return self.returned - self.staked
+
+
+class EscrowAudit(models.Model):
+    """One run of the liquidity audit (betting/escrow_audit.py): what each escrow vault holds as its
+    gateway reports it against what the platform's books say it must hold. A mismatch stops payouts."""
+
+    checked_at = models.DateTimeField(db_index=True)
+    ok = models.BooleanField()
+    vault_internal = models.DecimalField(**MONEY)
+    vault_external = models.DecimalField(**MONEY)
+    expected_internal = models.DecimalField(**MONEY)
+    expected_external = models.DecimalField(**MONEY)
+    # The ledger's mirror of the external vault (house escrow_external), which must equal it.
+    mirror_external = models.DecimalField(**MONEY)
+    problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        verbose_name = "escrow audit"
+
+    def __str__(self) -> str:
+        return f"{self.checked_at:%Y-%m-%d %H:%M:%S} {'ok' if self.ok else 'MISMATCH'}"
+
+    @property
+    def difference_internal(self):
+        return self.vault_internal - self.expected_internal
+
+    @property
+    def difference_external(self):
+        return self.vault_external - self.expected_external

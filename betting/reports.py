@@ -1,4 +1,4 @@
-"""Settlement and GGR reports, and the streamed CSV exports of bets, ledger and settlements."""
+"""Settlement and GGR reports, and the streamed CSV exports of bets, challenges, ledger and settlements."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from audit.selectors import day_bounds
-from betting.models import Bet, BetLeg
+from betting.models import Bet, BetLeg, Challenge
 from betting.slips import odds_text
 from ledger.models import Transfer, format_entry_number
 from oddslab.errors import NotFound
@@ -84,20 +84,37 @@ def ggr_by_day(*, first: date, last: date) -> list[dict[str, Any]]:
     return days
 
 
+def _margin(ggr: Decimal, staked: Decimal) -> Decimal | None:
+    return None if not staked else (ggr / staked).quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
+
+
+def _product(staked: Decimal, paid_out: Decimal) -> dict[str, Any]:
+    ggr = staked - paid_out
+    return {"staked": staked, "paid_out": paid_out, "ggr": ggr, "margin": _margin(ggr, staked)}
+
+
 def ggr_report(*, start: str | None, end: str | None) -> dict[str, Any]:
-    """Gross gaming revenue of the bets settled in [start, end] (UTC days): staked − paid out."""
-    first, after_last = day_bounds(start, end)
-    bets = Bet.objects.filter(status=Bet.Status.SETTLED)
-    if first:
-        bets = bets.filter(settled_at__gte=first)
-    if after_last:
-        bets = bets.filter(settled_at__lt=after_last)
+    """Gross gaming revenue of what settled in [start, end] (UTC days): staked − paid out.
+
+    The top-level figures are the sportsbook's (as before); ``products`` splits them by product: P2P
+    staked is both parties' stakes of the settled challenges, its GGR their fees (a void challenge
+    refunds and never settles). The casino, bonuses and commissions do not exist yet: zeros.
+    """
+    bets = _between(Bet.objects.filter(status=Bet.Status.SETTLED), "settled_at", start, end)
     totals = _totals(bets)
-    margin = (None if not totals["total_staked"] else
-              (totals["ggr"] / totals["total_staked"]).quantize(Decimal("0.0001"), ROUND_HALF_EVEN))
+    challenges = _between(Challenge.objects.filter(status=Challenge.Status.SETTLED), "settled_at", start, end)
+    p2p = challenges.aggregate(stakes=Sum("stake"), paid=Sum("payout"), n=Count("id"))
+    products = {"sports": _product(totals["total_staked"], totals["total_paid_out"]),
+                "casino": _product(ZERO, ZERO),
+                "p2p": _product(2 * (p2p["stakes"] or ZERO), p2p["paid"] or ZERO)}
+    ggr = sum((product["ggr"] for product in products.values()), ZERO)
+    bonuses = commissions = ZERO
     return {"period": {"start": start, "end": end}, "total_staked": totals["total_staked"],
-            "total_paid_out": totals["total_paid_out"], "ggr": totals["ggr"], "margin": margin,
-            "bets_settled": totals["bets_processed"]}
+            "total_paid_out": totals["total_paid_out"], "ggr": totals["ggr"],
+            "margin": _margin(totals["ggr"], totals["total_staked"]),
+            "bets_settled": totals["bets_processed"], "challenges_settled": p2p["n"], "products": products,
+            "total": {"ggr": ggr, "bonuses": bonuses, "commissions": commissions,
+                      "net_revenue": ggr - bonuses - commissions}}
 
 
 def _between(records: QuerySet, field: str, start: str | None, end: str | None) -> QuerySet:
@@ -142,6 +159,35 @@ def settlement_export_rows(*, start: str | None, end: str | None):
 def settlement_row(bet: Bet) -> list[Any]:
     return [bet.ticket_number, bet.pk, bet.player.username, _iso(bet.settled_at), bet.result, bet.stake,
             bet.payout, bet.stake - bet.payout, ";".join(str(leg.event_id) for leg in bet.legs.all())]
+
+
+CHALLENGE_COLUMNS = ["challenge_id", "event_id", "creator", "acceptor", "selection", "stake", "pot",
+                     "creator_funding", "acceptor_funding", "status", "result", "winner", "fee", "payout",
+                     "status_reason", "created_at", "matched_at", "settled_at"]
+
+
+def challenge_export_rows(*, start: str | None, end: str | None):
+    """Challenges created in the period, every status."""
+    challenges = _between(Challenge.objects.select_related("creator", "acceptor", "winner"),
+                          "created_at", start, end)
+    return challenges.order_by("pk").iterator(chunk_size=2000)
+
+
+def challenge_selection(challenge: Challenge) -> str:
+    """``outcome:17``, or ``player:5 points over 20.5``."""
+    if challenge.outcome_id is not None:
+        return f"outcome:{challenge.outcome_id}"
+    return f"player:{challenge.player_id} {challenge.stat} {challenge.side} {challenge.line}"
+
+
+def challenge_row(c: Challenge) -> list[Any]:
+    def name(user) -> str:
+        return user.username if user else ""
+
+    return [c.pk, c.event_id, name(c.creator), name(c.acceptor), challenge_selection(c), c.stake, c.pot,
+            c.creator_funding, c.acceptor_funding, c.status, c.result or "", name(c.winner),
+            "" if c.fee is None else c.fee, "" if c.payout is None else c.payout, c.status_reason,
+            _iso(c.created_at), _iso(c.matched_at), _iso(c.settled_at)]
 
 
 LEDGER_COLUMNS = ["entry_number", "created_at", "kind", "amount", "debit_account", "credit_account",

@@ -1,9 +1,12 @@
 from celery import shared_task
 from django.conf import settings
 
+from betting.challenge_settlement import challenge_events_pending, challenges_settle
 from betting.challenges import challenges_expire
+from betting.escrow_audit import escrow_audit_run
 from betting.services import bet_decide, bets_pending_sweep
 from betting.settlement import markets_pending_settlement, markets_settle
+from oddslab.events.models import Market
 
 
 @shared_task
@@ -18,20 +21,32 @@ def bets_pending_sweep_task() -> int:
 
 
 @shared_task
-def settle_markets_task(market_ids: list[int], fan_out: bool = True) -> int:
-    """Settle the bets on these markets. The first delivery fans out to more workers; they share
-    the bets through SKIP LOCKED, so duplicates only find less to do."""
+def settle_markets_task(market_ids: list[int], fan_out: bool = True, event_ids: list[int] = ()) -> int:
+    """Settle the bets on these markets, then the challenges of their events (and of ``event_ids``:
+    a result or cancellation decides challenges on its players' stats or its status alone). The first
+    delivery fans out to more workers; they share the work through SKIP LOCKED, so duplicates only
+    find less to do."""
     if fan_out:
         for _ in range(settings.SETTLEMENT_FANOUT - 1):
-            settle_markets_task.delay(market_ids, fan_out=False)
-    return markets_settle(market_ids=market_ids)
+            settle_markets_task.delay(market_ids, fan_out=False, event_ids=list(event_ids))
+    settled = markets_settle(market_ids=market_ids) if market_ids else 0
+    events = set(event_ids) | set(Market.objects.filter(pk__in=market_ids).values_list("event_id", flat=True))
+    return settled + challenges_settle(event_ids=sorted(events))
 
 
 @shared_task
 def settlement_sweep_task() -> int:
-    """Pick up anything a lost task or a crashed worker left unsettled."""
+    """Pick up anything a lost task or a crashed worker left unsettled, or a liquidity audit held back."""
     market_ids = markets_pending_settlement()
-    return markets_settle(market_ids=market_ids) if market_ids else 0
+    settled = markets_settle(market_ids=market_ids) if market_ids else 0
+    event_ids = challenge_events_pending()
+    return settled + (challenges_settle(event_ids=event_ids) if event_ids else 0)
+
+
+@shared_task
+def escrow_audit_task() -> bool:
+    """The liquidity audit on its own schedule (it also runs before every challenge payout batch)."""
+    return escrow_audit_run().ok
 
 
 @shared_task

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -101,6 +101,16 @@ def snapshot_read() -> Iterator[None]:
         yield
 
 
+# More invariants, from apps above the ledger that hold money in it (betting: escrow holds exactly the
+# stakes of the challenges it holds). Each returns its problem lines and reads inside the check's snapshot.
+_CHECKS: dict[str, Callable[[], list[str]]] = {}
+
+
+def ledger_check_register(name: str, check: Callable[[], list[str]]) -> None:
+    """Add an invariant to ``ledger_verify`` (from an ``AppConfig.ready``); a name registers once."""
+    _CHECKS[name] = check
+
+
 def ledger_verify() -> LedgerReport:
     """Check the ledger's invariants (DESIGN.md "Money") in one snapshot; every drift found is one
     problem line.
@@ -108,7 +118,8 @@ def ledger_verify() -> LedgerReport:
     - every stored balance equals the credits minus debits of its transfers;
     - every derived account's latest checkpoint matches the transfers up to it;
     - all balances (stored, and derived from checkpoint plus the transfers since) sum to zero;
-    - no player balance is below zero.
+    - no player balance is below zero;
+    - every registered check (``ledger_check_register``) holds.
     """
     with snapshot_read():
         return _ledger_verify()
@@ -142,5 +153,7 @@ def _ledger_verify() -> LedgerReport:
         report.total_derived += account_balance(account)
     if report.total != ZERO:
         report.problems.append(f"all balances sum to {report.total}, not 0.00")
+    for check in _CHECKS.values():
+        report.problems.extend(check())
     return report
 

@@ -260,6 +260,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "betting.tasks.challenges_expire_task",
         "schedule": timedelta(seconds=int(os.environ.get("CHALLENGES_EXPIRE_SECONDS", "60"))),
     },
+    "escrow-audit": {
+        "task": "betting.tasks.escrow_audit_task",
+        "schedule": timedelta(seconds=int(os.environ.get("ESCROW_AUDIT_SECONDS", "60"))),
+    },
     "ledger-reconcile": {
         "task": "ledger.tasks.ledger_reconcile_task",
         "schedule": timedelta(seconds=int(os.environ.get("LEDGER_RECONCILE_SECONDS", "300"))),

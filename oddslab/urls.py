@@ -47,6 +47,7 @@ api_v1 = [
     path("challenges/<int:pk>/accept", challenge_api.ChallengeAcceptApi.as_view(), name="challenge-accept"),
     path("challenges/<int:pk>/cancel", challenge_api.ChallengeCancelApi.as_view(), name="challenge-cancel"),
     path("reports/ggr", betting_api.GgrReportApi.as_view(), name="report-ggr"),
+    path("escrow/audit", betting_api.EscrowAuditApi.as_view(), name="escrow-audit"),
     path("reports/liabilities", betting_api.LiabilityReportApi.as_view(), name="report-liabilities"),
     *[path(f"exports/{name}.csv", betting_api.ExportApi.as_view(export_name=name), name=f"export-{name}")
       for name in betting_api.ExportApi.EXPORTS],

@@ -41,6 +41,7 @@ from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import notification_create
 from betting.challenges import challenge_accept, challenge_create
+from betting.escrow_audit import escrow_audit_run
 from betting.services import bet_place
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.services import checkpoint_create
@@ -51,7 +52,8 @@ from oddslab.accounts.services import user_with_role
 from oddslab.events.models import Competition, OddsTick, Sport
 from oddslab.events.services import MarketSpec, event_create, market_suspend, outcome_price_set
 from risk.models import ExposureCap, Geofence, LimitProfile, OutcomeExposure, PlayerRestriction
-from wallet.external import external_wallet_open
+from wallet.external import external_wallet_open, external_wallet_top_up
+from wallet.models import GatewayTransfer
 from wallet.services import wallet_deposit
 
 # --- Outcomes -------------------------------------------------------------------------------------
@@ -226,9 +228,11 @@ API_ROWS = [
         args=lambda w: [w.challenge.pk]),
     Row("report-ggr", "GET", api_staff(*ALL_STAFF), query=PERIOD),
     Row("report-liabilities", "GET", api_staff(*ALL_STAFF)),
+    Row("escrow-audit", "GET", api_staff(*READERS)),
     Row("export-bets", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
     Row("export-ledger", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
     Row("export-settlements", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
+    Row("export-challenges", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
     Row("audit-logs", "GET", api_staff(*READERS)),
     Row("export-audit-logs", "GET", api_staff(*READERS), query=PERIOD),
     Row("schema", "GET", everyone(OK)),
@@ -446,6 +450,15 @@ ADMIN_ROWS = [
     *admin_model("betting.bet", lambda w: w.bet, view=ALL_STAFF, add=NOBODY, change=NOBODY, delete=NOBODY),
     *object_actions("betting.bet", lambda w: w.bet, who=TRADERS,
                     bodies={"settle": lambda w: {"result": "won", "reason": "matrix"}}),
+    *admin_model("betting.challenge", lambda w: w.challenge, view=ALL_STAFF, add=NOBODY, change=NOBODY,
+                 delete=NOBODY),
+    *object_actions("betting.challenge", lambda w: w.challenge, who=TRADERS, bodies={"void": REASON}),
+    *admin_model("betting.escrowaudit", lambda w: w.escrow_audit, view=READERS, add=NOBODY, change=NOBODY,
+                 delete=NOBODY),
+    *admin_model("wallet.gatewaytransfer", lambda w: w.gateway_transfer, view=ALL_STAFF, add=NOBODY,
+                 change=NOBODY, delete=NOBODY),
+    *admin_model("wallet.externaltransaction", lambda w: w.external_transaction, view=ALL_STAFF, add=NOBODY,
+                 change=NOBODY, delete=NOBODY),
 ]
 
 ROWS: list[Row] = [*API_ROWS, *PAGE_ROWS, *CONSOLE_ROWS, *ADMIN_SITE_ROWS, *ADMIN_ROWS]
@@ -494,6 +507,9 @@ def _world_build() -> SimpleNamespace:
                                            stake="5.00", funding="internal", actor=Actor.of(w.player))
     third = user("player", "m-third", "100.00")
     challenge_accept(challenge_id=w.matched_challenge.pk, acceptor=third, funding="internal", actor=Actor.of(third))
+    w.gateway_transfer = GatewayTransfer.objects.get(reference_id=str(w.challenge.pk), purpose="stake")
+    w.external_transaction = external_wallet_top_up(user=w.player, amount="20.00", actor=system).transaction
+    w.escrow_audit = escrow_audit_run()
     w.transfer = Transfer.objects.filter(credit_account=w.wallet).earliest("entry_number")
     checkpoint_create()
     w.checkpoint = Checkpoint.objects.first()

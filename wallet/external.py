@@ -123,7 +123,7 @@ def external_wallet_top_up(*, user: Any, amount: Any, actor: Actor, idempotency_
             raise InvalidInput(f"The most you can move at once is {maximum}.", code="invalid_amount",
                                details={"field": "amount", "max_amount": str(maximum)})
         _player_check(user, actor)
-        account = ExternalAccount.objects.select_for_update().get(pk=external_account_require(user=user).pk)
+        account = ExternalAccount.objects.select_for_update(no_key=True).get(pk=external_account_require(user=user).pk)
         key = f"top_up:{account.pk}:{idempotency_key or uuid.uuid4().hex}"
         earlier = ExternalTransaction.objects.filter(idempotency_key=key).first()
         if earlier is not None:
@@ -177,7 +177,8 @@ def external_transactions_submit(orders: list[Order]) -> list[ExternalTransactio
     external_available()
     players = sorted({o.source.pk for o in orders if o.source.kind == ExternalAccount.Kind.PLAYER})
     if players:
-        locked = {a.pk: a for a in ExternalAccount.objects.select_for_update().filter(pk__in=players).order_by("pk")}
+        locked = {a.pk: a for a in ExternalAccount.objects.select_for_update(no_key=True).filter(pk__in=players)
+                  .order_by("pk")}
         pending = dict(ExternalTransaction.objects.filter(source_id__in=players,
                                                           status=ExternalTransaction.Status.PENDING)
                        .values("source_id").annotate(total=Sum("amount")).values_list("source_id", "total"))
@@ -200,7 +201,7 @@ def external_transactions_submit(orders: list[Order]) -> list[ExternalTransactio
 def external_transaction_decide(*, tx_id: str, draw: Draw = random.random) -> ExternalTransaction | None:
     """Confirm or fail a pending transaction, in the caller's transaction; None if it was already
     decided (a second delivery), unknown, or the service is down (the sweep tries again later).
-    Rows are locked in one order: the transaction, then its accounts by id."""
+    Rows are locked in one order: the transaction, then its addresses by id."""
     if not settings.EXTERNAL_WALLET_AVAILABLE:
         return None
     tx = ExternalTransaction.objects.select_for_update().filter(tx_id=tx_id).first()
@@ -209,7 +210,10 @@ def external_transaction_decide(*, tx_id: str, draw: Draw = random.random) -> Ex
     fee = network_fee()
     treasury, network = platform_address(TREASURY_ADDRESS), platform_address(NETWORK_ADDRESS)
     ids = sorted({tx.source_id, tx.destination_id, *((treasury.pk, network.pk) if fee else ())})
-    accounts = {a.pk: a for a in ExternalAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    # FOR NO KEY UPDATE: a balance is no key, so transactions being submitted meanwhile, whose rows
+    # reference these addresses (a key share lock), neither wait for this one nor deadlock with it.
+    accounts = {a.pk: a for a in ExternalAccount.objects.select_for_update(no_key=True).filter(pk__in=ids)
+                .order_by("pk")}
     source = accounts[tx.source_id]
     if Decimal(repr(draw())) < Decimal(settings.EXTERNAL_WALLET_FAILURE_RATE):
         tx.failure_reason = "The network did not confirm the transfer."

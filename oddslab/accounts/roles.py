@@ -20,16 +20,20 @@ MANAGE_LIMITS = ["risk.add_limitprofile", "risk.change_limitprofile", "risk.dele
                  "risk.add_exposurecap", "risk.change_exposurecap", "risk.delete_exposurecap",
                  "risk.change_geofence", "risk.add_playerrestriction", "risk.change_playerrestriction"]
 VIEW_AUDIT = ["audit.view_auditlog", "audit.export_auditlog", "audit.view_notification"]
+# Challenges and the money moved for them; the liquidity audit's results are compliance's to read.
+VIEW_P2P = ["betting.view_challenge", "wallet.view_gatewaytransfer", "wallet.view_externaltransaction"]
+VIEW_ESCROW_AUDIT = ["betting.view_escrowaudit"]
 
 PERMISSIONS: dict[str, list[str]] = {
     "player": [],
     "agent": [],
-    "trader": [*VIEW_LEDGER, *TRADE, *VIEW_BETS, *VIEW_RISK],
+    "trader": [*VIEW_LEDGER, *TRADE, *VIEW_BETS, *VIEW_RISK, *VIEW_P2P],
     "compliance": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS,
-                   "accounts.view_user", "accounts.change_user"],
-    "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *EXPORTS, "accounts.view_user"],
-    "admin": [*VIEW_LEDGER, *VIEW_AUDIT, *TRADE, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS,
-              "accounts.view_user", "accounts.add_user", "accounts.change_user", "auth.view_group",
+                   *VIEW_P2P, *VIEW_ESCROW_AUDIT, "accounts.view_user", "accounts.change_user"],
+    "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *EXPORTS, *VIEW_P2P,
+                  *VIEW_ESCROW_AUDIT, "accounts.view_user"],
+    "admin": [*VIEW_LEDGER, *VIEW_AUDIT, *TRADE, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS, *VIEW_P2P,
+              *VIEW_ESCROW_AUDIT, "accounts.view_user", "accounts.add_user", "accounts.change_user", "auth.view_group",
               "auth.change_group"],
 }
 STAFF_ROLES = {"trader", "compliance", "regulator", "admin"}

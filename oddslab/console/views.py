@@ -131,7 +131,7 @@ def ggr(request: HttpRequest) -> HttpResponse:
     chart = ggr_chart(ggr_by_day(first=first, last=last)) if (last - first).days < 92 else None
     return render(request, "console/ggr.html", _context(
         request, "GGR report", report=report, start=start, end=end, error=error, chart=chart,
-        exports=_exports(request, start, end, ["bets", "settlements", "ledger"])))
+        exports=_exports(request, start, end, ["bets", "settlements", "challenges", "ledger"])))
 
 
 @console_page(VIEW_BETS)

@@ -321,11 +321,15 @@ SETTLE_MARKETS_TASK = "betting.tasks.settle_markets_task"
 CHALLENGES_EXPIRE_TASK = "betting.tasks.challenges_expire_task"
 
 
-def _settlement_request(market_ids: list[int]) -> None:
-    if market_ids:
+def _settlement_request(market_ids: list[int], *, event_id: int | None = None) -> None:
+    """Settle these markets' bets, and the challenges of their events and of ``event_id`` (a result or
+    a cancellation decides challenges on players' stats, or by the event's status alone)."""
+    if market_ids or event_id is not None:
         # robust: with the broker down the change stands, logged, and the beat's settlement sweep
         # settles the markets.
-        transaction.on_commit(lambda: current_app.send_task(SETTLE_MARKETS_TASK, args=[market_ids]), robust=True)
+        event_ids = [] if event_id is None else [event_id]
+        transaction.on_commit(lambda: current_app.send_task(SETTLE_MARKETS_TASK, args=[market_ids],
+                                                            kwargs={"event_ids": event_ids}), robust=True)
 
 
 def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: Actor) -> Event:
@@ -360,7 +364,7 @@ def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: 
                      details={"score": event.score, "markets_resulted": [m.pk for m in markets],
                               "markets_cancelled": [m.pk for m in unresultable],
                               "outcomes": {o.pk: o.status for o in outcomes}})
-        _settlement_request([m.pk for m in markets + unresultable])
+        _settlement_request([m.pk for m in markets + unresultable], event_id=event.pk)
     return event
 
 
@@ -387,7 +391,7 @@ def event_cancel(*, event_id: int, actor: Actor, reason: str) -> Event:
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"reason": reason, "markets_cancelled": [m.pk for m in voided],
                               "markets_standing": standing})
-        _settlement_request([m.pk for m in voided])
+        _settlement_request([m.pk for m in voided], event_id=event.pk)
     return event
 
 

@@ -1,0 +1,137 @@
+"""The liquidity audit: each escrow vault must hold exactly the stakes of the challenges it holds
+(DESIGN.md "Peer-to-peer challenges and wallet gateways", API.md ``GET /api/v1/escrow/audit``).
+
+Per gateway, what the vault holds as that gateway reports it (``escrow_balance()``) is compared with
+what the platform's books say it must hold: the stakes confirmed into escrow of the ``open``,
+``matching`` and ``matched`` challenges on that side, plus the money of decided challenges still on
+its way out (the external service confirms later: a payout or refund still leaves it in the vault).
+The ledger's mirror of the external vault (house ``escrow_external``) must equal the vault.
+
+It runs before every payout batch and every minute (beat). A mismatch stops payouts (the batch does
+nothing, the challenges wait) and, once per episode, writes a critical compliance audit record and
+notifies staff; payouts resume by themselves when a later run balances again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Case, CharField, F, Sum, When
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from audit.context import Actor
+from audit.models import AuditLog
+from audit.services import audit_record, notification_create
+from betting.models import Challenge, EscrowAudit
+from ledger.models import Account
+from ledger.selectors import snapshot_read
+from ledger.services import house_account
+from wallet.gateways import wallet_gateway
+from wallet.models import Gateway, GatewayTransfer
+
+ZERO = Decimal("0.00")
+# Serialises the recording of audit runs, so two runs at once raise one alert, not two.
+_RECORD_LOCK = 0x0E5C_A0D1
+
+
+@dataclass(frozen=True)
+class EscrowFigures:
+    checked_at: object
+    vault: dict[str, Decimal]  # gateway name → what its vault holds, as the gateway reports it
+    expected: dict[str, Decimal]  # gateway name → what the platform's books say it must hold
+    mirror_external: Decimal  # the ledger's house escrow_external
+
+    @property
+    def difference(self) -> dict[str, Decimal]:
+        return {name: self.vault[name] - self.expected[name] for name in self.vault}
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"escrow {name}: the vault holds {self.vault[name]} but challenges need {self.expected[name]}"
+                 for name in self.vault if self.vault[name] != self.expected[name]]
+        if self.mirror_external != self.vault[Gateway.EXTERNAL]:
+            found.append(f"escrow external: the ledger mirror holds {self.mirror_external} but the vault "
+                         f"{self.vault[Gateway.EXTERNAL]}")
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def escrow_expected() -> dict[str, Decimal]:
+    """Per gateway: the confirmed stakes of the held challenges (by their status), plus, for each
+    decided challenge with a movement still pending, what its confirmed movements left in the vault
+    (in less out): a payout or refund on its way out of the external vault is still in it. Money of a
+    decided challenge with nothing on its way is not expected anywhere: left in a vault, it is a mismatch."""
+    expected = {name: ZERO for name in Gateway.values}
+    held = Challenge.objects.filter(status__in=Challenge.HELD)
+    for row in held.values("creator_funding").annotate(total=Sum("stake")).order_by():
+        expected[row["creator_funding"]] += row["total"]
+    matched = held.filter(status=Challenge.Status.MATCHED)
+    for row in matched.values("acceptor_funding").annotate(total=Sum("stake")).order_by():
+        expected[row["acceptor_funding"]] += row["total"]
+    challenge_moves = GatewayTransfer.objects.filter(reference_type="challenge")
+    in_flight = challenge_moves.filter(status=GatewayTransfer.Status.PENDING).values("reference_id")
+    held_ids = held.annotate(reference=Cast("pk", CharField())).values("reference")
+    on_their_way = (challenge_moves.filter(status=GatewayTransfer.Status.CONFIRMED, reference_id__in=in_flight)
+                    .exclude(reference_id__in=held_ids))
+    net = Case(When(direction=GatewayTransfer.Direction.IN, then=F("amount")), default=-F("amount"))
+    for row in on_their_way.values("gateway").annotate(total=Sum(net)).order_by():
+        expected[row["gateway"]] += row["total"]
+    return expected
+
+
+def escrow_figures() -> EscrowFigures:
+    """The vaults and the books, read in one snapshot (the caller's transaction, if it holds one)."""
+    with snapshot_read():
+        return EscrowFigures(
+            checked_at=timezone.now(),
+            vault={name: wallet_gateway(name).escrow_balance() for name in Gateway.values},
+            expected=escrow_expected(),
+            mirror_external=house_account(Account.House.ESCROW_EXTERNAL).balance)
+
+
+def escrow_problems() -> list[str]:
+    """The audit as a ledger_check invariant (registered from BettingConfig.ready)."""
+    return escrow_figures().problems
+
+
+def escrow_audit_run() -> EscrowAudit:
+    """Run the audit and record it; the first mismatch of an episode raises the critical alert, the
+    first balanced run after one records that payouts resume."""
+    figures = escrow_figures()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RECORD_LOCK])
+        last = EscrowAudit.objects.order_by("-id").first()
+        run = EscrowAudit.objects.create(
+            checked_at=figures.checked_at, ok=figures.ok, problems=figures.problems,
+            vault_internal=figures.vault[Gateway.INTERNAL], vault_external=figures.vault[Gateway.EXTERNAL],
+            expected_internal=figures.expected[Gateway.INTERNAL],
+            expected_external=figures.expected[Gateway.EXTERNAL], mirror_external=figures.mirror_external)
+        was_ok = last is None or last.ok
+        if was_ok != run.ok:
+            _episode_record(run)
+    return run
+
+
+def _episode_record(run: EscrowAudit) -> None:
+    details = {"escrow_audit_id": run.pk, "problems": run.problems,
+               "difference": {"internal": str(run.difference_internal), "external": str(run.difference_external)}}
+    if run.ok:
+        audit_record(actor=Actor.system("escrow_audit"), action="escrow.balanced",
+                     category=AuditLog.Category.COMPLIANCE, resource_type="escrow_audit", resource_id=run.pk,
+                     details=details)
+        notification_create(kind="escrow_balanced", data=details,
+                            message="Escrow balances again: challenge payouts resume.")
+        return
+    audit_record(actor=Actor.system("escrow_audit"), action="escrow.mismatch",
+                 category=AuditLog.Category.COMPLIANCE, resource_type="escrow_audit", resource_id=run.pk,
+                 details=details, severity=AuditLog.Severity.CRITICAL, outcome=AuditLog.Outcome.ERROR)
+    notification_create(kind="escrow_mismatch", data=details,
+                        message=f"Escrow does not balance, challenge payouts are stopped: {run.problems[0]}")
+
