@@ -42,6 +42,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -248,9 +249,20 @@ def http_window(target, args: tuple, duration: float, meter: CpuMeter) -> tuple[
     return out, cpu
 
 
+SERVER_LOG = Path("/tmp/oddslab-bench-challenges-daphne.log")
+
+
+def server_trouble() -> dict[str, int]:
+    """What the server's log says went wrong: a request answered 5xx (a stuck one never shows in a
+    window's counts), or PostgreSQL out of connections (a shared server's max_connections)."""
+    text = SERVER_LOG.read_text(errors="replace")
+    return {"5xx answers": len(re.findall(r'^\S+ - - \[[^]]+\] "[^"]*" 5\d\d ', text, re.M)),
+            "database refused a connection": text.count("too many clients already")}
+
+
 def http_part(env: dict[str, str], database: str, data: dict, args: argparse.Namespace) -> dict:
     port = common.free_port()
-    server = common.daphne_start(env, port, Path("/tmp/oddslab-bench-challenges-daphne.log"), args.web_processes)
+    server = common.daphne_start(env, port, SERVER_LOG, args.web_processes)
     runs: list[dict] = []
     budget = {"seconds": args.quiet_budget}
     try:
@@ -277,10 +289,14 @@ def http_part(env: dict[str, str], database: str, data: dict, args: argparse.Nam
                       f"{'  errors ' + str(out['errors']) if out['errors'] else ''}", flush=True)
     finally:
         common.daphne_stop(server)
+    trouble = {k: v for k, v in server_trouble().items() if v}
+    if trouble:
+        print(f"  WARNING, the figures above are not to be trusted: {trouble} (see {SERVER_LOG})", flush=True)
     placed = sum(r["ok"] for r in runs if r["layer"] == "placement")
     matched = sum(r["ok"] for r in runs if r["layer"] == "challenges")
     ratio = matched / placed if placed else float("nan")
-    return {"runs": runs, "ratio": ratio, "met": ratio >= 0.5, "statements": data["statements"]}
+    return {"runs": runs, "ratio": ratio, "met": ratio >= 0.5, "statements": data["statements"],
+            "trouble": trouble}
 
 
 def http_report(result: dict, args: argparse.Namespace) -> str:
@@ -293,8 +309,8 @@ def http_report(result: dict, args: argparse.Namespace) -> str:
                       "CPU % daphne / postgres / loadgen / other", "errors"], rows),
         f"ratio challenges created and matched / bets placed: {result['ratio']:.2f} "
         f"(target >= 0.50: {'met' if result['met'] else 'NOT met'}); a pair is two requests, a bet one"
-        + (f"; SQL statements per service call: {', '.join(f'{k} {v}' for k, v in result['statements'].items())}"
-           if result.get("statements") else "")])
+        + f"; SQL statements per service call: {', '.join(f'{k} {v}' for k, v in result['statements'].items())}"
+        + (f"\nNOT TO BE TRUSTED: {result['trouble']} in the server's log" if result["trouble"] else "")])
 
 
 # --- settlement: jobs run in bench/settle.py's worker processes ("challenges:job_...") -------------
