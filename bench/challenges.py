@@ -108,36 +108,36 @@ def setup_players() -> dict:
         users.append(user)
     Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
     tokens = dict(Token.objects.filter(user__in=users).values_list("user_id", "key"))
-    return {"players": [tokens[u.pk] for u in users], "statements": statements_per_operation(users[:2], outcomes),
+    return {"players": [tokens[u.pk] for u in users], "statements": statements_per_operation(users[-2:], outcomes),
             "outcomes": [(pk, str(price), event_id) for pk, price, event_id in outcomes]}
 
 
 def statements_per_operation(players: list, outcomes: list) -> dict[str, int]:
-    """SQL statements one placement, one challenge creation and one acceptance send (each done once
-    untimed first, so caches are warm), for reading the HTTP figures."""
+    """SQL statements one placement, one challenge creation and one acceptance send through the API
+    (Django's test client, token authentication; each done once untimed first), for reading the HTTP
+    figures."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
 
-    from audit.context import Actor
-    from betting.challenges import challenge_accept, challenge_create
-    from betting.services import bet_place
-
-    creator, acceptor = players
+    creator, acceptor = (APIClient() for _ in players)
+    for client, user in zip((creator, acceptor), players, strict=True):
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
     counts = {}
     for n in range(2):
         outcome_id, price, event_id = outcomes[n]
         with CaptureQueriesContext(connection) as placed:
-            bet_place(player=creator, selections=[{"outcome_id": outcome_id, "price": str(price)}], stake=STAKE,
-                      bet_type="single", odds_change="any", actor=Actor.of(creator))
+            creator.post("/api/v1/bets", {"selections": [{"outcome_id": outcome_id, "price": str(price)}],
+                                          "stake": STAKE, "bet_type": "single", "odds_change": "any"}, format="json")
         with CaptureQueriesContext(connection) as created:
-            challenge = challenge_create(creator=creator, event_id=event_id, outcome_id=outcome_id, stake=STAKE,
-                                         funding="internal", actor=Actor.of(creator))
+            challenge = creator.post("/api/v1/challenges", {"event_id": event_id, "outcome_id": outcome_id,
+                                                            "stake": STAKE, "funding": "internal"}, format="json")
         with CaptureQueriesContext(connection) as accepted:
-            challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding="internal",
-                             actor=Actor.of(acceptor))
-        counts = {"bet_place": len(placed), "challenge_create": len(created), "challenge_accept": len(accepted)}
+            acceptor.post(f"/api/v1/challenges/{challenge.json()['id']}/accept", {"funding": "internal"},
+                          format="json")
+        counts = {"POST bets": len(placed), "POST challenges": len(created), "POST accept": len(accepted)}
     return counts
-
 
 # --- the challenge load generator (its own process: create, then accept, per connection) ----------
 
@@ -309,7 +309,7 @@ def http_report(result: dict, args: argparse.Namespace) -> str:
                       "CPU % daphne / postgres / loadgen / other", "errors"], rows),
         f"ratio challenges created and matched / bets placed: {result['ratio']:.2f} "
         f"(target >= 0.50: {'met' if result['met'] else 'NOT met'}); a pair is two requests, a bet one"
-        + f"; SQL statements per service call: {', '.join(f'{k} {v}' for k, v in result['statements'].items())}"
+        + f"; SQL statements per request: {', '.join(f'{k} {v}' for k, v in result['statements'].items())}"
         + (f"\nNOT TO BE TRUSTED: {result['trouble']} in the server's log" if result["trouble"] else "")])
 
 
@@ -581,7 +581,7 @@ def main() -> None:
         connection.close()
         connection.close_pool()
         print(f"setup: {PLAYERS} players, {EVENTS} events in {time.monotonic() - t:.0f} s; SQL statements per "
-              f"service call: {', '.join(f'{k} {v}' for k, v in data['statements'].items())}")
+              f"request: {', '.join(f'{k} {v}' for k, v in data['statements'].items())}")
         figures["http"] = http_part(env, DATABASE, data, args)
         print("\n" + http_report(figures["http"], args) + "\n")
     if "settle" in parts:
