@@ -25,6 +25,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -36,8 +37,9 @@ from audit.models import AuditLog, Notification
 from audit.services import audit_entry, audited_transaction, notification_message
 from betting.challenge_money import challenge_payout, refund_movements
 from betting.escrow_audit import escrow_audit_run
-from betting.models import Challenge
+from betting.models import BettorStats, Challenge
 from betting.news import challenge_message
+from betting.stats import SettledLine, bettor_stats_record
 from ledger.models import Account, Transfer
 from ledger.services import TransferSpec, house_account, transfers_create
 from oddslab import live
@@ -75,7 +77,9 @@ _FROM = f"""
     LEFT JOIN {Market._meta.db_table} m ON m.id = o.market_id"""
 _CLAIM = f"""SELECT c.id {_FROM} WHERE c.event_id = ANY(%(events)s) AND ({_DECIDABLE})
     ORDER BY c.id LIMIT %(size)s FOR UPDATE OF c SKIP LOCKED"""
-_PENDING_EVENTS = f"SELECT DISTINCT c.event_id {_FROM} WHERE c.status IN ({_sql_list(VOIDABLE)}) AND ({_DECIDABLE})"
+_PENDING = f"{_FROM} WHERE c.status IN ({_sql_list(VOIDABLE)}) AND ({_DECIDABLE})"
+_PENDING_EVENTS = f"SELECT DISTINCT c.event_id {_PENDING} ORDER BY 1"
+_ANY_PENDING = f"SELECT 1 {_PENDING} AND c.event_id = ANY(%s) LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ def _settled_movements(c: Challenge) -> tuple[dict[str, list[Movement]], list[Tr
         moves[win_side].append(_pocket(win_side, purpose="sweep", amount=c.stake, direction=IN,
                                        key=f"{key}:sweep:in", challenge_id=c.pk))
     # The external vault may not pay before the treasury's part has arrived (it would fail short):
-    # then the winner is paid when that top-up confirms (settlement_transfer_decided).
+    # then the winner is paid when that top-up confirms (pot_top_up_decided).
     if win_side == lose_side or win_side == Gateway.INTERNAL:
         moves[win_side] += _winner_paid(c)
     ledger = []
@@ -173,7 +177,7 @@ def _held_parties(status: str) -> list[str]:
 
 # --- Writing ---------------------------------------------------------------------------------------
 
-def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: str = "") -> None:
+def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
     """Write decided challenges, their movements, audit rows, notifications and socket messages,
     set-based. The caller holds the challenges' row locks (with creator and acceptor loaded)."""
     now = timezone.now()
@@ -181,6 +185,7 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
     moves: dict[str, list[Movement]] = defaultdict(list)
     ledger: list[TransferSpec] = []
     audits, notifications, messages = [], [], []
+    refunded: dict[int, dict[str, str]] = {}
     for d in decided:
         c, before = d.challenge, d.challenge.status
         c.settled_at = now
@@ -192,13 +197,14 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
             refunds = {}
             ledger += fee_specs
         else:
-            c.status, c.status_reason = S.VOID, (reason or d.reason)[:200]
+            c.status, c.status_reason = S.VOID, d.reason[:200]
             by_gateway, refunds = {}, {}
             for party in _held_parties(before):
                 stake_in = stakes_in[(c.pk, c.creator_id if party == "creator" else c.acceptor_id)]
                 party_moves = refund_movements(c.pk, stake_in, key=f"challenge:{c.pk}:{party}")
                 by_gateway.setdefault(stake_in.gateway, []).extend(party_moves)
                 refunds[party] = str(next((m.amount for m in party_moves if m.purpose == "refund"), ZERO))
+        refunded[c.pk] = refunds
         for side, side_moves in by_gateway.items():
             moves[side] += side_moves
         details = {"before": before, "result": c.result, **({"winner_id": c.winner_id, "payout": str(c.payout),
@@ -220,8 +226,20 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor, reason: st
         transfers_create(ledger)
     insert_rows(audits)
     insert_rows(notifications)
-    # D's stats record of settled challenges is to be called here once it is on main.
+    bettor_stats_record(rows=[line for d in decided for line in _stats_lines(d.challenge, refunded[d.challenge.pk])])
     live.to_users([*messages, *((n.user_id, notification_message(n)) for n in notifications)])
+
+
+def _stats_lines(c: Challenge, refunds: dict[str, str]) -> list[SettledLine]:
+    """A settled challenge counts for both parties (the winner returned the payout, the loser nothing);
+    a void one for each party whose stake escrow held (returned: the refund, net of network fees)."""
+    line = partial(SettledLine, product=BettorStats.Product.P2P, staked=c.stake, settled_at=c.settled_at)
+    if c.result is not None:
+        loser_id = c.acceptor_id if c.winner_id == c.creator_id else c.creator_id
+        return [line(user_id=c.winner_id, result="won", returned=c.payout),
+                line(user_id=loser_id, result="lost", returned=ZERO)]
+    users = {"creator": c.creator_id, "acceptor": c.acceptor_id}
+    return [line(user_id=users[party], result="void", returned=Decimal(amount)) for party, amount in refunds.items()]
 
 
 def _challenges_update(challenges: list[Challenge]) -> None:
@@ -254,7 +272,12 @@ def _message(c: Challenge, user_id: int, refunds: dict[str, str]) -> str:
 @retried_on_conflict
 def challenge_settlement_batch(*, event_ids: list[int], size: int | None = None) -> int:
     """Settle (or void) one batch of the decided challenges of these events; the number written.
-    Nothing while the liquidity audit finds escrow out of balance."""
+    Nothing while the liquidity audit finds escrow out of balance (it runs only when there is
+    something to pay: a bet settlement on an event without challenges does not audit)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ANY_PENDING, [event_ids])
+        if cursor.fetchone() is None:
+            return 0
     if not escrow_audit_run().ok:
         logger.warning("challenge settlement held back: escrow does not balance")
         return 0
@@ -295,7 +318,7 @@ def challenges_settle(*, event_ids: list[int]) -> int:
 def challenge_events_pending() -> list[int]:
     """Events with challenges decided but not yet settled (for the settlement sweep)."""
     with connection.cursor() as cursor:
-        cursor.execute(_PENDING_EVENTS + " ORDER BY 1")
+        cursor.execute(_PENDING_EVENTS)
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -316,7 +339,9 @@ def pot_top_up_decided(moved: GatewayTransfer, *, challenge: Challenge, actor: A
 @retried_on_conflict
 def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge:
     """A trader or admin voids a challenge that still holds or awaits stakes, with a reason: each party
-    held is refunded as for a cancelled event; audited, refusals too."""
+    held is refunded as for a cancelled event; audited, refusals too. Refused (409 ``escrow_mismatch``)
+    while the liquidity audit finds escrow out of balance, like the settlement batches."""
+    balanced = escrow_audit_run().ok  # in a snapshot of its own, before this transaction's locks
     with audited_transaction(actor=actor, action="challenge.void", category=AuditLog.Category.BETTING,
                              resource_type="challenge", resource_id=challenge_id, details={"reason": str(reason)}):
         if not (reason or "").strip():
@@ -329,5 +354,8 @@ def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge
             raise Conflict(f"Only a challenge that holds or awaits stakes can be made void; this one is "
                            f"{challenge.status}.", code="invalid_challenge_state",
                            details={"status": challenge.status})
+        if not balanced:
+            raise Conflict("Escrow does not balance, so no money leaves it until compliance has put it right.",
+                           code="escrow_mismatch", details={"challenge_id": challenge.pk})
         challenges_decided_write([Decided(challenge, None, reason.strip())], actor=actor)
     return challenge

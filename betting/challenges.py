@@ -254,18 +254,17 @@ def challenge_cancel(*, challenge_id: Any, actor: Actor) -> Challenge:
     with audited_transaction(actor=actor, action="challenge.cancel", category=AuditLog.Category.BETTING,
                              resource_type="challenge", resource_id=challenge_id):
         challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
-        user = actor.user
-        if challenge is None or (challenge.creator_id != getattr(user, "pk", None)
-                                 and not challenge_visible(challenge, user=user)):
+        mine = challenge is not None and challenge.creator_id == actor.user_id
+        if challenge is None or not (mine or challenge_visible(challenge, user=actor.user)):
             raise NotFound("There is no such challenge.", details={"challenge_id": challenge_id})
-        if challenge.creator_id != user.pk:
-            raise DomainError("Only the player who made a challenge can cancel it.", code="forbidden",
-                              details={"challenge_id": challenge.pk}, status=403)
+        if not mine:
+            raise refusal("forbidden", "Only the player who made a challenge can cancel it.",
+                          {"challenge_id": challenge.pk})
         if challenge.status != Challenge.Status.OPEN:
             raise _unavailable(challenge)
         challenge.status = Challenge.Status.CANCELLED
         challenge.save(update_fields=["status"])
-        refunds = _refund(challenge, party=CREATOR, actor=actor)
+        refunds = challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
         _audit(challenge, actor=actor, action="challenge.cancel", before=Challenge.Status.OPEN,
                refund=[{"tx_id": r.tx_id, "amount": str(r.amount), "purpose": r.purpose} for r in refunds])
         challenge_news(challenge)
@@ -283,8 +282,10 @@ def challenge_visible(challenge: Challenge, *, user: Any) -> bool:
 
 # --- refunds and expiry ----------------------------------------------------------------------------
 
-def _refund(challenge: Challenge, *, party: str, actor: Actor) -> list[GatewayTransfer]:
-    """Give a party its confirmed stake back out of escrow (see ``_give_back``)."""
+def challenge_refund(*, challenge: Challenge, party: str, actor: Actor) -> list[GatewayTransfer]:
+    """Give a party ("creator" | "acceptor") its confirmed stake back out of escrow, in the caller's
+    transaction with the challenge locked (cancel, expiry, and settlement's void): see ``_give_back``.
+    Asked twice, it moves nothing more (the movements' keys are the party's)."""
     user_id = challenge.creator_id if party == CREATOR else challenge.acceptor_id
     stake_in = GatewayTransfer.objects.filter(
         reference_type="challenge", reference_id=str(challenge.pk), purpose="stake", user_id=user_id,
@@ -323,7 +324,7 @@ def _expire_one(challenge_id: int, *, now: Any) -> bool:
         challenge.status = Challenge.Status.EXPIRED
         challenge.save(update_fields=["status"])
         if before == Challenge.Status.OPEN:
-            _refund(challenge, party=CREATOR, actor=actor)
+            challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
         _audit(challenge, actor=actor, action="challenge.expire", before=before)
         challenge_news(challenge)
     return True
@@ -370,9 +371,9 @@ def _creator_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Acto
             challenge.status = Challenge.Status.OPEN
         challenge.save(update_fields=["status", "status_reason"])
         if challenge.status == Challenge.Status.EXPIRED:
-            _refund(challenge, party=CREATOR, actor=actor)
+            challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
     elif confirmed:  # expired (or cancelled) while the stake was on its way
-        _refund(challenge, party=CREATOR, actor=actor)
+        challenge_refund(challenge=challenge, party=CREATOR, actor=actor)
 
 
 def _acceptor_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Actor) -> None:
@@ -385,4 +386,4 @@ def _acceptor_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Act
     challenge.status = Challenge.Status.EXPIRED if _event_started(challenge.event) else Challenge.Status.OPEN
     challenge.save(update_fields=["acceptor", "acceptor_funding", "status"])
     if challenge.status == Challenge.Status.EXPIRED:
-        _refund(challenge, party=CREATOR, actor=actor)
+        challenge_refund(challenge=challenge, party=CREATOR, actor=actor)

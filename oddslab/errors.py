@@ -72,6 +72,7 @@ class IdempotencyConflict(Conflict):
 # The HTTP status of each refusal code that is not a plain business-rule refusal (422).
 REFUSAL_STATUS = {
     "invalid_amount": 400,
+    "forbidden": 403,
     "not_a_player": 403,
     "own_bet": 403,
     "self_excluded": 403,

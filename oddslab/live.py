@@ -258,10 +258,15 @@ def market_changed(*, event_id: int, market_id: int, status: str) -> None:
     _after_commit("market", send)
 
 
-def event_changed(*, event_id: int, status: str, score: str | None, clock: str) -> None:
+def event_changed(*, event_id: int, status: str, score: str | None, clock: str,
+                  players: list[dict[str, Any]] | None = None) -> None:
+    """``players``: the stat lines ``[{player_id, name, team, stats}]`` of an event with a roster."""
+    payload = {"type": "event", "status": status, "score": score, "clock": clock,
+               **({"players": players} if players is not None else {})}
+
     def send():
         _flush_prices(event_id)
-        _send_event_message(event_id, {"type": "event", "status": status, "score": score, "clock": clock})
+        _send_event_message(event_id, payload)
 
     _after_commit("event", send)
 

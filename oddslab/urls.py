@@ -30,6 +30,7 @@ api_v1 = [
     path("ledger/check", ledger_api.LedgerCheckApi.as_view(), name="ledger-check"),
     path("events", events_api.EventListApi.as_view(), name="events"),
     path("events/<int:pk>", events_api.EventDetailApi.as_view(), name="event"),
+    path("events/<int:pk>/players", events_api.EventPlayersApi.as_view(), name="event-players"),
     path("events/<int:pk>/start", events_api.EventStartApi.as_view(), name="event-start"),
     path("events/<int:pk>/result", events_api.EventResultApi.as_view(), name="event-result"),
     path("events/<int:pk>/cancel", events_api.EventCancelApi.as_view(), name="event-cancel"),

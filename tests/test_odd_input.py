@@ -237,6 +237,7 @@ def test_bad_dates_and_numbers_on_console_pages_show_a_message(client, make_user
 
 @pytest.mark.parametrize(("role", "method", "path", "body"), [
     (None, "get", "/api/v1/events/{id}", None),
+    (None, "get", "/api/v1/events/{id}/players", None),
     ("trader", "post", "/api/v1/events/{id}/start", {}),
     ("trader", "post", "/api/v1/events/{id}/result", {"home_score": 1, "away_score": 0}),
     ("trader", "post", "/api/v1/events/{id}/cancel", {"reason": "odd"}),

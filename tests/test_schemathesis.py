@@ -38,7 +38,8 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 SEED = int(os.environ.get("FUZZ_SEED", "13"))
 CONFORMANCE = [content_type_conformance, response_schema_conformance]
 # Small generated path ids stand for these rows, so a share of the requests reach real objects.
-ID_ROWS = {"events": "event", "markets": "market", "outcomes": "outcome", "bets": "bet", "accounts": "account"}
+ID_ROWS = {"events": "event", "markets": "market", "outcomes": "outcome", "bets": "bet", "accounts": "account",
+           "challenges": "challenge"}
 
 
 @pytest.fixture
@@ -58,6 +59,7 @@ def wsgi_app() -> Iterator[WSGIHandler]:
 def book(make_user, make_event) -> dict[str, list[int]]:
     """Events with markets, a funded player with a bet, and the ids a generated path may stand for."""
     from audit.context import Actor
+    from betting.challenges import challenge_create
     from betting.services import bet_place
     from oddslab.events.services import MarketSpec
     from tests.conftest import selection
@@ -68,7 +70,12 @@ def book(make_user, make_event) -> dict[str, list[int]]:
     bet = bet_place(player=player, selections=[selection(events[0])], stake=Decimal("10.00"), bet_type="single",
                     actor=Actor.of(player))
     markets = list(Market.objects.filter(event__in=events).values_list("pk", flat=True))
-    return {"event": [e.pk for e in events], "market": markets,
+    # open challenges: the player's own (to cancel) and a rival's (to accept)
+    rival = make_user("player", "fuzz-rival", balance="100.00")
+    home = selection(events[0])["outcome_id"]
+    challenges = [challenge_create(creator=creator, event_id=events[0].pk, outcome_id=home, stake=Decimal("5.00"),
+                                   funding="internal", actor=Actor.of(creator)).pk for creator in (player, rival)]
+    return {"challenge": challenges, "event": [e.pk for e in events], "market": markets,
             "outcome": list(Outcome.objects.filter(market_id__in=markets).values_list("pk", flat=True)),
             "bet": [bet.pk], "account": list(Account.objects.filter(owner=player).values_list("pk", flat=True)),
             "player": [player.pk]}

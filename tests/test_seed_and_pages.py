@@ -14,7 +14,8 @@ def test_seed_demo_is_idempotent_and_leaves_a_clean_ledger(db, capsys):
     out = capsys.readouterr().out
     call_command("seed_demo")
     assert (Account.objects.count(), Transfer.objects.count(), Event.objects.count()) == first
-    assert first[2] == 3
+    assert first[2] == 4
+    assert Event.objects.get(sport__key="basketball").players.count() == 10  # its rosters, for propositions
     for username in ("admin", "trader", "regulator", "compliance", "agent", "alice", "bob"):
         assert username in out
     assert Account.objects.get(owner__username="alice").balance == Decimal("10000.00")

@@ -14,6 +14,7 @@ from oddslab.admin_tools import (
     HistoryAdmin,
     ObjectAction,
     ReadOnlyAdmin,
+    ReadOnlyInline,
     ReasonForm,
     ServiceActionsAdmin,
     bulk_service_action,
@@ -22,7 +23,8 @@ from oddslab.admin_tools import (
 from oddslab.errors import DomainError
 from oddslab.events import services
 from oddslab.events.kinds import market_kind
-from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Sport
+from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Player, Sport
+from oddslab.events.rosters import ROSTER_MAX, STAT_MAX, STATS
 
 # The console changes prices and states only through the services (the same the API calls): the
 # rows are read-only here and every change is an action with a confirmation page.
@@ -77,10 +79,22 @@ class MarketInline(ActionLinksInline):
     console_actions = MARKET_ACTIONS
 
 
+class PlayerInline(ReadOnlyInline):
+    """The roster and its stat lines: set by the feed, and final with the result."""
+
+    model = Player
+    fields = ["name", "team", "points", "rebounds", "assists"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("events.view_event")  # the roster is part of the event it is shown on
+
+
 # --- Events --------------------------------------------------------------------------------------
 
-# The markets an event is usually created with; each gets a price field per outcome on the add form.
-STANDARD_KINDS = ["match_result", "double_chance", "over_under", "both_teams_to_score"]
+# The markets an event is usually created with (football's, then basketball's); each gets a price
+# field per outcome on the add form.
+STANDARD_KINDS = ["match_result", "double_chance", "over_under", "both_teams_to_score", "match_winner",
+                  "total_points"]
 
 
 def _kind_keys(kind_key: str) -> list[tuple[str, str]]:
@@ -100,6 +114,10 @@ class EventCreateForm(forms.Form):
     start_time = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                      input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
                                      help_text="UTC")
+    players = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
+        help_text=f"Optional roster for player propositions, one player a line: \"home: Jay Brooks\" or "
+                  f"\"away: Luis Moreno\" (at most {ROSTER_MAX}).")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -116,7 +134,7 @@ class EventCreateForm(forms.Form):
     def market_fieldsets(self):
         """(title, bound fields) per market kind, for the template."""
         groups = [("Event", [self[name] for name in ("home_team", "away_team", "sport", "competition",
-                                                     "start_time")])]
+                                                     "start_time", "players")])]
         for kind_key in STANDARD_KINDS:
             groups.append((market_kind(kind_key).label,
                            [self[name] for name in self.fields if name.startswith(f"{kind_key}__")]))
@@ -131,6 +149,15 @@ class EventCreateForm(forms.Form):
             if prices or line:  # a partly filled market goes to the service, which says what is missing
                 specs.append(services.MarketSpec(kind=kind_key, prices=prices, line=line))
         return specs
+
+    def clean_players(self) -> list[dict[str, str]]:
+        """Lines "team: name" as the service's roster; the service judges teams and names."""
+        roster = []
+        for line in self.cleaned_data["players"].splitlines():
+            if line.strip():
+                team, _, name = line.partition(":")
+                roster.append({"team": team.strip().lower(), "name": name.strip()})
+        return roster
 
     def clean(self):
         data = super().clean()
@@ -150,8 +177,9 @@ def _event_finish(event, data, actor):
 
 
 def _event_result(event, data, actor):
+    lines = [{"player_id": player_id, **stats} for player_id, stats in ResultForm.stat_lines(data).items()]
     done = services.event_result_set(event_id=event.pk, home_score=data["home_score"],
-                                     away_score=data["away_score"], actor=actor)
+                                     away_score=data["away_score"], actor=actor, player_stats=lines or None)
     return f"{event} resulted {done.score}; settlement runs in the worker."
 
 
@@ -161,8 +189,28 @@ def _event_cancel(event, data, actor):
 
 
 class ResultForm(forms.Form):
+    """The final score and, for an event with a roster, each player's final stat line (filled in with
+    the line the feed last sent), which challenges on player propositions settle on."""
+
     home_score = forms.IntegerField(label="Home score")
     away_score = forms.IntegerField(label="Away score")
+
+    def __init__(self, *args, initial=None, **kwargs):
+        super().__init__(*args, initial=initial, **kwargs)
+        for player in (initial or {}).get("players", []):
+            for stat in STATS:
+                self.fields[f"player_{player.pk}_{stat}"] = forms.IntegerField(
+                    label=f"{player.name} ({player.team}): {stat}", min_value=0, max_value=STAT_MAX,
+                    initial=getattr(player, stat))
+
+    @staticmethod
+    def stat_lines(data: dict) -> dict[int, dict[str, int]]:
+        lines: dict[int, dict[str, int]] = {}
+        for name, value in data.items():
+            if name.startswith("player_"):
+                _, player_id, stat = name.split("_", 2)
+                lines.setdefault(int(player_id), {})[stat] = value
+        return lines
 
 
 EVENT_ACTIONS = (
@@ -171,7 +219,9 @@ EVENT_ACTIONS = (
                  offered=lambda e: e.status in (Event.Status.SCHEDULED, Event.Status.LIVE)),
     ObjectAction("result", "Enter result", EVENT, _event_result, form=ResultForm,
                  offered=lambda e: e.home_score is None and e.status != Event.Status.CANCELLED,
-                 help="The event finishes, its markets are graded by the score and settled by the worker."),
+                 initial=lambda e: {"players": list(e.players.all())},
+                 help="The event finishes, its markets are graded by the score and settled by the worker; "
+                      "the players' stat lines posted with it are final."),
     ObjectAction("cancel", "Cancel event", EVENT, _event_cancel, form=ReasonForm,
                  offered=lambda e: e.status != Event.Status.CANCELLED and e.home_score is None,
                  help="Every market is cancelled and every leg on the event becomes void. A reason is required."),
@@ -183,7 +233,7 @@ class EventAdmin(ServiceActionsAdmin):
     list_display = ["__str__", "sport", "competition", "start_time", "status", "score"]
     list_filter = ["status", "sport"]
     search_fields = ["home", "away", "competition__name"]
-    inlines = [MarketInline]
+    inlines = [MarketInline, PlayerInline]
     date_hierarchy = "start_time"
     object_actions = EVENT_ACTIONS
 
@@ -204,7 +254,7 @@ class EventAdmin(ServiceActionsAdmin):
                 event = services.event_create(
                     home_team=values["home_team"], away_team=values["away_team"], sport=values["sport"].key,
                     competition=values["competition"], start_time=values["start_time"], markets=form.markets(),
-                    actor=Actor.from_request(request))
+                    players=values["players"], actor=Actor.from_request(request))
             except DomainError as exc:
                 messages.error(request, domain_error_text(exc))
                 status = exc.status

@@ -8,7 +8,8 @@ from rest_framework.views import APIView
 from audit.context import Actor
 from oddslab.api import RawValue, errors, permission
 from oddslab.events import selectors, services
-from oddslab.events.models import Event
+from oddslab.events.models import Event, Player
+from oddslab.events.rosters import NAME_MAX, ROSTER_MAX
 
 
 class OutcomeSerializer(serializers.Serializer):
@@ -40,7 +41,22 @@ class EventSerializer(serializers.Serializer):
     status = serializers.CharField()
     home_score = serializers.IntegerField(allow_null=True)
     away_score = serializers.IntegerField(allow_null=True)
+    score = serializers.CharField(source="current_score", allow_null=True,
+                                  help_text="The running score while live, the final one once resulted.")
+    clock = serializers.CharField(help_text="The running clock while live: 63' (football), Q3 07:12 (basketball).")
     markets = MarketSerializer(many=True)
+
+
+class PlayerSerializer(serializers.Serializer):
+    class StatsSerializer(serializers.Serializer):
+        points = serializers.IntegerField()
+        rebounds = serializers.IntegerField()
+        assists = serializers.IntegerField()
+
+    player_id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    team = serializers.ChoiceField(choices=Player.Team.values)
+    stats = StatsSerializer()
 
 
 class EventListApi(ListAPIView):
@@ -63,12 +79,18 @@ class EventListApi(ListAPIView):
             line = RawValue(required=False)
             prices = serializers.DictField(child=RawValue())
 
+        class PlayerInput(serializers.Serializer):
+            name = serializers.CharField(max_length=NAME_MAX)
+            team = serializers.ChoiceField(choices=Player.Team.values)
+
         home_team = serializers.CharField(max_length=120)
         away_team = serializers.CharField(max_length=120)
         sport = serializers.CharField(max_length=40)
         competition = serializers.CharField(max_length=120)
         start_time = serializers.DateTimeField()
         markets = MarketInput(many=True, allow_empty=False, max_length=100)
+        players = PlayerInput(many=True, required=False, max_length=ROSTER_MAX,
+                              help_text="The roster, for player propositions and stat lines.")
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -77,7 +99,7 @@ class EventListApi(ListAPIView):
 
     @extend_schema(request=CreateSerializer, responses={201: EventSerializer, **errors(
         r400="invalid_request, unknown_sport, unknown_market_kind, invalid_line, invalid_prices, "
-             "invalid_price, duplicate_market, invalid_event", r403="forbidden")})
+             "invalid_price, duplicate_market, invalid_event, invalid_players", r403="forbidden")})
     def post(self, request):
         data = self.CreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -87,7 +109,7 @@ class EventListApi(ListAPIView):
             competition=values["competition"], start_time=values["start_time"],
             markets=[services.MarketSpec(kind=m["kind"], prices=m["prices"], line=m.get("line"))
                      for m in values["markets"]],
-            actor=Actor.from_request(request),
+            actor=Actor.from_request(request), players=values.get("players"),
         )
         return Response(EventSerializer(selectors.event_get(event_id=event.pk)).data,
                         status=status.HTTP_201_CREATED)
@@ -99,6 +121,16 @@ class EventDetailApi(APIView):
     @extend_schema(responses={200: EventSerializer, **errors(r404="not_found")})
     def get(self, request, pk: int):
         return Response(EventSerializer(selectors.event_get(event_id=pk)).data)
+
+
+class EventPlayersApi(APIView):
+    """An event's roster and its players' stat lines (running while live, final once resulted)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: PlayerSerializer(many=True), **errors(r404="not_found")})
+    def get(self, request, pk: int):
+        return Response(PlayerSerializer(selectors.event_players(event_id=pk), many=True).data)
 
 
 class EventStartApi(APIView):
@@ -166,11 +198,20 @@ class EventResultApi(APIView):
     permission_classes = [permission("events.change_event")]
 
     class ResultSerializer(serializers.Serializer):
+        class StatLineInput(serializers.Serializer):
+            # Raw: the service takes whole JSON numbers only ("12", "١٢" and 12.0 are refused).
+            player_id = RawValue()
+            points = RawValue(required=False)
+            rebounds = RawValue(required=False)
+            assists = RawValue(required=False)
+
         home_score = RawValue()
         away_score = RawValue()
+        player_stats = StatLineInput(many=True, required=False, max_length=ROSTER_MAX,
+                                     help_text="The players' final stat lines.")
 
     @extend_schema(request=ResultSerializer, responses={202: EventSerializer, **errors(
-        r400="invalid_request, invalid_result", r403="forbidden", r404="not_found",
+        r400="invalid_request, invalid_result, invalid_player_stats", r403="forbidden", r404="not_found",
         r409="already_resulted, invalid_event_state")})
     def post(self, request, pk: int):
         data = self.ResultSerializer(data=request.data)

@@ -77,6 +77,16 @@ class Event(models.Model):
             return None
         return f"{self.home_score}-{self.away_score}"
 
+    @property
+    def current_score(self) -> str | None:
+        """The score a bettor sees: the final one once resulted, else the running one while the game
+        is on or waits for its result (0-0 before anyone scores); none before the start."""
+        if self.score is not None:
+            return self.score
+        if self.status in (self.Status.LIVE, self.Status.FINISHED):
+            return self.live_score or "0-0"
+        return None
+
 
 class Market(models.Model):
     class Status(models.TextChoices):

@@ -1,7 +1,7 @@
 from django.db.models import Prefetch, QuerySet
 
 from oddslab.errors import InvalidInput, NotFound
-from oddslab.events.models import Event, Market, Outcome
+from oddslab.events.models import Event, Market, Outcome, Player
 
 
 def _with_markets(events: QuerySet[Event]) -> QuerySet[Event]:
@@ -33,3 +33,10 @@ def market_get(*, market_id: int) -> Market:
     if market is None:
         raise NotFound(f"No market with id {market_id}.")
     return market
+
+
+def event_players(*, event_id: int) -> QuerySet[Player]:
+    """An event's roster with the stat lines, home side first."""
+    if not Event.objects.filter(pk=event_id).exists():
+        raise NotFound(f"No event with id {event_id}.")
+    return Player.objects.filter(event_id=event_id).order_by("-team", "pk")

@@ -19,7 +19,8 @@ from oddslab import live
 from oddslab.decimals import exact_decimal, has_at_most
 from oddslab.errors import Conflict, InvalidInput, NotFound
 from oddslab.events.kinds import Score, market_kind
-from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Sport
+from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome, Player, Sport
+from oddslab.events.rosters import roster_validate, stat_lines_validate
 
 PRICE_STEP = Decimal("0.001")
 PRICE_MIN = Decimal("1.01")
@@ -47,10 +48,12 @@ class MarketSpec:
 
 def event_create(
     *, home_team: str, away_team: str, sport: str, competition: str, start_time: datetime,
-    markets: list[MarketSpec], actor: Actor,
+    markets: list[MarketSpec], actor: Actor, players: list[dict[str, Any]] | None = None,
 ) -> Event:
-    """An event with its markets and opening prices, all or nothing."""
+    """An event with its markets and opening prices, and its roster (``[{"name", "team"}]``, for
+    player propositions and stat lines) if given; all or nothing."""
     with _operator_change(actor, "event.create", "event", home_team=home_team, away_team=away_team):
+        roster = roster_validate([] if players is None else players)
         home_team, away_team = home_team.strip(), away_team.strip()
         if not home_team or not away_team or home_team.casefold() == away_team.casefold():
             raise InvalidInput("An event needs two different teams.", code="invalid_event")
@@ -76,17 +79,53 @@ def event_create(
             OddsTick.objects.bulk_create([
                 OddsTick(outcome=o, old_price=None, new_price=o.price, source=OddsTick.Source.OPERATOR,
                          reason="opening price", actor=actor.user) for o in outcomes])
+        Player.objects.bulk_create([Player(event=event, name=name, team=team) for name, team in roster])
         audit_record(actor=actor, action="event.create", category=AuditLog.Category.ADMIN,
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"markets": [{"kind": m.kind, "line": None if m.line is None else str(m.line)}
-                                          for m, _ in built]})
+                                          for m, _ in built],
+                              "players": [{"name": name, "team": team} for name, team in roster]})
         _event_news(event)
     return event
 
 
 def _event_news(event: Event) -> None:
-    live.event_changed(event_id=event.pk, status=event.status, score=event.live_score or event.score,
-                       clock=event.clock)
+    """The event message; an event with a roster carries its players' stat lines too."""
+    players = [{"player_id": p.pk, "name": p.name, "team": p.team, "stats": p.stats}
+               for p in Player.objects.filter(event_id=event.pk).order_by("pk")]
+    live.event_changed(event_id=event.pk, status=event.status, score=event.current_score, clock=event.clock,
+                       players=players or None)
+
+
+def player_stats_set(*, event_id: int, stats: list[dict[str, Any]], actor: Actor) -> Event:
+    """The running stat lines of an event's players (``[{"player_id", "points", "rebounds",
+    "assists"}]``, a stat left out keeps its value), as the feed reports them while the game is on.
+    The final lines come with the result (``event_result_set``); after it they stand."""
+    with _operator_change(actor, "event.player_stats", "event", event_id, stats=stats):
+        event = _locked(Event, event_id)
+        if event.status == Event.Status.CANCELLED or event.home_score is not None:
+            raise Conflict(f"The stat lines of a {'resulted' if event.home_score is not None else event.status} "
+                           "event stand.", code="invalid_event_state", details={"status": event.status})
+        changed = _stat_lines_apply(event, stats)
+        _event_news(event)
+        audit_record(actor=actor, action="event.player_stats", category=AuditLog.Category.ADMIN,
+                     resource_type="event", resource_id=event.pk, resource_label=str(event),
+                     details={"players": changed})
+    return event
+
+
+def _stat_lines_apply(event: Event, stats: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Validate and write stat lines of ``event`` (locked by the caller); what changed, by player id."""
+    players = {p.pk: p for p in Player.objects.select_for_update().filter(event=event).order_by("pk")}
+    changed = {}
+    for player_id, values in stat_lines_validate(stats, players=players).items():
+        player = players[player_id]
+        if any(getattr(player, stat) != value for stat, value in values.items()):
+            for stat, value in values.items():
+                setattr(player, stat, value)
+            player.save(update_fields=list(values))
+            changed[str(player_id)] = player.stats
+    return changed
 
 
 def _market_build(spec: MarketSpec, *, home: str, away: str, index: int) -> tuple[Market, list[Outcome]]:
@@ -332,10 +371,13 @@ def _settlement_request(market_ids: list[int], *, event_id: int | None = None) -
                                                             kwargs={"event_ids": event_ids}), robust=True)
 
 
-def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: Actor) -> Event:
-    """Record the final score: the event finishes, its markets close and each kind grades its
-    outcomes; the markets are ``resulted`` and settlement is requested once this commits."""
-    with _operator_change(actor, "event.result", "event", event_id, home_score=home_score, away_score=away_score):
+def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: Actor,
+                     player_stats: list[dict[str, Any]] | None = None) -> Event:
+    """Record the final score (and the players' final stat lines, if given): the event finishes,
+    its markets close and each kind grades its outcomes; the markets are ``resulted`` and
+    settlement is requested once this commits."""
+    with _operator_change(actor, "event.result", "event", event_id, home_score=home_score, away_score=away_score,
+                          player_stats=player_stats):
         score = Score(home=_goals(home_score, "home_score"), away=_goals(away_score, "away_score"))
         event = _locked(Event, event_id)
         if event.status == Event.Status.CANCELLED:
@@ -347,6 +389,7 @@ def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: 
         event.home_score, event.away_score = score.home, score.away
         event.status, event.finished_at = Event.Status.FINISHED, event.finished_at or timezone.now()
         event.save(update_fields=["home_score", "away_score", "status", "finished_at"])
+        final_lines = _stat_lines_apply(event, [] if player_stats is None else player_stats)
         markets = list(event.markets.select_for_update().order_by("pk").filter(status__in=UNDECIDED))
         # Micro-markets the feed did not result in time cannot be graded from a final score: void.
         unresultable = [m for m in markets if not market_kind(m.kind).graded_by_score]
@@ -363,7 +406,7 @@ def event_result_set(*, event_id: int, home_score: Any, away_score: Any, actor: 
                      resource_type="event", resource_id=event.pk, resource_label=str(event),
                      details={"score": event.score, "markets_resulted": [m.pk for m in markets],
                               "markets_cancelled": [m.pk for m in unresultable],
-                              "outcomes": {o.pk: o.status for o in outcomes}})
+                              "outcomes": {o.pk: o.status for o in outcomes}, "player_stats": final_lines})
         _settlement_request([m.pk for m in markets + unresultable], event_id=event.pk)
     return event
 

@@ -20,7 +20,7 @@ from django.db import DatabaseError, transaction
 from audit.context import Actor
 from oddslab.errors import DomainError
 from oddslab.events import services
-from oddslab.events.models import Event, Market, Outcome
+from oddslab.events.models import Event, Market, Outcome, Player
 from oddslab.feed.wire import MARKET_STATUS_TYPES, Message, Refused, parse, timestamp
 
 logger = logging.getLogger("oddslab.feed")
@@ -84,14 +84,22 @@ class Ingestor:
                      .values_list("external_ref", flat=True))
         if taken:
             raise Refused("duplicate_ref", f"markets of another event: {', '.join(sorted(taken))}"[:300])
+        roster = body.get("players", [])
+        taken = list(Player.objects.filter(external_ref__in=[p["player"] for p in roster])
+                     .values_list("external_ref", flat=True))
+        if taken:
+            raise Refused("duplicate_ref", f"players of another event: {', '.join(sorted(taken))}"[:300])
         event = services.event_create(
             home_team=body["home"], away_team=body["away"], sport=body["sport"], competition=body["competition"],
             start_time=timestamp(body["start_time"], "start_time"), actor=actor,
             markets=[services.MarketSpec(kind=m["kind"], line=m.get("line"), prices=m["prices"])
-                     for m in body["markets"]])
+                     for m in body["markets"]],
+            players=[{"name": p["name"], "team": p["team"]} for p in roster])
         Event.objects.filter(pk=event.pk).update(external_ref=message.event)
         for spec, market in zip(body["markets"], event.markets.order_by("pk"), strict=True):
             Market.objects.filter(pk=market.pk).update(external_ref=spec["market"])
+        for spec, player in zip(roster, event.players.order_by("pk"), strict=True):
+            Player.objects.filter(pk=player.pk).update(external_ref=spec["player"])
         return event
 
     # --- one handler per message type ---------------------------------------------------------
@@ -132,13 +140,30 @@ class Ingestor:
     def _game_event(self, message, event, actor):
         services.event_clock_set(event_id=event.pk, clock=f"{message.get('minute')}'", live_score=message.get("score"))
 
+    def _clock(self, message, event, actor):
+        services.event_clock_set(event_id=event.pk, clock=message.get("clock"), live_score=message.get("score"))
+
+    def _stat_lines(self, message: Message, event: Event) -> list[dict]:
+        """The message's stat lines with the feed's player refs turned into the event's player ids."""
+        ids = dict(event.players.values_list("external_ref", "pk"))
+        lines = []
+        for line in message.get("players", []):
+            if line["player"] not in ids:
+                raise Refused("unknown_player", line["player"])
+            lines.append({"player_id": ids[line["player"]], **{k: v for k, v in line.items() if k != "player"}})
+        return lines
+
+    def _stats(self, message, event, actor):
+        services.player_stats_set(event_id=event.pk, stats=self._stat_lines(message, event), actor=actor)
+
     def _market_result(self, message, event, actor):
         services.market_result_set(market_id=self._market(message, event).pk, winners=message.get("winners"),
                                    actor=actor)
 
     def _result(self, message, event, actor):
         services.event_result_set(event_id=event.pk, home_score=message.get("home_score"),
-                                  away_score=message.get("away_score"), actor=actor)
+                                  away_score=message.get("away_score"), actor=actor,
+                                  player_stats=self._stat_lines(message, event))
 
 
 HANDLERS = {
@@ -148,6 +173,8 @@ HANDLERS = {
     **{kind: Ingestor._market_status for kind in MARKET_STATUS_TYPES},
     "prices": Ingestor._prices,
     "game_event": Ingestor._game_event,
+    "clock": Ingestor._clock,
+    "stats": Ingestor._stats,
     "market_result": Ingestor._market_result,
     "result": Ingestor._result,
 }

@@ -36,6 +36,8 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     **{kind: {"market": str} for kind in MARKET_STATUS_TYPES},
     "prices": {"prices": list},
     "game_event": {"kind": str, "minute": int, "score": str},
+    "clock": {"clock": str, "score": str},
+    "stats": {"players": list},
     "market_result": {"market": str, "winners": list},
     "result": {"home_score": int, "away_score": int},
 }
@@ -45,7 +47,10 @@ OPTIONAL: dict[str, dict[str, type | tuple[type, ...]]] = {
     "market_created": {"line": (str, int)},
     **{kind: {"reason": str} for kind in MARKET_STATUS_TYPES},
     "game_event": {"team": str},
+    "event_created": {"players": list},
+    "result": {"players": list},
 }
+STATS = ("points", "rebounds", "assists")
 
 LINE_MAX = 1_000_000  # characters of one line
 SEQ_MAX = 2**63 - 1  # every integer fits a PostgreSQL bigint (seq is stored in Event.feed_seq)
@@ -53,6 +58,7 @@ REF_MAX = 80  # event and market refs (Event.external_ref, Market.external_ref)
 # Team names: the longest outcome name, "<home> or <away>", must fit Outcome.name (120).
 NAME_MAX = 50
 COMPETITION_MAX = 120  # Competition.name
+CLOCK_MAX = 16  # Event.clock and Event.live_score
 TEXT_MAX = 200  # any other string, keys included
 
 
@@ -111,6 +117,14 @@ def parse(line: str) -> Message:
         refs = [market["market"] for market in data["markets"]]
         if len(set(refs)) != len(refs):
             raise Refused("duplicate_ref", "each market of an event has a ref of its own")
+    if kind == "event_created" and "players" in data:
+        _roster(data["players"])
+    if kind in ("stats", "result") and "players" in data:
+        _stat_lines(data["players"])
+    if kind == "clock":
+        for field in ("clock", "score"):
+            if len(data[field]) > CLOCK_MAX:
+                raise Refused("invalid_field", f"{field} has at most {CLOCK_MAX} characters")
     if kind == "market_result" and not all(isinstance(w, str) for w in data["winners"]):
         raise Refused("invalid_field", "winners are outcome keys")
     return Message(kind, data["source"], data["event"], data["seq"], data["ts"],
@@ -178,6 +192,26 @@ def _walk(data: Any) -> Iterator[tuple[Any, Any]]:
             stack.extend(value.items())
         elif isinstance(value, list):
             stack.extend(enumerate(value))
+
+
+def _roster(players: list[Any]) -> None:
+    """``[{player, name, team}]``: refs of their own; names and teams are the service's to judge."""
+    for player in players:
+        _check_fields(player, {"player": str, "name": str, "team": str}, {}, where="players[].")
+        _ref(player["player"])
+    refs = [player["player"] for player in players]
+    if len(set(refs)) != len(refs):
+        raise Refused("duplicate_ref", "each player of an event has a ref of its own")
+
+
+def _stat_lines(lines: list[Any]) -> None:
+    """``[{player, points?, rebounds?, assists?}]``, each player once; the bounds are the service's."""
+    for line in lines:
+        _check_fields(line, {"player": str}, dict.fromkeys(STATS, int), where="players[].")
+        _ref(line["player"])
+    refs = [line["player"] for line in lines]
+    if len(set(refs)) != len(refs):
+        raise Refused("duplicate_ref", "a player has one stat line per message")
 
 
 def _price(value: Any) -> None:

@@ -27,7 +27,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
 from audit.context import Actor
+from betting.challenge_selectors import challenge_get
+from oddslab.errors import DomainError
 from oddslab.events.models import Event, Market, OddsTick, Outcome
+from oddslab.events.selectors import event_players
 from oddslab.sockets import MeConsumer, OddsConsumer
 from oddslab.web import selectors, slip
 from oddslab.web.render import render_block
@@ -70,21 +73,29 @@ def _market_html(payload: dict[str, Any], scope: dict[str, Any], *, whole: bool)
     return render_to_string("web/_market.html", context)
 
 
-def _event_html(payload: dict[str, Any]) -> str:
+def _event_html(payload: dict[str, Any], *, box_score: bool) -> str:
+    """The event's state (status, score, clock); with ``box_score``, and a roster, its players' lines."""
     event = Event.objects.select_related("sport").filter(pk=payload.get("event_id")).first()
-    return render_to_string("web/_event_state.html", {"event": event, "oob": True}) if event else ""
+    if event is None:
+        return ""
+    html = render_to_string("web/_event_state.html", {"event": event, "oob": True})
+    if box_score and payload.get("players"):
+        html += render_to_string("web/_box_score.html", {
+            "event": event, "players": list(event_players(event_id=event.pk)), "oob": True})
+    return html
 
 
 @database_sync_to_async
 def odds_fragment(payload: dict[str, Any], scope: dict[str, Any], *, whole_markets: bool = False) -> str:
-    """``whole_markets``: markets with their price history, for a socket that follows named events."""
+    """``whole_markets``: markets with their price history (and box scores), for a socket that follows
+    named events."""
     kind = payload.get("type")
     if kind == "prices":
         return _prices_html(payload, scope)
     if kind == "market":
         return _market_html(payload, scope, whole=whole_markets)
     if kind == "event":
-        return _event_html(payload)
+        return _event_html(payload, box_score=whole_markets)
     return ""
 
 
@@ -97,6 +108,13 @@ def me_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
     if kind == "notification":
         return render_to_string("web/_toast.html", {"message": payload.get("message", ""),
                                                      "kind": payload.get("kind", "")})
+    if kind == "challenge":
+        # The party's card wherever it is drawn (the challenges page, the event page that made it)
+        try:
+            challenge = challenge_get(user=user, challenge_id=payload["challenge_id"])
+        except DomainError:
+            return ""
+        return render_to_string("web/_challenge.html", {"challenge": challenge, "viewer": user, "oob": True})
     if kind == "bet":
         from betting.selectors import bet_get
 

@@ -11,6 +11,8 @@ from django.template.context import make_context
 from django.template.loader import get_template
 from django.template.loader_tags import BlockNode
 
+from oddslab.errors import DomainError
+
 
 def render_block(template_name: str, block: str, context: dict[str, Any], request: HttpRequest | None = None) -> str:
     template = get_template(template_name).template
@@ -28,3 +30,8 @@ def page(request: HttpRequest, template_name: str, context: dict[str, Any], *, p
     if getattr(request, "htmx", False):
         return HttpResponse(render_block(template_name, partial, context, request), status=status)
     return render(request, template_name, context, status=status)
+
+
+def page_status(error: DomainError) -> int:
+    """A refused form is drawn again with the reason in words (422); an unknown id stays a 404."""
+    return 404 if error.status == 404 else 422

@@ -6,11 +6,15 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from audit.models import Notification
-from oddslab.events.models import Event, Market, OddsTick, Sport
+from betting.challenge_selectors import challenge_list, challenges_with_transfers
+from betting.models import Challenge
+from betting.slips import outcome_available
+from oddslab.events.models import Event, Market, OddsTick, Player, Sport
 from oddslab.events.selectors import event_list
 
 # The markets the live list shows for each event; the event page shows them all.
@@ -75,3 +79,36 @@ def sparkline(values: list[Decimal], *, width: int = 120, height: int = 32) -> d
 
 def notification_list(*, user: Any, limit: int = 50) -> list[Notification]:
     return list(Notification.objects.filter(user=user).order_by("-created_at", "-id")[:limit])
+
+
+def challenge_panel(*, event: Event, roster: list[Player]) -> dict[str, Any]:
+    """The event page's challenge forms: whether the event still takes challenges (they close at its
+    start), the outcomes one can back now, market by market, and the roster for stat lines."""
+    markets = [(m, [o for o in m.outcomes.all() if outcome_available(o)]) for m in event.markets.all()]
+    return {"takes_challenges": event.status == Event.Status.SCHEDULED and event.start_time > timezone.now(),
+            "markets": [(m, outcomes) for m, outcomes in markets if outcomes], "roster": roster}
+
+
+OPEN_LISTED = 200  # open challenges the page lists; the oldest beyond these wait for the next look
+
+
+def open_challenges(*, user: Any, event_id: str | None = None) -> list[tuple[Event, list[Challenge]]]:
+    """Everyone's open challenges but the viewer's own (those are under "Your challenges"), by event,
+    soonest game first."""
+    listed = challenge_list(user=None, status=Challenge.Status.OPEN, event_id=event_id).select_related(
+        "event__sport", "event__competition")
+    if user is not None:
+        listed = listed.exclude(creator=user)
+    groups: dict[int, tuple[Event, list[Challenge]]] = {}
+    for challenge in listed[:OPEN_LISTED]:
+        groups.setdefault(challenge.event_id, (challenge.event, []))[1].append(challenge)
+    return sorted(groups.values(), key=lambda group: (group[0].start_time, group[0].pk))
+
+
+MINE_LISTED = 50
+
+
+def my_challenges(*, user: Any) -> list[Challenge]:
+    """The player's challenges, made or accepted, newest first, each with its escrow transfers."""
+    mine = challenge_list(user=user).filter(Q(creator=user) | Q(acceptor=user)).select_related("event")
+    return challenges_with_transfers(list(mine[:MINE_LISTED]))

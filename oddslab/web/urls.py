@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oddslab.web import views
+from oddslab.web import challenge_views, views
 
 app_name = "web"
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("slip/clear", views.slip_clear, name="slip-clear"),
     path("slip/place", views.slip_place, name="slip-place"),
     path("wallet", views.wallet, name="wallet"),
+    path("challenges", challenge_views.challenges, name="challenges"),
+    path("challenges/new", challenge_views.challenge_new, name="challenge-create"),
+    path("challenges/<int:pk>/accept", challenge_views.challenge_take, name="challenge-accept"),
+    path("challenges/<int:pk>/cancel", challenge_views.challenge_withdraw, name="challenge-cancel"),
     path("bets", views.my_bets, name="my-bets"),
     path("leaderboard", views.leaderboard_page, name="leaderboard"),
     path("notifications", views.notifications, name="notifications"),

@@ -5,6 +5,7 @@ Each page is one template; an htmx request gets only the named partial it asks f
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import login
@@ -14,20 +15,22 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.context import Actor
-from betting.models import Bet, BettorStats
+from betting.models import Bet, BettorStats, Challenge
 from betting.selectors import LEADERBOARD_PERIODS, bet_list, bettor_stats, leaderboard
 from oddslab.accounts.services import player_register
 from oddslab.errors import DomainError
 from oddslab.events.models import Outcome
-from oddslab.events.selectors import event_get
+from oddslab.events.selectors import event_get, event_players
 from oddslab.web import selectors, slip
-from oddslab.web.forms import AmountForm, SignupForm
-from oddslab.web.render import page, render_block
+from oddslab.web.forms import CHALLENGE_KINDS, AmountForm, ChallengeForm, SignupForm
+from oddslab.web.render import page, page_status, render_block
+from wallet.external import external_account_of, external_available, external_wallet_open, external_wallet_top_up
 from wallet.selectors import wallet_balance, wallet_statement
 from wallet.services import wallet_deposit, wallet_withdraw
 
 BET_FILTERS = {"open": [Bet.Status.PLACED, Bet.Status.ACCEPTED], "settled": [Bet.Status.SETTLED],
                "rejected": [Bet.Status.REJECTED]}
+WALLET_FORMS = ("deposit", "withdraw", "top_up")  # the wallet page's amount forms, by their action
 PERIOD_NAMES = dict(zip(LEADERBOARD_PERIODS, ("This week", "All time"), strict=True))
 PRODUCT_NAMES = {"": "Both", BettorStats.Product.SPORTS: "Sportsbook", BettorStats.Product.P2P: "Challenges"}
 
@@ -47,9 +50,21 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         event = event_get(event_id=pk)
     except DomainError as exc:
         return page(request, "web/error.html", {"message": exc.message}, status=exc.status)
-    return page(request, "web/event.html", {
-        "event": event, "markets": list(event.markets.all()), "sports": selectors.sport_list(),
-        "charts": selectors.price_history(event=event), "selected": slip.selected_ids(request.session)})
+    return page(request, "web/event.html", event_context(request, event))
+
+
+def event_context(request: HttpRequest, event: Any, *, form: ChallengeForm | None = None,
+                  created: Challenge | None = None, done: str = "") -> dict[str, Any]:
+    """The event page: its markets with their price history, and its challenge forms (``form``, the
+    one submitted, and what became of it: oddslab/web/challenge_views.py)."""
+    forms = {kind: ChallengeForm(kind=kind, event_id=event.pk) for kind in CHALLENGE_KINDS}
+    if form is not None:
+        forms[form.shown_as] = form
+    players = list(event_players(event_id=event.pk))
+    return {"event": event, "markets": list(event.markets.all()), "players": players, "sports": selectors.sport_list(),
+            "charts": selectors.price_history(event=event), "selected": slip.selected_ids(request.session),
+            "challenge": {**selectors.challenge_panel(event=event, roster=players), "forms": forms,
+                          "created": created, "done": done}}
 
 
 def _slip_response(request: HttpRequest, *, outcome: Outcome | None = None, balance: bool = False) -> HttpResponse:
@@ -115,34 +130,60 @@ def slip_place(request: HttpRequest) -> HttpResponse:
     return _slip_response(request, balance=True)
 
 
+def _wallet_move(action: str, request: HttpRequest, amount: Any) -> str:
+    """Run the wallet form's service; the sentence that says what happened."""
+    actor, key = Actor.from_request(request), request.POST.get("idempotency_key") or None
+    if action == "top_up":
+        top_up = external_wallet_top_up(user=request.user, amount=amount, actor=actor, idempotency_key=key)
+        return f"Topped up your external wallet with {top_up.transaction.amount}."
+    service = wallet_deposit if action == "deposit" else wallet_withdraw
+    moved = service(user=request.user, amount=amount, actor=actor, idempotency_key=key)
+    return f"{'Deposited' if action == 'deposit' else 'Withdrew'} {moved.transfer.amount}."
+
+
+def _external_wallet(user: Any) -> tuple[Any, str]:
+    """The player's external wallet (None before it is opened) and, while the service is down, why."""
+    try:
+        external_available()
+    except DomainError as exc:
+        return external_account_of(user=user), exc.message
+    return external_account_of(user=user), ""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def wallet(request: HttpRequest) -> HttpResponse:
-    forms = {"deposit": AmountForm(prefix="deposit"), "withdraw": AmountForm(prefix="withdraw")}
-    done, status = None, 200
+    forms = {action: AmountForm(prefix=action) for action in WALLET_FORMS}
+    done, refused, status = None, "", 200
     action = request.POST.get("action") if request.method == "POST" else None
-    if action in forms:
+    if action == "open_external":
+        try:
+            opened = external_wallet_open(user=request.user, actor=Actor.from_request(request))
+        except DomainError as exc:
+            refused, status = exc.message, page_status(exc)
+        else:
+            done = f"Your external wallet is open: {opened.account.address}."
+    elif action in forms:
         form = forms[action] = AmountForm(request.POST, prefix=action)
         if form.is_valid():
-            service = wallet_deposit if action == "deposit" else wallet_withdraw
             try:
-                moved = service(user=request.user, amount=form.cleaned_data["amount"],
-                                actor=Actor.from_request(request),
-                                idempotency_key=request.POST.get("idempotency_key") or None)
+                done = _wallet_move(action, request, form.cleaned_data["amount"])
             except DomainError as exc:
                 form.add_error(None, exc.message)
-                status = 422
+                status = page_status(exc)
             else:
-                done = f"{'Deposited' if action == 'deposit' else 'Withdrew'} {moved.transfer.amount}."
                 forms[action] = AmountForm(prefix=action)
         else:
             status = 422
+    external, external_down = _external_wallet(request.user)
     context = {"balance": wallet_balance(user=request.user), "forms": forms, "done": done,
+               "external": external, "external_down": external_down, "external_refused": refused,
                "statement": list(wallet_statement(user=request.user)[:20]), "sports": selectors.sport_list()}
     if request.htmx and request.method == "POST":
+        # htmx swaps only 2xx answers: a refusal is drawn in the panel, in words
         html = render_block("web/wallet.html", "wallet_panel", context, request)
         html += render_block("web/slip.html", "balance_oob", {}, request)
-        return HttpResponse(html, status=200 if status == 422 else status)
+        return HttpResponse(html)
     return page(request, "web/wallet.html", context, status=status if not request.htmx else 200)
 
 

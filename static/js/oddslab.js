@@ -53,7 +53,7 @@
     body.classList.add("ws-down");
   });
 
-  // Something the page does not show yet. A market that just opened (a micro-market) arrives on the
+  // Something the page does not show yet. A challenge of the player's joins their list. A market that just opened (a micro-market) arrives on the
   // event page whole, with its price history: it joins the event's market list as it came. An event
   // that now belongs on the live list (a new one, or one that started while the list shows only
   // live games) makes the list refetch.
@@ -67,6 +67,14 @@
       var empty = document.getElementById("event-" + elt.dataset.event + "-no-markets");
       if (empty) empty.remove();
       list.appendChild(elt);
+      htmx.process(elt);
+    } else if (elt.classList.contains("challenge")) {
+      // One of the player's challenges this page has not drawn (made in another tab): it heads their list.
+      var mine = document.getElementById("my-challenges");
+      if (!mine) return;
+      var none = document.getElementById("no-challenges-mine");
+      if (none) none.remove();
+      mine.insertBefore(elt, mine.firstChild);
       htmx.process(elt);
     } else if (elt.classList.contains("event-state")) {
       var page = document.querySelector("#page.live-list");

@@ -5,19 +5,24 @@ exactly the stakes of the challenges still held, and the ledger verifying afterw
 from decimal import Decimal
 
 import pytest
+from celery import current_app
 
 from audit.context import Actor
+from betting import challenge_settlement
 from betting.challenge_money import challenge_payout, refund_amount
 from betting.challenge_settlement import challenge_grade, challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_figures
 from betting.models import Challenge
+from betting.selectors import bettor_stats
+from betting.tasks import settle_markets_task, settlement_sweep_task
 from ledger.models import Account, Transfer
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import house_account
+from oddslab import live
 from oddslab.errors import DomainError
 from oddslab.events.models import Player
-from oddslab.events.services import event_cancel, event_result_set, market_result_set
+from oddslab.events.services import event_cancel, event_result_set, market_cancel, market_result_set
 from tests.conftest import audit_rows, ledger_snapshot, outcome_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up, platform_address
 from wallet.gateways import external_transfer_confirm
@@ -169,16 +174,22 @@ def test_an_outcome_challenge_follows_its_outcome(event_status, outcome, market,
 
 # --- settlement on the internal wallet -----------------------------------------------------------
 
-def test_the_creator_wins_the_pot_less_the_fee_and_a_rerun_pays_nobody_twice(event, alice, bob,
+def test_the_creator_wins_the_pot_less_the_fee_and_a_rerun_pays_nobody_twice(event, alice, bob, monkeypatch,
                                                                            django_capture_on_commit_callbacks):
     # given a matched challenge of 33.33 each on the home win
     challenge = matched(alice, bob, event, stake="33.33")
     assert (wallet(alice), wallet(bob)) == (D("966.67"), D("966.67"))
+    published = []
+    monkeypatch.setattr(live, "_publish", published.extend)
     # when the home side wins and settlement runs
     home_wins(event)
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=True):
         assert challenges_settle(event_ids=[event.pk]) == 1
-    # then alice gets 63.32 of the 66.66 pot, the house fees 3.34, and escrow is empty
+    # then both parties' /ws/v1/me hear of it once it has committed
+    news = {"type": "challenge", "challenge_id": challenge.pk, "status": "settled", "result": "won"}
+    assert {group for groups, payload in published if payload == news for group in groups} == {
+        f"user.{alice.pk}", f"user.{bob.pk}"}
+    # and alice gets 63.32 of the 66.66 pot, the house fees 3.34, and escrow is empty
     challenge.refresh_from_db()
     assert (challenge.status, challenge.result, challenge.winner_id) == ("settled", "won", alice.pk)
     assert (challenge.payout, challenge.fee) == (D("63.32"), D("3.34")) and challenge.settled_at
@@ -220,6 +231,25 @@ def test_a_void_outcome_refunds_both_parties(event, alice, bob):
     assert (wallet(alice), wallet(bob)) == (D("1000.00"), D("1000.00")) and fees() == D("0.00")
     assert audit_rows("challenge.void").get().details["refunds"] == {"creator": "25.00", "acceptor": "25.00"}
     assert_books_balance()
+
+
+def test_settled_and_void_challenges_count_in_both_parties_p2p_stats(make_event, alice, bob):
+    # given one challenge alice wins and one void on a cancelled event, each of 10.00
+    won_on, void_on = make_event(), make_event()
+    matched(alice, bob, won_on)
+    matched(alice, bob, void_on, acceptor_funding="external")
+    event_result_set(event_id=won_on.pk, home_score=2, away_score=1, actor=TRADER)
+    event_cancel(event_id=void_on.pk, actor=TRADER, reason="abandoned")
+    # when both are settled
+    assert challenges_settle(event_ids=[won_on.pk, void_on.pk]) == 2
+    confirm_pending()
+    # then each party's p2p line counts both: bob's void refund is net of his two network fees
+    p2p = {user: bettor_stats(user=user)["p2p"] for user in (alice, bob)}
+    assert (p2p[alice].bets, p2p[alice].won, p2p[alice].void) == (2, 1, 1)
+    assert (p2p[alice].staked, p2p[alice].returned) == (D("20.00"), D("29.00"))
+    assert (p2p[bob].bets, p2p[bob].lost, p2p[bob].void) == (2, 1, 1)
+    assert (p2p[bob].staked, p2p[bob].returned) == (D("20.00"), D("9.00"))
+    assert bettor_stats(user=alice)["sports"].bets == 0
 
 
 @pytest.mark.parametrize(("points", "creator", "acceptor", "status"), [
@@ -355,3 +385,61 @@ def test_an_operator_voids_a_matched_challenge_with_a_reason(event, alice, bob, 
         challenge_void(challenge_id=challenge.pk, reason="twice", actor=Actor.of(trader))
     assert (again.value.code, again.value.status) == ("invalid_challenge_state", 409)
     assert_books_balance()
+
+
+def test_a_batch_that_dies_half_written_leaves_nothing_and_the_rerun_settles(event, alice, bob, monkeypatch):
+    # given two decided challenges, one paid across gateways
+    matched(alice, bob, event)
+    matched(bob, alice, event, acceptor_funding="external")
+    home_wins(event)
+    before = {**ledger_snapshot(), "challenges": list(Challenge.objects.values_list("pk", "status")),
+              "gateway_transfers": GatewayTransfer.objects.count()}
+    # when the batch dies after the challenges, the payouts and the fees are written, before its audit rows
+    def crash(rows):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(challenge_settlement, "insert_rows", crash)
+    with pytest.raises(RuntimeError):
+        challenges_settle(event_ids=[event.pk])
+    # then nothing of it remains
+    assert {**ledger_snapshot(), "challenges": list(Challenge.objects.values_list("pk", "status")),
+            "gateway_transfers": GatewayTransfer.objects.count()} == before
+    # and the rerun settles both, each once
+    monkeypatch.undo()
+    assert challenges_settle(event_ids=[event.pk]) == 2
+    confirm_pending(audited=True)
+    assert GatewayTransfer.objects.filter(purpose="payout").count() == 2
+    assert_books_balance()
+
+
+# --- how settlement is asked for -------------------------------------------------------------------
+
+def test_a_cancelled_event_asks_for_its_challenges_and_the_task_settles_them(event, alice, bob, monkeypatch,
+                                                                            django_capture_on_commit_callbacks):
+    challenge = matched(alice, bob, event)
+    sent = []
+    monkeypatch.setattr(current_app, "send_task",
+                        lambda name, args=(), kwargs=None, **options: sent.append((name, args, kwargs)))
+    # when the event is cancelled: one request, after commit, naming its markets and the event itself
+    with django_capture_on_commit_callbacks(execute=True):
+        event_cancel(event_id=event.pk, reason="rain", actor=TRADER)
+    markets = list(event.markets.values_list("pk", flat=True))
+    assert sent == [("betting.tasks.settle_markets_task", [markets], {"event_ids": [event.pk]})]
+    # then the task it names voids the challenge
+    _, args, kwargs = sent[0]
+    settle_markets_task(*args, fan_out=False, **kwargs)
+    challenge.refresh_from_db()
+    assert (challenge.status, challenge.status_reason) == ("void", "the event was cancelled")
+
+
+def test_the_settlement_sweep_settles_a_challenge_whose_task_was_lost(event, alice, bob):
+    # given a challenge on a market cancelled by a trader, its settlement task lost
+    challenge = matched(alice, bob, event)
+    market_cancel(market_id=outcome_of(event).market_id, reason="wrong prices", actor=TRADER)
+    # when the beat's sweep runs
+    assert settlement_sweep_task() == 1
+    # then it is void and both stakes are back
+    challenge.refresh_from_db()
+    assert (challenge.status, challenge.status_reason) == ("void", "the market was cancelled")
+    assert (wallet(alice), wallet(bob)) == (D("1000.00"), D("1000.00"))
+    assert settlement_sweep_task() == 0

@@ -1,6 +1,8 @@
 """Challenge settlement on real worker processes: two workers share one event's challenges, each paid
 exactly once, external payouts confirmed by the workers too."""
 
+import os
+import signal
 import time
 from decimal import Decimal
 
@@ -12,6 +14,7 @@ from audit.models import AuditLog
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_figures
 from betting.models import Challenge, EscrowAudit
+from betting.tasks import settle_markets_task, settlement_sweep_task
 from ledger.models import Account
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import house_account
@@ -79,3 +82,43 @@ def test_two_workers_share_an_events_challenges_and_pay_each_exactly_once(celery
     # and the audit before each batch never saw a mismatch, external payouts in flight included
     assert not AuditLog.objects.filter(action="escrow.mismatch").exists()
     assert EscrowAudit.objects.filter(ok=True).exists()
+
+
+def _settled() -> int:
+    return Challenge.objects.filter(status="settled").count()
+
+
+@workers_test
+def test_a_worker_killed_mid_settlement_leaves_every_challenge_paid_exactly_once(celery_workers, make_user,
+                                                                                make_event):
+    # given 300 matched internal challenges and a worker settling two at a time
+    worker = celery_workers(SETTLEMENT_BATCH_SIZE="2", SETTLEMENT_FANOUT="1")
+    players = [make_user(balance="10000.00") for _ in range(6)]
+    event = make_event()
+    for i in range(300):
+        creator, acceptor = players[i % 6], players[(i + 1) % 6]
+        challenge = challenge_create(creator=creator, event_id=event.pk, outcome_id=outcome_of(event).pk,
+                                     stake="3.33", funding="internal", actor=Actor.of(creator))
+        challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding="internal", actor=Actor.of(acceptor))
+    event_result_set(event_id=event.pk, home_score=1, away_score=0, actor=Actor.system("test"))
+    # when it is SIGKILLed mid-way
+    assert _wait(lambda: _settled() >= 20)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    halfway = _settled()
+    assert 0 < halfway < 300, halfway
+    # and a new worker takes over: the sweep, and the settlement task delivered twice
+    celery_workers(SETTLEMENT_BATCH_SIZE="50", SETTLEMENT_FANOUT="1")
+    settlement_sweep_task.delay()
+    markets = list(event.markets.values_list("pk", flat=True))
+    for _ in range(2):
+        settle_markets_task.delay(markets, event_ids=[event.pk])
+    assert _wait(lambda: _settled() == 300), _settled()
+    # then each challenge was paid once: one payout and one fee each, and the books balance
+    per_challenge = GatewayTransfer.objects.filter(purpose__in=["payout", "fee"]).values("reference_id").annotate(
+        n=Count("pk"))
+    assert len(per_challenge) == 300 and {row["n"] for row in per_challenge} == {2}
+    assert account_balance(house_account(Account.House.FEES)) == Challenge.objects.aggregate(f=Sum("fee"))["f"]
+    assert escrow_figures().ok
+    report = ledger_verify()
+    assert report.ok, report.problems

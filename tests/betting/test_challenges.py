@@ -409,3 +409,54 @@ def test_an_external_challenge_without_an_external_wallet_is_refused(event, make
 def test_an_external_challenge_while_the_service_is_down_is_refused(event, players):
     creator, _ = players
     refused(lambda: create(creator, event, funding="external"), "external_wallet_unavailable", 503)
+
+
+def test_an_event_going_live_asks_for_the_expiry_of_its_challenges(event, django_capture_on_commit_callbacks,
+                                                                   monkeypatch):
+    from celery import current_app
+
+    from oddslab.events.services import event_start
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, *args, **kwargs: sent.append(name))
+    with django_capture_on_commit_callbacks(execute=True):
+        event_start(event_id=event.pk, actor=Actor.system("test"))
+    assert "betting.tasks.challenges_expire_task" in sent
+
+
+def test_a_stake_confirmation_delivered_again_after_cancel_changes_nothing(event, players):
+    creator, _ = players
+    challenge = create(creator, event, funding="external")
+    stake = GatewayTransfer.objects.get(purpose="stake")
+    external_transfer_confirm(tx_id=stake.tx_id, draw=SUCCEED)
+    challenge_cancel(challenge_id=challenge.pk, actor=Actor.of(creator))
+    confirm_pending()
+    before = snapshot()
+    # when: the stake's confirmation comes once more
+    assert external_transfer_confirm(tx_id=stake.tx_id, draw=SUCCEED) is None
+    # then
+    assert snapshot() == before
+    assert external_balance(creator) == Decimal("99.00")
+
+
+def test_a_void_refunds_each_party_on_its_own_gateway(event, players):
+    """What settlement does for a void: each party's stake back, less its own network fees."""
+    from django.db import transaction
+
+    from betting.challenges import challenge_refund
+
+    creator, acceptor = players
+    challenge = create(creator, event)
+    accept(challenge, acceptor, funding="external")
+    confirm_pending()
+    challenge.refresh_from_db()
+    assert challenge.status == "matched"
+    # when
+    with transaction.atomic():
+        for party in ("creator", "acceptor"):
+            challenge_refund(challenge=challenge, party=party, actor=Actor.system("test"))
+        challenge_refund(challenge=challenge, party="creator", actor=Actor.system("test"))  # asked twice
+    confirm_pending()
+    # then
+    assert wallet(creator) == Decimal("100.00") and escrow() == Decimal("0.00")
+    assert external_balance(acceptor) == Decimal("99.00") and vault() == Decimal("0.00")

@@ -144,3 +144,49 @@ def test_an_external_challenge_while_the_service_is_down_is_a_503_with_retry_aft
     assert response.json()["error"] == "external_wallet_unavailable"
     assert response["Retry-After"] == "30"
     assert Decimal(api(bob).get("/api/v1/wallet").json()["balance"]) == Decimal("100.00")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_each_party_hears_of_the_challenge_on_its_socket_after_commit(make_user, make_event):
+    import json
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from rest_framework.authtoken.models import Token
+
+    from oddslab.asgi import websocket_application
+
+    creator, acceptor = make_user(balance="100.00"), make_user(balance="100.00")
+    event = make_event()
+    outcome = outcome_of(event).pk
+
+    async def challenge_messages(communicator, count):
+        found = []
+        while len(found) < count:
+            message = json.loads(await communicator.receive_from(timeout=3))
+            if message["type"] == "challenge":
+                found.append(message)
+        return found
+
+    async def scenario():
+        sockets = []
+        for user in (creator, acceptor):
+            token = await sync_to_async(lambda u=user: Token.objects.create(user=u).key)()
+            socket = WebsocketCommunicator(websocket_application, "/ws/v1/me",
+                                           headers=[(b"authorization", f"Token {token}".encode())])
+            assert (await socket.connect())[0]
+            sockets.append(socket)
+        made = await sync_to_async(challenge_create)(
+            creator=creator, event_id=event.pk, outcome_id=outcome, stake="10.00",
+            funding="internal", actor=Actor.of(creator))
+        await sync_to_async(challenge_accept)(challenge_id=made.pk, acceptor=acceptor, funding="internal",
+                                              actor=Actor.of(acceptor))
+        heard = [await challenge_messages(sockets[0], 2), await challenge_messages(sockets[1], 1)]
+        for socket in sockets:
+            await socket.disconnect()
+        return made, heard
+
+    made, (creators, acceptors) = async_to_sync(scenario)()
+    assert creators == [{"type": "challenge", "challenge_id": made.pk, "status": "open", "result": None},
+                        {"type": "challenge", "challenge_id": made.pk, "status": "matched", "result": None}]
+    assert acceptors == [{"type": "challenge", "challenge_id": made.pk, "status": "matched", "result": None}]

@@ -10,12 +10,13 @@ from django.db import connection
 
 from audit.context import Actor
 from audit.models import AuditLog, Notification
-from betting.challenge_settlement import challenges_settle
+from betting.challenge_settlement import challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_audit_run
 from betting.models import Challenge, EscrowAudit
 from ledger.models import Account
 from ledger.selectors import ledger_verify
+from oddslab.errors import DomainError
 from oddslab.events.services import event_result_set
 from tests.conftest import ledger_snapshot, outcome_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up
@@ -128,3 +129,15 @@ def test_the_escrow_audit_api_runs_the_check(api, make_user, decided):
         {"internal": "0.00", "external": "0.00"})
     assert body["checked_at"] and EscrowAudit.objects.count() == 1
     assert api(make_user("trader")).get("/api/v1/escrow/audit").status_code == 403
+
+
+def test_an_operator_void_waits_for_escrow_to_balance(decided, make_user):
+    trader = make_user("trader")
+    escrow_shift("-5.00")
+    before = state()
+    with pytest.raises(DomainError) as refused:
+        challenge_void(challenge_id=decided.pk, reason="suspicious", actor=Actor.of(trader))
+    assert (refused.value.code, refused.value.status) == ("escrow_mismatch", 409)
+    assert state() == before and alerts("challenge.void").get().outcome == "refused"
+    escrow_shift("5.00")
+    assert challenge_void(challenge_id=decided.pk, reason="suspicious", actor=Actor.of(trader)).status == "void"

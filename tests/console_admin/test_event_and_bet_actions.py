@@ -165,3 +165,60 @@ def test_settling_a_settled_bet_is_refused(console, accepted_bet):
     again = trader.post(url, {"result": "won", "reason": "twice"})
     assert again.status_code == 409 and refused_with(again, "invalid_bet_state")
     assert state_snapshot() == before
+
+
+GAME_FORM = {
+    "home_team": "Harbour Hawks", "away_team": "Valley Comets", "sport": "basketball", "competition": "Hoops",
+    "start_time": "2026-12-20T19:00", "match_winner__home": "1.80", "match_winner__away": "2.00",
+    "total_points__line": "221.5", "total_points__over": "1.90", "total_points__under": "1.90",
+    "players": "home: Jay Brooks\r\nHOME: Sam Okafor\r\n\r\naway: Luis Moreno\r\n",
+}
+
+
+def test_a_basketball_event_is_created_with_its_roster_and_shows_it_inline(console):
+    trader = console("trader")
+    # when
+    response = trader.post(reverse("admin:events_event_add"), GAME_FORM, follow=True)
+    # then
+    event = Event.objects.get()
+    assert [(p.name, p.team) for p in event.players.order_by("pk")] == [
+        ("Jay Brooks", "home"), ("Sam Okafor", "home"), ("Luis Moreno", "away")]
+    assert {m.kind for m in event.markets.all()} == {"match_winner", "total_points"}
+    page = response.content.decode()
+    assert "Sam Okafor" in page and "Luis Moreno" in page
+
+
+@pytest.mark.parametrize("players", ["bench: Jay Brooks", "home:", "home: Jay Brooks\nhome: jay brooks"])
+def test_a_bad_roster_in_the_form_is_refused_with_the_service_code(console, players):
+    trader = console("trader")
+    before = state_snapshot()
+    response = trader.post(reverse("admin:events_event_add"), {**GAME_FORM, "players": players})
+    assert response.status_code == 400 and refused_with(response, "invalid_players")
+    assert not Event.objects.exists() and state_snapshot() == before
+
+
+def test_the_result_form_posts_each_players_final_stat_line_with_the_score(console):
+    # given a basketball game with a roster, its stat lines as the feed left them
+    trader = console("trader")
+    trader.post(reverse("admin:events_event_add"), GAME_FORM)
+    event = Event.objects.get()
+    brooks, okafor, moreno = event.players.order_by("pk")
+    url = reverse("admin:events_event_result", args=[event.pk])
+    form = trader.get(url).content.decode()
+    assert f'name="player_{brooks.pk}_points"' in form and f'name="player_{moreno.pk}_assists"' in form
+    lines = {f"player_{p.pk}_{stat}": value for p, stats in ((brooks, (30, 5, 7)), (okafor, (12, 11, 2)),
+                                                             (moreno, (40, 3, 9)))
+             for stat, value in zip(("points", "rebounds", "assists"), stats, strict=True)}
+    # a negative stat is the form's refusal and changes nothing
+    before = state_snapshot()
+    bad = trader.post(url, {"home_score": 101, "away_score": 99, **lines, f"player_{brooks.pk}_points": -1})
+    assert bad.status_code == 400 and b"errorlist" in bad.content
+    assert state_snapshot() == before and Event.objects.get().home_score is None
+    # when the result goes in with the lines
+    assert trader.post(url, {"home_score": 101, "away_score": 99, **lines}).status_code == 302
+    # then the stat lines are final, with the result, in its audit row
+    event.refresh_from_db()
+    assert event.score == "101-99"
+    assert [(p.points, p.rebounds, p.assists) for p in event.players.order_by("pk")] == [
+        (30, 5, 7), (12, 11, 2), (40, 3, 9)]
+    assert audit_rows("event.result", "success").get().details["player_stats"]

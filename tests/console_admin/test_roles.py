@@ -27,18 +27,20 @@ RISK_READ = {m: READ for m in ["risk.exposurecap", "risk.geofence", "risk.limitp
 AUDIT_READ = {"audit.auditlog": READ, "audit.notification": READ}
 LIMITS = {"risk.limitprofile": "vacd", "risk.exposurecap": "vacd", "risk.geofence": "vc",
           "risk.playerrestriction": "vac", "risk.outcomeexposure": READ}
+P2P_READ = {"betting.challenge": READ, "wallet.gatewaytransfer": READ, "wallet.externaltransaction": READ}
+ESCROW_AUDIT_READ = {"betting.escrowaudit": READ}
 # v view, a add, c change, d delete: as the admin computes them for its index (ModelAdmin.get_model_perms).
 EXPECTED = {
     "trader": {**EVENTS_READ, "events.sport": "vc", "events.competition": "va", "events.event": "va",
-               "betting.bet": READ, **RISK_READ, **LEDGER_READ},
+               "betting.bet": READ, **RISK_READ, **LEDGER_READ, **P2P_READ},
     "compliance": {**EVENTS_READ, "betting.bet": READ, **LIMITS, **LEDGER_READ, **AUDIT_READ,
-                   "accounts.user": "vc"},
+                   "accounts.user": "vc", **P2P_READ, **ESCROW_AUDIT_READ},
     "regulator": {**EVENTS_READ, "betting.bet": READ, **RISK_READ, **LEDGER_READ, **AUDIT_READ,
-                  "accounts.user": READ},
+                  "accounts.user": READ, **P2P_READ, **ESCROW_AUDIT_READ},
     "admin": {**EVENTS_READ, "events.sport": "vacd", "events.competition": "vacd", "events.event": "va",
               "betting.bet": READ, **LIMITS, "risk.playerrestriction": "vacd", "risk.geofence": "vc",
               **LEDGER_READ, **AUDIT_READ, "accounts.user": "vacd", "auth.group": "vacd",
-              "authtoken.tokenproxy": "vd"},
+              "authtoken.tokenproxy": "vd", **P2P_READ, **ESCROW_AUDIT_READ},
 }
 # The service actions each role is offered (bulk on the market list, buttons on the change pages).
 ACTIONS = {"trader": True, "compliance": False, "regulator": False, "admin": True}

@@ -104,11 +104,13 @@ def test_an_accelerated_game_with_bets_ends_with_every_bet_settled(make_user):
 
 def test_run_feed_records_a_run_that_ingest_feed_replays_without_applying_twice(db, tmp_path, capsys):
     record = tmp_path / "game.jsonl"
-    call_command("run_feed", games=1, seed=3, minute_seconds=0, record=str(record))
+    call_command("run_feed", games=2, seed=3, minute_seconds=0, record=str(record))  # football and basketball
     first = capsys.readouterr().out
     lines_written = record.read_text().splitlines()
     prices = dict(Outcome.objects.values_list("pk", "price"))
     assert "refused: {}" in first and len(lines_written) > 50
+    assert sorted(Event.objects.values_list("sport__key", "status")) == [("basketball", "finished"),
+                                                                         ("football", "finished")]
     # replaying the recording over the same state changes nothing: every line is already applied
     call_command("ingest_feed", str(record))
     replay = capsys.readouterr().out

@@ -3,8 +3,8 @@ random JSON, a message of the simulator's own run with a few parts changed — i
 with a documented reason, nothing else escapes, and a good line still applies after it.
 
 Every example runs in a savepoint of the test's transaction, rolled back at its end, so each starts
-from the same book: the simulator's game opened (created, started, its first micro-market) and a
-second event for the good line. Bounded and derandomized for CI."""
+from the same book: the simulator's football and basketball games opened (created, started, the first
+micro-market) and another event for the good line. Bounded and derandomized for CI."""
 
 import json
 import re
@@ -22,8 +22,9 @@ from oddslab.feed.simulator import Simulator
 from oddslab.feed.wire import SEQ_MAX, Refused, dump, parse
 
 START = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
-GAME = [m for _, m in Simulator(games=1, seed=5, start=START, minutes=30).messages()]
-OPENING = [dump(m) for m in GAME[:3]]  # event_created, event_started, market_created
+RUN = list(Simulator(games=2, seed=5, start=START, minutes=30, sports=("football", "basketball")).messages())
+GAME = [m for _, m in RUN]
+OPENING = [dump(m) for at, m in RUN if at == 0]  # both games created and started, the first micro-market
 GOOD = {"type": "event_created", "source": "prop", "event": "good-1", "seq": 1, "ts": "2026-11-22T15:00:00Z",
         "home": "Good Reds", "away": "Good Blues", "sport": "football", "competition": "Property Cup",
         "start_time": "2026-11-22T15:00:00Z", "markets": [
@@ -43,13 +44,16 @@ REASONS = _documented_reasons()
 # What a healthy parser never lets through to the database, nor raises on: finding one is a bug.
 UNFORESEEN = {"database_error", "internal_error"}
 
-KEYS = sorted({k for m in GAME for k in m} | {"market", "outcome", "price", "line", "kind", "prices"})
-REFS = sorted({m["event"] for m in GAME} | {m["market"] for m in GAME if "market" in m})
+KEYS = sorted({k for m in GAME for k in m} | {"market", "outcome", "price", "line", "kind", "prices", "player",
+                                               "name", "team", "points", "rebounds", "assists"})
+REFS = sorted({m["event"] for m in GAME} | {m["market"] for m in GAME if "market" in m}
+              | {p["player"] for m in GAME for p in m.get("players", [])})
 SPECIAL = st.sampled_from([
     0, -1, 1, SEQ_MAX, SEQ_MAX + 1, -SEQ_MAX - 2, 2**31, 10**30, 1.5, float("nan"), float("inf"), True, None,
     "", "x" * 81, "x" * 201, "\x00", "ab\x00", "\ud800", "\udfff tail", "2.10", "1.001", "1000", "1000.001",
     "2026-11-22T15:00:00", "2026-11-22T15:00:00Z", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00",
     "match_result", "over_under", "next_goal_window", "home", "draw", "yes", "football", "5", "2.5", [], {},
+    "basketball", "match_winner", "total_points", "away", "Q3 07:12", "x" * 17, 999, 1000,
     *REFS])
 TEXT = st.text(st.characters() | st.characters(categories=["Cs"]), max_size=40)
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | TEXT | SPECIAL

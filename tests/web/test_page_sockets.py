@@ -217,3 +217,65 @@ def test_a_page_socket_drawing_its_fragment_holds_up_no_other_socket(make_event,
     assert message["prices"][0]["price"] == "2.600"
     assert page_silent
     assert "2.60" in fragment
+
+
+@live
+def test_the_event_page_shows_the_running_clock_and_box_score_and_updates_them_without_reload(client):
+    from django.utils import timezone
+
+    from oddslab.events.services import event_clock_set, event_create, player_stats_set
+
+    # given a live basketball game with a roster, its clock already running
+    actor = Actor.system("feed:test")
+    event = event_create(
+        home_team="Harbour Hawks", away_team="Valley Comets", sport="basketball", competition="Page Hoops",
+        start_time=timezone.now(), actor=actor,
+        markets=[MarketSpec(kind="match_winner", prices={"home": "1.80", "away": "2.00"})],
+        players=[{"name": "Jay Brooks", "team": "home"}, {"name": "Luis Moreno", "team": "away"}])
+    event_start(event_id=event.pk, actor=actor)
+    event_clock_set(event_id=event.pk, clock="Q1 11:32", live_score="2-0")
+    jay = event.players.get(name="Jay Brooks")
+    page = client.get(f"/events/{event.pk}").content.decode()
+
+    async def scenario():
+        socket = _communicator(PageOddsConsumer, f"/ws/pages/odds?events={event.pk}")
+        assert (await socket.connect())[0]
+        await sync_to_async(player_stats_set)(event_id=event.pk, stats=[{"player_id": jay.pk, "points": 5}],
+                                              actor=actor)
+        await sync_to_async(event_clock_set)(event_id=event.pk, clock="Q3 07:12", live_score="71-66")
+        ticked = await _next_html(socket, "Q3 07:12")
+        await socket.disconnect()
+        return ticked
+
+    # when the feed moves the clock on
+    ticked = async_to_sync(scenario)()
+    # then the page showed the clock and score on load, and the fragment swaps in the new ones
+    assert '<span class="clock">Q1 11:32</span>' in page and '<span class="score">2-0</span>' in page
+    assert f'id="player-{jay.pk}"' in page and "Luis Moreno" in page
+    assert f'id="event-{event.pk}-state"' in ticked and 'hx-swap-oob="true"' in ticked
+    assert '<span class="clock">Q3 07:12</span>' in ticked and '<span class="score">71-66</span>' in ticked
+    assert f'id="event-{event.pk}-players"' in ticked
+    assert f'<tr id="player-{jay.pk}"><td>Jay Brooks</td><td class="num">5</td>' in ticked
+
+
+@live
+def test_a_football_clock_from_the_feed_reaches_the_live_list():
+    from oddslab.feed.ingest import Ingestor
+    from tests.feed.test_ingest import CREATED, msg
+
+    # given a football game the feed runs, and the live list's socket
+    ingestor = Ingestor()
+    ingestor.ingest([CREATED, msg("event_started", 2)])
+
+    async def scenario():
+        socket = _communicator(PageOddsConsumer, "/ws/pages/odds")
+        assert (await socket.connect())[0]
+        await sync_to_async(ingestor.line)(msg("clock", 3, clock="63'", score="1-0"))
+        ticked = await _next_html(socket, '<span class="score">1-0</span>')
+        await socket.disconnect()
+        return ticked
+
+    # when the feed's clock message comes
+    ticked = async_to_sync(scenario)()
+    # then its card's state shows the running clock and score (and no box score: no roster)
+    assert '<span class="clock">63&#x27;</span>' in ticked and "players" not in ticked

@@ -82,9 +82,10 @@ from oddslab.events.kinds import (  # noqa: E402  (the kinds register themselves
     both_teams_to_score,
     double_chance,
     match_result,
+    match_winner,
     next_goal_window,
     over_under,
 )
 
 __all__ = ["REGISTRY", "MarketKind", "OutcomeSpec", "Score", "both_teams_to_score", "double_chance",
-           "kind_choices", "market_kind", "match_result", "next_goal_window", "over_under", "register"]
+           "kind_choices", "market_kind", "match_result", "match_winner", "next_goal_window", "over_under", "register"]

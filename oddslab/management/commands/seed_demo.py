@@ -31,10 +31,15 @@ DEMO_EVENTS = [
     ("Northgate United", "Old Mill Athletic", "Odds Lab League", 5, ("1.75", "3.80", "4.50")),
     ("Castle Park", "Westbrook City", "Odds Lab Cup", 26, ("2.60", "3.10", "2.70")),
 ]
+# A basketball game with its rosters, for player propositions (home, away, hours from now, players a side)
+DEMO_GAME = ("Harbour City Hawks", "Valley Comets", 3,
+             {"home": ["Jay Brooks", "Marcus Hayes", "Andre Okafor", "Tyler Reyes", "Sam Lindqvist"],
+              "away": ["Luis Moreno", "Devon Carter", "Kofi Mensah", "Noah Petrov", "Eli Nakamura"]})
 
 
 class Command(BaseCommand):
-    help = "Create the demo users (admin, trader, regulator, compliance, agent, two players) and events."
+    help = ("Create the demo users (admin, trader, regulator, compliance, agent, two players) and events "
+            "(a basketball game among them, with its rosters).")
 
     def handle(self, *args, **options):
         actor = Actor.system("seed_demo")
@@ -58,6 +63,14 @@ class Command(BaseCommand):
                                  MarketSpec(kind="both_teams_to_score", prices={"yes": "1.80", "no": "2.00"}),
                                  MarketSpec(kind="double_chance", prices={
                                      "home_draw": "1.30", "home_away": "1.30", "draw_away": "1.45"})])
+            home, away, hours, roster = DEMO_GAME
+            if not Event.objects.filter(home=home, away=away).exists():
+                event_create(
+                    home_team=home, away_team=away, sport="basketball", competition="Odds Lab Hoops",
+                    start_time=timezone.now() + timedelta(hours=hours), actor=actor,
+                    markets=[MarketSpec(kind="match_winner", prices={"home": "1.80", "away": "2.00"}),
+                             MarketSpec(kind="total_points", line="215.5", prices={"over": "1.90", "under": "1.90"})],
+                    players=[{"name": name, "team": team} for team, names in roster.items() for name in names])
         self.stdout.write("Demo accounts (password shown only for local use):")
         for username, password, role, state in rows:
             self.stdout.write(f"  {role:<11} {username:<11} {password:<20} ({state})")

@@ -1,12 +1,16 @@
+import uuid
 from decimal import Decimal
 
 from django import template
 from django.utils.safestring import mark_safe
 
 from audit.context import Actor
+from betting.challenge_money import challenge_payout
+from betting.models import Challenge
 from betting.slips import odds_text, outcome_available
 from oddslab.web import selectors, slip
 from oddslab.web.render import render_block
+from wallet.models import GatewayTransfer
 from wallet.selectors import wallet_balance
 
 register = template.Library()
@@ -56,3 +60,37 @@ def bet_slip(context):
     if not isinstance(view, slip.SlipView):
         view = slip.view(user=request.user, session=request.session, actor=Actor.from_request(request))
     return mark_safe(render_block("web/slip.html", "slip", {"slip": view}, request))
+
+
+@register.simple_tag
+def fresh_key():
+    """An idempotency key for one drawn form: sent twice (a double click), it does its work once."""
+    return uuid.uuid4().hex
+
+
+@register.filter
+def challenge_pick(challenge):
+    """The creator's side in words: "Match result: Home 1", "J. Smith over 24.5 points"."""
+    if challenge.outcome_id:
+        return f"{challenge.outcome.market.name}: {challenge.outcome.name}"
+    return f"{challenge.player.name} {challenge.side} {challenge.line} {challenge.stat}"
+
+
+@register.filter
+def challenge_prize(challenge):
+    """What the winner gets: the pot less the platform's fee."""
+    return challenge_payout(challenge.stake)[1]
+
+
+@register.filter
+def challenge_waiting(challenge):
+    """What is still on its way through the external wallet, in words ("" when nothing is)."""
+    if challenge.status in WAITING:
+        return WAITING[challenge.status]
+    pending = {t.purpose for t in getattr(challenge, "transfer_list", ()) if t.status == GatewayTransfer.Status.PENDING}
+    return next((text for purpose, text in PENDING_OUT.items() if purpose in pending), "")
+
+
+WAITING = {Challenge.Status.ESCROW_PENDING: "The stake is on its way to escrow.",
+           Challenge.Status.MATCHING: "The taker's stake is on its way to escrow."}
+PENDING_OUT = {"payout": "The payout is on its way.", "refund": "The refund is on its way."}

@@ -1,20 +1,30 @@
 """python manage.py run_feed: play simulated games live, ingesting every message as it happens."""
 
+import argparse
 import time
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from oddslab.feed.ingest import Ingestor
-from oddslab.feed.simulator import FAULTS, Simulator
+from oddslab.feed.simulator import FAULTS, SPORTS, Simulator
 from oddslab.feed.wire import dump
 
 
+def _sports(value: str) -> list[str]:
+    sports = [sport.strip() for sport in value.split(",") if sport.strip()]
+    if not sports or set(sports) - set(SPORTS):
+        raise argparse.ArgumentTypeError(f"sports are some of {', '.join(SPORTS)}")
+    return sports
+
+
 class Command(BaseCommand):
-    help = "Run the simulated live-odds feed (N football games at an accelerated clock)."
+    help = "Run the simulated live-odds feed (N football and basketball games at an accelerated clock)."
 
     def add_arguments(self, parser):
         parser.add_argument("--games", type=int, default=3)
+        parser.add_argument("--sports", type=_sports, default=list(SPORTS),
+                            help=f"comma-separated, games dealt to them in turn (default {','.join(SPORTS)})")
         parser.add_argument("--seed", type=int, default=None, help="replay a run exactly (default: time-based)")
         parser.add_argument("--minute-seconds", type=float, default=6.0,
                             help="real seconds per game minute (default 6: 90 minutes in 9)")
@@ -43,8 +53,8 @@ class Command(BaseCommand):
     def _run(self, seed, options, ingestor, record):
         start = timezone.now()
         simulator = Simulator(games=options["games"], seed=seed, faults=set(options["fault"]), start=start,
-                              ref_prefix=f"sim{start:%H%M%S}")
-        self.stdout.write(f"feed: {options['games']} games, seed {seed}, "
+                              ref_prefix=f"sim{start:%H%M%S}", sports=options["sports"])
+        self.stdout.write(f"feed: {options['games']} games of {', '.join(options['sports'])}, seed {seed}, "
                           f"{options['minute_seconds']} s per game minute", )
         began = time.monotonic()
         for at, message in simulator.messages():
