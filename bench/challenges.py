@@ -437,7 +437,7 @@ def job_verify_challenges(*, event_id: int, capped: bool, out: Any, go: Any) -> 
               "stats lines (p2p) == 2 x settled": f"{stats} == {2 * settled}",
               "ledger_verify().ok": report.ok}
     ok = ((capped or settled == rows.count()) and wrong == 0 and bad_moves + settled - len(moves) == 0
-          and escrow == 2 * held and audits == settled and report.ok)
+          and escrow == 2 * held and audits == settled and stats == 2 * settled and report.ok)
     return {"ok": ok, "checks": checks}
 
 
