@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -93,13 +94,22 @@ def child_main(env: dict[str, str], job: str, kwargs: dict, out: Any, go: Any, r
         import django
 
         django.setup()
-        result = JOBS[job](out=out, go=go, **kwargs)
+        result = job_named(job)(out=out, go=go, **kwargs)
         out.put(("ok", os.getpid(), result))
     except BaseException:  # reported to the parent, which stops the run
         out.put(("error", os.getpid(), traceback.format_exc()))
         return
     if release is not None:  # stay connected until the parent has read the CPU counters
         release.wait(600)
+
+
+def job_named(name: str) -> Any:
+    """A job of this file by name, or another benchmark's as ``module:function`` (bench/challenges.py
+    runs its challenge jobs in these children too)."""
+    if ":" not in name:
+        return JOBS[name]
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 class Children:

@@ -257,8 +257,6 @@ class ExportApi(APIView):
                           asynchronous=served_async(request))
 
 
-
-
 class SettledSerializer(serializers.Serializer):
     won = serializers.IntegerField()
     lost = serializers.IntegerField()

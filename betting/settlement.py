@@ -131,9 +131,6 @@ def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
                                       kind=Transfer.Kind.BET_PAYOUT, idempotency_key=f"bet:{g.bet.pk}:settle:payout",
                                       **reference))
     transfers_create(specs)
-    bettor_stats_record(rows=[SettledLine(user_id=g.bet.player_id, product=BettorStats.Product.SPORTS,
-                                          result=g.result, staked=g.bet.stake, returned=g.payout, settled_at=now)
-                              for g in graded])
     exposure_release(bets=[(g.outcome_ids, g.bet.stake, g.bet.potential_return) for g in graded])
     insert_rows([audit_entry(
         actor=actor, action="bet.settle", category=AuditLog.Category.BETTING, resource_type="bet",
@@ -145,6 +142,11 @@ def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
         message=_settled_message(g), data={"bet_id": g.bet.pk, "result": g.result, "payout": str(g.payout)})
         for g in graded]
     insert_rows(notifications)
+    # Last: every bettor of the batch has a stats row, and another worker's batch with the same
+    # players waits on those rows until this one commits, so they are locked as late as possible.
+    bettor_stats_record(rows=[SettledLine(user_id=g.bet.player_id, product=BettorStats.Product.SPORTS,
+                                          result=g.result, staked=g.bet.stake, returned=g.payout, settled_at=now)
+                              for g in graded])
     live.to_users([message for g, notification in zip(graded, notifications, strict=True) for message in (
         (g.bet.player_id, bet_message(g.bet.pk, Bet.Status.SETTLED, g.result)),
         (g.bet.player_id, notification_message(notification)))])

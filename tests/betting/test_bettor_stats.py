@@ -15,7 +15,8 @@ from betting.selectors import leaderboard, week_of
 from betting.services import bet_place
 from betting.settlement import markets_pending_settlement, markets_settle
 from betting.stats import SettledLine, bettor_stats_record
-from ledger.models import Transfer
+from ledger.models import Account, Transfer
+from ledger.services import house_account
 from oddslab.events.services import event_result_set, market_cancel
 from tests.conftest import run_concurrently, selection, wallet_of
 
@@ -196,13 +197,15 @@ def test_leaderboard_api_shape_and_refusals(api, player, make_user):
 def test_stats_reads_change_nothing(api, player):
     # given
     bettor_stats_record(rows=[line(player, "won", "10.00", "25.00")])
-    before = (wallet_of(player).balance, Transfer.objects.count(), Challenge.objects.count(),
-              list(BettorStats.objects.values()))
+    def state():
+        return (wallet_of(player).balance, Transfer.objects.count(), house_account(Account.House.ESCROW).balance,
+                list(Challenge.objects.values()), list(BettorStats.objects.values()))
+
+    before = state()
     # when
     api(player).get("/api/v1/me/stats"), api().get("/api/v1/leaderboard", {"period": "year"})
     # then
-    assert (wallet_of(player).balance, Transfer.objects.count(), Challenge.objects.count(),
-            list(BettorStats.objects.values())) == before
+    assert state() == before
 
 
 def test_the_migration_backfills_bets_settled_before_it(player, make_event, make_user):
