@@ -90,7 +90,10 @@ class ChallengeSerializer(serializers.Serializer):
 
 
 def _out(challenge: Challenge) -> dict:
-    return ChallengeSerializer(challenges_with_transfers([challenge])[0]).data
+    """The challenge as answered; its transfers are read unless the service that changed it knew them."""
+    if not hasattr(challenge, "transfer_list"):
+        challenges_with_transfers([challenge])
+    return ChallengeSerializer(challenge).data
 
 
 REFUSALS = errors(

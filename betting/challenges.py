@@ -15,7 +15,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,10 +30,10 @@ from betting.news import challenge_message, challenges_board_news
 from betting.slips import outcome_available
 from ledger.services import money_validate
 from oddslab import live
-from oddslab.db import retried_on_conflict
+from oddslab.db import all_rows, columns, first_row, insert_rows, loaded_chain, retried_on_conflict
 from oddslab.decimals import exact_decimal
 from oddslab.errors import Conflict, DomainError, IdempotencyConflict, InvalidInput, NotFound, refusal
-from oddslab.events.models import Event, Outcome, Player
+from oddslab.events.models import Event, Market, Outcome, Player
 from oddslab.query import BIGINT_MAX
 from risk.limits import limits_for, restriction_of
 from risk.rules import player_gate
@@ -61,9 +61,11 @@ def _audit(challenge: Challenge, *, actor: Actor, action: str, before: str | Non
                  details={"before": before, "after": challenge.status, "stake": str(challenge.stake), **details})
 
 
-def _player_check(user: Any, actor: Actor) -> None:
-    """Staff are not players; self-excluded and geofenced players are refused as for a bet."""
-    found = player_gate(role=role_of(user), restriction=restriction_of(user), country=actor.country or user.country)
+def _player_check(user: Any, actor: Actor, restriction: Any = None) -> None:
+    """Staff are not players; self-excluded and geofenced players are refused as for a bet (given
+    the player's restriction when the caller has read it already)."""
+    found = player_gate(role=role_of(user), restriction=restriction or restriction_of(user),
+                        country=actor.country or user.country)
     if found:
         raise refusal(found[0].error, found[0].message, found[0].details)
 
@@ -73,16 +75,24 @@ def _stake_key(challenge: Challenge, party: str, user: Any) -> str:
     external stake the challenge is open again for anyone, the same player included."""
     if party == CREATOR:
         return f"challenge:{challenge.pk}:stake:creator"
-    tried = GatewayTransfer.objects.filter(reference_type="challenge", reference_id=str(challenge.pk),
-                                           purpose="stake", user=user).count()
+    tried = sum(1 for moved in challenge.transfer_list if moved.purpose == "stake" and moved.user_id == user.pk)
     return f"challenge:{challenge.pk}:stake:acceptor:{user.pk}:{tried + 1}"
 
 
 def _stake_in(challenge: Challenge, *, user: Any, party: str, funding: str, actor: Actor) -> GatewayTransfer:
-    return wallet_gateway(funding).transfer([Movement(
+    """The party's stake into escrow, appended to ``challenge.transfer_list`` (the challenge's
+    transfers so far, which the caller has read: none for a new one), so the answer need not read them again."""
+    moved = wallet_gateway(funding).transfer([Movement(
         user=user, direction=GatewayTransfer.Direction.IN, amount=challenge.stake, purpose="stake",
         reference_type="challenge", reference_id=challenge.pk,
         idempotency_key=_stake_key(challenge, party, user))], actor=actor)[0]
+    challenge.transfer_list.append(moved)
+    return moved
+
+
+def _transfers_of(challenge: Challenge) -> list[GatewayTransfer]:
+    return all_rows(GatewayTransfer, "reference_type = 'challenge' AND reference_id = %s ORDER BY id",
+                    [str(challenge.pk)])
 
 
 def _event_started(event: Event, now=None) -> bool:
@@ -104,11 +114,11 @@ def _selection(event: Event, outcome_id: Any, proposition: Any) -> dict[str, Any
         raise InvalidInput("Give either an outcome_id or a proposition.", code="invalid_selection",
                            details={"field": "outcome_id"})
     if outcome_id is not None:
-        outcome = Outcome.objects.select_related("market__event").filter(
-            pk=_id(outcome_id, "outcome_id", "invalid_selection")).first()
+        outcome = _outcome(_id(outcome_id, "outcome_id", "invalid_selection"))
         if outcome is None or outcome.market.event_id != event.pk:
             raise InvalidInput("That outcome is not one of this event's.", code="invalid_selection",
                                details={"field": "outcome_id"})
+        outcome.market.event = event
         if not outcome_available(outcome):
             raise refusal("market_unavailable", "This selection is not available (its market is suspended "
                           "or closed).", {"outcome_ids": [outcome.pk]})
@@ -135,6 +145,24 @@ def _selection(event: Event, outcome_id: Any, proposition: Any) -> dict[str, Any
     return {"player": player, "stat": stat, "line": line.quantize(Decimal("0.1")), "side": side}
 
 
+# The hot paths' reads as fixed SQL (see oddslab/db.py's first_row): building them with the ORM cost
+# more than running them.
+_OUTCOME = "SELECT {} FROM {} o JOIN {} m ON m.id = o.market_id WHERE o.id = %s".format(
+    ", ".join(columns(model, alias) for alias, model in (("o", Outcome), ("m", Market))),
+    Outcome._meta.db_table, Market._meta.db_table)
+
+
+def _outcome(outcome_id: int) -> Outcome | None:
+    """The outcome with its market."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTCOME, [outcome_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    outcome, outcome.market = loaded_chain((Outcome, Market), row)
+    return outcome
+
+
 def _fingerprint(**body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -151,8 +179,9 @@ def challenge_create(*, creator: Any, event_id: Any, outcome_id: Any = None, pro
                                       "stake": str(stake), "funding": str(funding)}):
         gateway = wallet_gateway(funding)
         value = money_validate(stake, field="stake")
-        _player_check(creator, actor)
-        event = Event.objects.filter(pk=_id(event_id, "event_id")).first()
+        restriction = restriction_of(creator)
+        _player_check(creator, actor, restriction)
+        event = first_row(Event, "id = %s", [_id(event_id, "event_id")])
         if event is None:
             raise NotFound("There is no such event.", details={"event_id": event_id})
         fingerprint = _fingerprint(event_id=event_id, outcome_id=outcome_id, proposition=proposition,
@@ -169,24 +198,30 @@ def challenge_create(*, creator: Any, event_id: Any, outcome_id: Any = None, pro
                           {"event_id": event.pk, "status": event.status})
         selection = _selection(event, outcome_id, proposition)
         limits = limits_for(player=creator, sport_ids={event.sport_id}, competition_ids={event.competition_id},
-                            restriction=restriction_of(creator))
+                            restriction=restriction)
         if value < MIN_STAKE:
             raise refusal("stake_below_min", f"The minimum stake is {MIN_STAKE}.", {"min_stake": str(MIN_STAKE)})
         if value > limits.max_stake:
             raise refusal("stake_above_max", f"The maximum stake is {limits.max_stake}.",
                           {"max_stake": str(limits.max_stake)})
-        challenge = Challenge.objects.create(
+        challenge = Challenge(
             event=event, creator=creator, stake=value, creator_funding=gateway.name,
             status=Challenge.Status.ESCROW_PENDING, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, **selection)
+        insert_rows([challenge])
+        challenge.transfer_list = []
         moved = _stake_in(challenge, user=creator, party=CREATOR, funding=gateway.name, actor=actor)
         if moved.status == GatewayTransfer.Status.CONFIRMED:
             challenge.status = Challenge.Status.OPEN
-            challenge.save(update_fields=["status"])
+            with connection.cursor() as cursor:
+                cursor.execute(_OPENED, [challenge.status, challenge.pk])
         _audit(challenge, actor=actor, action="challenge.create", before=None, funding=gateway.name,
                tx_id=moved.tx_id)
         challenge_news(challenge)
     return challenge
+
+
+_OPENED = f"UPDATE {Challenge._meta.db_table} SET status = %s WHERE id = %s"
 
 
 # --- accept ----------------------------------------------------------------------------------------
@@ -205,8 +240,7 @@ def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: A
                              details={"funding": str(funding)}):
         gateway = wallet_gateway(funding)
         _player_check(acceptor, actor)
-        challenge = (Challenge.objects.select_for_update(of=("self",)).select_related("event")
-                     .filter(pk=challenge_id).first())
+        challenge = _challenge_locked(challenge_id)
         if challenge is None:
             raise NotFound("There is no such challenge.", details={"challenge_id": challenge_id})
         if challenge.creator_id == acceptor.pk:
@@ -217,16 +251,45 @@ def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: A
         if challenge.status != Challenge.Status.OPEN or _event_started(challenge.event):
             raise _unavailable(challenge)
         before = challenge.status
+        challenge.transfer_list = _transfers_of(challenge)
         moved = _stake_in(challenge, user=acceptor, party=ACCEPTOR, funding=gateway.name, actor=actor)
         challenge.acceptor, challenge.acceptor_funding = acceptor, gateway.name
         if moved.status == GatewayTransfer.Status.CONFIRMED:
             challenge.status, challenge.matched_at = Challenge.Status.MATCHED, timezone.now()
         else:
             challenge.status = Challenge.Status.MATCHING
-        challenge.save(update_fields=["acceptor", "acceptor_funding", "status", "matched_at"])
+        with connection.cursor() as cursor:
+            cursor.execute(_ACCEPTED, [acceptor.pk, gateway.name, challenge.status, challenge.matched_at, challenge.pk])
         _audit(challenge, actor=actor, action="challenge.accept", before=before, funding=gateway.name,
                tx_id=moved.tx_id)
         challenge_news(challenge)
+    return challenge
+
+
+_ACCEPTED = f"UPDATE {Challenge._meta.db_table} SET acceptor_id = %s, acceptor_funding = %s, status = %s, " \
+    "matched_at = %s WHERE id = %s"
+# The challenge locked, with its event and its selection's outcome and market or player: what the
+# checks, the socket messages and the answer read.
+_LOCKED = "SELECT {} FROM {} c JOIN {} e ON e.id = c.event_id LEFT JOIN {} o ON o.id = c.outcome_id " \
+    "LEFT JOIN {} m ON m.id = o.market_id LEFT JOIN {} p ON p.id = c.player_id WHERE c.id = %s " \
+    "FOR UPDATE OF c".format(
+        ", ".join(columns(model, alias) for alias, model in zip("ceomp", (Challenge, Event, Outcome, Market, Player),
+                                                                 strict=True)),
+        *(model._meta.db_table for model in (Challenge, Event, Outcome, Market, Player)))
+
+
+def _challenge_locked(challenge_id: int) -> Challenge | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCKED, [challenge_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    challenge, event, outcome, market, player = loaded_chain((Challenge, Event, Outcome, Market, Player), row)
+    challenge.event = event
+    if challenge.outcome_id is not None:
+        outcome.market, challenge.outcome = market, outcome
+    else:
+        challenge.player = player
     return challenge
 
 
@@ -239,8 +302,15 @@ def _expire_if_started(challenge_id: int) -> None:
     """An open challenge whose event has started is expired (and refunded) before anyone reads it
     as acceptable: in a transaction of its own, so the refusal that follows does not undo it."""
     now = timezone.now()
-    if Challenge.objects.filter(_started(now), pk=challenge_id, status=Challenge.Status.OPEN).exists():
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_AND_STARTED, [challenge_id, Challenge.Status.OPEN, now, Event.Status.SCHEDULED])
+        started = cursor.fetchone() is not None
+    if started:
         _expire_one(challenge_id, now=now, balanced=escrow_balanced())
+
+
+_OPEN_AND_STARTED = f"SELECT 1 FROM {Challenge._meta.db_table} c JOIN {Event._meta.db_table} e ON e.id = c.event_id " \
+    "WHERE c.id = %s AND c.status = %s AND (e.start_time <= %s OR e.status <> %s)"
 
 
 def _started(now: Any) -> Q:

@@ -103,6 +103,13 @@ def first_row(model: type[models.Model], where: str, params: Sequence[Any] = ())
     return None if row is None else loaded(model, row)
 
 
+def all_rows(model: type[models.Model], where: str, params: Sequence[Any] = ()) -> list[Any]:
+    """``first_row``'s every row: ``SELECT <columns> FROM <model's table> WHERE <where>`` as instances."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns(model)} FROM {model._meta.db_table} WHERE {where}", params)
+        return [loaded(model, row) for row in cursor.fetchall()]
+
+
 @functools.cache
 def _inserting(model: type[models.Model]) -> tuple[list[models.Field], str, str]:
     """The fields an INSERT writes, and its two forms: one row of values, or a column array each."""

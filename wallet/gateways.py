@@ -25,7 +25,7 @@ from django.utils import timezone
 from audit.context import Actor
 from ledger.models import Account, Transfer
 from ledger.services import TransferSpec, house_account, transfers_create
-from oddslab.db import insert_rows, retried_on_conflict
+from oddslab.db import all_rows, insert_rows, retried_on_conflict
 from oddslab.errors import IdempotencyConflict, InvalidInput, NotFound
 from wallet import external
 from wallet.models import Gateway, GatewayTransfer
@@ -116,8 +116,8 @@ def movements_check(movements: list[Movement]) -> None:
 
 def transfers_earlier(movements: list[Movement]) -> dict[str, GatewayTransfer]:
     """The transfers already made for these movements' keys; a key reused for another movement is a conflict."""
-    earlier = {t.idempotency_key: t for t in GatewayTransfer.objects.filter(
-        idempotency_key__in=[m.idempotency_key for m in movements])}
+    earlier = {t.idempotency_key: t for t in all_rows(GatewayTransfer, "idempotency_key = ANY(%s)",
+                                                       [[m.idempotency_key for m in movements]])}
     for movement in movements:
         first = earlier.get(movement.idempotency_key)
         if first is not None and (first.amount != movement.amount or first.direction != movement.direction
@@ -188,8 +188,8 @@ class InternalGateway:
 
 def _wallets_of(users: set[Any]) -> dict[int, Account]:
     """Each player's wallet by user id, in one read (a settlement batch pays thousands), opened if new."""
-    found = {a.owner_id: a for a in Account.objects.filter(owner__in=[u.pk for u in users],
-                                                           kind=Account.Kind.PLAYER)}
+    found = {a.owner_id: a for a in all_rows(Account, "owner_id = ANY(%s) AND kind = %s",
+                                             [[u.pk for u in users], Account.Kind.PLAYER])}
     for user in users:
         if user.pk not in found:
             found[user.pk] = wallet_open(user=user)
