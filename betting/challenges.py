@@ -29,7 +29,6 @@ from betting.models import Challenge
 from betting.news import challenge_message, challenges_board_news
 from betting.slips import outcome_available
 from ledger.services import money_validate
-from oddslab import live
 from oddslab.db import all_rows, columns, first_row, insert_rows, loaded_chain, retried_on_conflict
 from oddslab.decimals import exact_decimal
 from oddslab.errors import Conflict, DomainError, IdempotencyConflict, InvalidInput, NotFound, refusal
@@ -51,8 +50,8 @@ def challenge_news(challenge: Challenge) -> None:
     """``{"type": "challenge", ...}`` to each party's /ws/v1/me, after commit (and, when it opened or
     closed, the public message of /ws/v1/challenges)."""
     message = challenge_message(challenge)
-    live.to_users([(user_id, message) for user_id in (challenge.creator_id, challenge.acceptor_id) if user_id])
-    challenges_board_news([challenge])
+    challenges_board_news([challenge], users=[(user_id, message) for user_id in (challenge.creator_id,
+                                                                                 challenge.acceptor_id) if user_id])
 
 
 def _audit(challenge: Challenge, *, actor: Actor, action: str, before: str | None, **details: Any) -> None:
@@ -81,11 +80,12 @@ def _stake_key(challenge: Challenge, party: str, user: Any) -> str:
 
 def _stake_in(challenge: Challenge, *, user: Any, party: str, funding: str, actor: Actor) -> GatewayTransfer:
     """The party's stake into escrow, appended to ``challenge.transfer_list`` (the challenge's
-    transfers so far, which the caller has read: none for a new one), so the answer need not read them again."""
+    transfers so far, which the caller has read: none for a new one), so the answer need not read them again.
+    They are all the transfers its key could already have: the gateway need not look it up."""
     moved = wallet_gateway(funding).transfer([Movement(
         user=user, direction=GatewayTransfer.Direction.IN, amount=challenge.stake, purpose="stake",
         reference_type="challenge", reference_id=challenge.pk,
-        idempotency_key=_stake_key(challenge, party, user))], actor=actor)[0]
+        idempotency_key=_stake_key(challenge, party, user))], actor=actor, made=challenge.transfer_list)[0]
     challenge.transfer_list.append(moved)
     return moved
 

@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from betting.models import Challenge
 from oddslab import live
 
@@ -23,9 +25,10 @@ def challenge_selection(challenge: Challenge) -> dict:
             "line": str(challenge.line), "side": challenge.side}
 
 
-def challenges_board_news(challenges: list[Challenge]) -> None:
+def challenges_board_news(challenges: list[Challenge], *, users: Sequence[tuple[int, dict]] = ()) -> None:
     """Tell everyone watching challenges (/ws/v1/challenges, the Challenges page), after commit, of
-    each challenge whose change took it into ``open`` (one to accept) or out of it (gone)."""
+    each challenge whose change took it into ``open`` (one to accept) or out of it (gone); and
+    ``users``' (user_id, payload) messages with them."""
     messages = []
     for challenge in challenges:
         was_open, is_open = challenge.status_known == Challenge.Status.OPEN, challenge.status == Challenge.Status.OPEN
@@ -34,7 +37,7 @@ def challenges_board_news(challenges: list[Challenge]) -> None:
                              "challenge_id": challenge.pk, "event_id": challenge.event_id,
                              "stake": str(challenge.stake), "selection": challenge_selection(challenge)})
         challenge.status_known = challenge.status  # told: a later change of this instance compares with it
-    live.challenges_changed(messages)
+    live.challenges_changed(messages, users=users)
 
 
 def bet_news(player_id: int, bet_id: int, status: str, result: str | None = None) -> None:

@@ -46,7 +46,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -273,12 +273,14 @@ def event_changed(*, event_id: int, status: str, score: str | None, clock: str,
     _after_commit("event", send)
 
 
-def challenges_changed(messages: list[dict[str, Any]]) -> None:
+def challenges_changed(messages: list[dict[str, Any]], *, users: Sequence[tuple[int, dict[str, Any]]] = ()) -> None:
     """``challenge_open`` / ``challenge_closed`` messages (each with its ``event_id``), to everyone
-    watching challenges, of all events or of that one, after commit."""
-    if messages:
+    watching challenges, of all events or of that one, after commit; and ``users``' (user_id, payload)
+    messages in the same publish (one Redis round trip for a challenge's parties and its board)."""
+    if messages or users:
         _after_commit("challenges", lambda: _publish([
-            (["challenges.all", f"challenges.event.{m['event_id']}"], {**m, "ts": _now()}) for m in messages]))
+            *(([f"user.{user_id}"], payload) for user_id, payload in users),
+            *((["challenges.all", f"challenges.event.{m['event_id']}"], {**m, "ts": _now()}) for m in messages)]))
 
 
 def to_users(messages: list[tuple[int, dict[str, Any]]]) -> None:

@@ -56,7 +56,8 @@ class WalletGateway(Protocol):
 
     def escrow_balance(self) -> Decimal: ...
 
-    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0) -> list[GatewayTransfer]: ...
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0,
+                 made: list[GatewayTransfer] | None = None) -> list[GatewayTransfer]: ...
 
     def status(self, *, tx_id: str) -> GatewayTransfer: ...
 
@@ -114,10 +115,15 @@ def movements_check(movements: list[Movement]) -> None:
             raise ValueError(f"not a movement: {movement}")
 
 
-def transfers_earlier(movements: list[Movement]) -> dict[str, GatewayTransfer]:
-    """The transfers already made for these movements' keys; a key reused for another movement is a conflict."""
-    earlier = {t.idempotency_key: t for t in all_rows(GatewayTransfer, "idempotency_key = ANY(%s)",
-                                                       [[m.idempotency_key for m in movements]])}
+def transfers_earlier(movements: list[Movement],
+                      made: list[GatewayTransfer] | None = None) -> dict[str, GatewayTransfer]:
+    """The transfers already made for these movements' keys; a key reused for another movement is a conflict.
+    ``made``: every transfer that can carry these keys, when the caller has read them already (a
+    challenge's own, read under its lock: its movements' keys name it), instead of looking the keys up."""
+    if made is None:
+        made = all_rows(GatewayTransfer, "idempotency_key = ANY(%s)", [[m.idempotency_key for m in movements]])
+    keys = {m.idempotency_key for m in movements}
+    earlier = {t.idempotency_key: t for t in made if t.idempotency_key in keys}
     for movement in movements:
         first = earlier.get(movement.idempotency_key)
         if first is not None and (first.amount != movement.amount or first.direction != movement.direction
@@ -155,12 +161,13 @@ class InternalGateway:
     def escrow_balance(self) -> Decimal:
         return house_account(Account.House.ESCROW).balance
 
-    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0) -> list[GatewayTransfer]:
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0,
+                 made: list[GatewayTransfer] | None = None) -> list[GatewayTransfer]:
         """Write every new movement's ledger transfer at once (``insufficient_funds`` writes none);
-        a movement whose key was seen before gets its first transfer back. Confirmed at once: ``delay``
-        (a retry's backoff) does not apply."""
+        a movement whose key was seen before (``transfers_earlier``, given ``made``) gets its first
+        transfer back. Confirmed at once: ``delay`` (a retry's backoff) does not apply."""
         movements_check(movements)
-        earlier = transfers_earlier(movements)
+        earlier = transfers_earlier(movements, made)
         new = [m for m in movements if m.idempotency_key not in earlier]
         if new:
             escrow = house_account(Account.House.ESCROW)
@@ -217,11 +224,13 @@ class ExternalGateway:
     def escrow_balance(self) -> Decimal:
         return external.platform_address(external.ESCROW_ADDRESS).balance
 
-    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0) -> list[GatewayTransfer]:
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0,
+                 made: list[GatewayTransfer] | None = None) -> list[GatewayTransfer]:
         """Record each new movement as one pending external transaction and one pending transfer,
-        and queue its confirmation after commit, ``delay`` seconds later than usual; nothing moves yet."""
+        and queue its confirmation after commit, ``delay`` seconds later than usual; nothing moves yet.
+        A movement whose key was seen before (``transfers_earlier``, given ``made``) gets its first transfer back."""
         movements_check(movements)
-        earlier = transfers_earlier(movements)
+        earlier = transfers_earlier(movements, made)
         new = [m for m in movements if m.idempotency_key not in earlier]
         if new:
             vault = external.platform_address(external.ESCROW_ADDRESS)
