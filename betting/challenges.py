@@ -232,9 +232,23 @@ def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: A
     """Take the other side with an equal stake. The challenge row is locked first, so of many
     acceptors at once exactly one wins; the others get 409 ``challenge_unavailable``. Internal:
     ``matched`` at once; external: ``matching`` until the stake confirms (``matched``) or fails
-    (``open`` again). With an Idempotency-Key, the winner asking again gets the challenge back."""
+    (``open`` again). With an Idempotency-Key, the winner asking again gets the challenge back.
+    An open challenge whose event has started is expired (and refunded) in a transaction of its own,
+    so the refusal that follows does not undo it."""
     challenge_id = _id(challenge_id, "challenge_id")
-    _expire_if_started(challenge_id)
+    try:
+        return _accept(challenge_id, acceptor=acceptor, funding=funding, actor=actor, idempotency_key=idempotency_key)
+    except _StartedWhileOpen:
+        _expire_one(challenge_id, now=timezone.now(), balanced=escrow_balanced())
+        return _accept(challenge_id, acceptor=acceptor, funding=funding, actor=actor, idempotency_key=idempotency_key)
+
+
+class _StartedWhileOpen(Exception):
+    """Not a refusal: the accept's transaction is rolled back unaudited, the challenge expired, and
+    the accept run again (refused then, as no longer open)."""
+
+
+def _accept(challenge_id: int, *, acceptor: Any, funding: Any, actor: Actor, idempotency_key: str | None) -> Challenge:
     with audited_transaction(actor=actor, action="challenge.accept", category=AuditLog.Category.BETTING,
                              resource_type="challenge", resource_id=challenge_id,
                              details={"funding": str(funding)}):
@@ -243,6 +257,8 @@ def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: A
         challenge = _challenge_locked(challenge_id)
         if challenge is None:
             raise NotFound("There is no such challenge.", details={"challenge_id": challenge_id})
+        if challenge.status == Challenge.Status.OPEN and _event_started(challenge.event):
+            raise _StartedWhileOpen
         if challenge.creator_id == acceptor.pk:
             raise refusal("own_challenge", "You cannot accept your own challenge.", {"challenge_id": challenge.pk})
         if (idempotency_key and challenge.acceptor_id == acceptor.pk
@@ -296,21 +312,6 @@ def _challenge_locked(challenge_id: int) -> Challenge | None:
 def _unavailable(challenge: Challenge) -> DomainError:
     return Conflict("This challenge is no longer open.", code="challenge_unavailable",
                     details={"challenge_id": challenge.pk, "status": challenge.status})
-
-
-def _expire_if_started(challenge_id: int) -> None:
-    """An open challenge whose event has started is expired (and refunded) before anyone reads it
-    as acceptable: in a transaction of its own, so the refusal that follows does not undo it."""
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(_OPEN_AND_STARTED, [challenge_id, Challenge.Status.OPEN, now, Event.Status.SCHEDULED])
-        started = cursor.fetchone() is not None
-    if started:
-        _expire_one(challenge_id, now=now, balanced=escrow_balanced())
-
-
-_OPEN_AND_STARTED = f"SELECT 1 FROM {Challenge._meta.db_table} c JOIN {Event._meta.db_table} e ON e.id = c.event_id " \
-    "WHERE c.id = %s AND c.status = %s AND (e.start_time <= %s OR e.status <> %s)"
 
 
 def _started(now: Any) -> Q:
