@@ -204,24 +204,19 @@ def challenge_create(*, creator: Any, event_id: Any, outcome_id: Any = None, pro
         if value > limits.max_stake:
             raise refusal("stake_above_max", f"The maximum stake is {limits.max_stake}.",
                           {"max_stake": str(limits.max_stake)})
+        # Written with the status the stake gives it, so that nothing but the audit row follows the
+        # stake's lock on the escrow account (every challenge's stake takes it) until commit.
         challenge = Challenge(
             event=event, creator=creator, stake=value, creator_funding=gateway.name,
-            status=Challenge.Status.ESCROW_PENDING, idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint, **selection)
+            status=Challenge.Status.OPEN if gateway.confirms_at_once else Challenge.Status.ESCROW_PENDING,
+            idempotency_key=idempotency_key, request_fingerprint=fingerprint, **selection)
         insert_rows([challenge])
         challenge.transfer_list = []
         moved = _stake_in(challenge, user=creator, party=CREATOR, funding=gateway.name, actor=actor)
-        if moved.status == GatewayTransfer.Status.CONFIRMED:
-            challenge.status = Challenge.Status.OPEN
-            with connection.cursor() as cursor:
-                cursor.execute(_OPENED, [challenge.status, challenge.pk])
         _audit(challenge, actor=actor, action="challenge.create", before=None, funding=gateway.name,
                tx_id=moved.tx_id)
         challenge_news(challenge)
     return challenge
-
-
-_OPENED = f"UPDATE {Challenge._meta.db_table} SET status = %s WHERE id = %s"
 
 
 # --- accept ----------------------------------------------------------------------------------------
@@ -268,14 +263,16 @@ def _accept(challenge_id: int, *, acceptor: Any, funding: Any, actor: Actor, ide
             raise _unavailable(challenge)
         before = challenge.status
         challenge.transfer_list = _transfers_of(challenge)
-        moved = _stake_in(challenge, user=acceptor, party=ACCEPTOR, funding=gateway.name, actor=actor)
+        # Written before the stake, as the stake leaves it, so that only the audit row follows the
+        # stake's lock on the escrow account (as in create).
         challenge.acceptor, challenge.acceptor_funding = acceptor, gateway.name
-        if moved.status == GatewayTransfer.Status.CONFIRMED:
+        if gateway.confirms_at_once:
             challenge.status, challenge.matched_at = Challenge.Status.MATCHED, timezone.now()
         else:
             challenge.status = Challenge.Status.MATCHING
         with connection.cursor() as cursor:
             cursor.execute(_ACCEPTED, [acceptor.pk, gateway.name, challenge.status, challenge.matched_at, challenge.pk])
+        moved = _stake_in(challenge, user=acceptor, party=ACCEPTOR, funding=gateway.name, actor=actor)
         _audit(challenge, actor=actor, action="challenge.accept", before=before, funding=gateway.name,
                tx_id=moved.tx_id)
         challenge_news(challenge)

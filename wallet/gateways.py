@@ -51,6 +51,7 @@ class Movement:
 
 class WalletGateway(Protocol):
     name: str
+    confirms_at_once: bool  # its transfers are confirmed in the caller's transaction (or refused there)
 
     def balance(self, *, user: Any) -> Decimal: ...
 
@@ -154,6 +155,7 @@ class InternalGateway:
     account) and the house escrow, written and confirmed in the caller's transaction."""
 
     name = Gateway.INTERNAL
+    confirms_at_once = True
 
     def balance(self, *, user: Any) -> Decimal:
         return wallet_balance(user=user).balance
@@ -216,6 +218,7 @@ class ExternalGateway:
     later by ``external_transfer_confirm`` (task ``wallet.tasks.external_confirm_task``)."""
 
     name = Gateway.EXTERNAL
+    confirms_at_once = False
 
     def balance(self, *, user: Any) -> Decimal:
         account = external.external_account_of(user=user)
