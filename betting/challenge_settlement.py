@@ -181,7 +181,8 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
     """Write decided challenges, their movements, audit rows, notifications and socket messages,
     set-based. The caller holds the challenges' row locks (with creator and acceptor loaded)."""
     now = timezone.now()
-    stakes_in = _stakes_in([d.challenge for d in decided])
+    # Only a void refunds the stakes it holds; a settled challenge pays from the pot, so reads none.
+    stakes_in = _stakes_in([d.challenge for d in decided if d.result is None and _held_parties(d.challenge.status)])
     moves: dict[str, list[Movement]] = defaultdict(list)
     ledger: list[TransferSpec] = []
     audits, notifications, messages = [], [], []

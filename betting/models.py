@@ -194,6 +194,9 @@ class Challenge(models.Model):
         indexes = [
             models.Index(fields=["event", "status"], name="challenge_event_status_idx"),
             models.Index(fields=["status"], name="challenge_status_idx"),
+            # The liquidity audit's sum of held stakes before every payout batch, from the index alone.
+            models.Index(fields=["status"], include=["creator_funding", "acceptor_funding", "stake"],
+                         condition=Q(status__in=("open", "matching", "matched")), name="challenge_held_idx"),
             models.Index(fields=["money_waiting"], name="challenge_money_waiting_idx",
                          condition=~models.Q(money_waiting="")),
         ]

@@ -119,7 +119,9 @@ def _inserting(model: type[models.Model]) -> tuple[list[models.Field], str, str]
         f"({', '.join(connection.ops.quote_name(f.column) for f in fields)})"
     returning = f"RETURNING {connection.ops.quote_name(meta.pk.column)}"
     one = f"{head} VALUES ({', '.join(['%s'] * len(fields))}) {returning}"
-    many = f"{head} SELECT * FROM unnest({', '.join(f'%s::{f.db_type(connection)}[]' for f in fields)}) {returning}"
+    # The arrays go in binary (%b): psycopg's text form escapes every string of every row, which cost
+    # a settlement batch about a fifth of its Python time.
+    many = f"{head} SELECT * FROM unnest({', '.join(f'%b::{f.db_type(connection)}[]' for f in fields)}) {returning}"
     return fields, one, many
 
 

@@ -174,10 +174,11 @@ class InternalGateway:
         if new:
             escrow = house_account(Account.House.ESCROW)
             wallets = _wallets_of({m.user for m in new if m.user is not None})
+            # One read per house account, not per movement: a settlement batch pays a fee per challenge.
+            pockets = {code: house_account(code) for code in {m.platform_account for m in new if m.user is None}}
             specs = []
             for movement in new:
-                other = (wallets[movement.user.pk] if movement.user is not None
-                         else house_account(movement.platform_account))
+                other = wallets[movement.user.pk] if movement.user is not None else pockets[movement.platform_account]
                 debit, credit = (other, escrow) if movement.direction == GatewayTransfer.Direction.IN \
                     else (escrow, other)
                 specs.append(TransferSpec(
