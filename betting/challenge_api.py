@@ -78,6 +78,14 @@ class ChallengeSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     matched_at = serializers.DateTimeField(allow_null=True)
     settled_at = serializers.DateTimeField(allow_null=True)
+    money_waiting = serializers.SerializerMethodField(
+        help_text="null, or why money this challenge owes is still in escrow with nothing on its way: "
+                  "escrow_audit (a refund waits for escrow to balance), operator (a transfer out failed "
+                  "every retry; an operator will ask again)")
+
+    @extend_schema_field(serializers.ChoiceField(Challenge.Waiting.values[1:], allow_null=True))
+    def get_money_waiting(self, challenge: Challenge) -> str | None:
+        return challenge.money_waiting or None
 
     @extend_schema_field(serializers.DecimalField(**MONEY))
     def get_fee(self, challenge: Challenge) -> str:
@@ -89,7 +97,7 @@ class ChallengeSerializer(serializers.Serializer):
         return ChallengeTransferSerializer(challenge.transfer_list, many=True, context={"challenge": challenge}).data
 
 
-def _out(challenge: Challenge) -> dict:
+def challenge_out(challenge: Challenge) -> dict:
     """The challenge as answered; its transfers are read unless the service that changed it knew them."""
     if not hasattr(challenge, "transfer_list"):
         challenges_with_transfers([challenge])
@@ -149,7 +157,7 @@ class ChallengeListApi(ListAPIView):
             creator=request.user, event_id=values.get("event_id"), outcome_id=values.get("outcome_id"),
             proposition=values.get("proposition"), stake=values.get("stake"), funding=values["funding"],
             actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
-        return Response(_out(challenge), status=status.HTTP_201_CREATED)
+        return Response(challenge_out(challenge), status=status.HTTP_201_CREATED)
 
 
 class ChallengeDetailApi(APIView):
@@ -171,7 +179,7 @@ class ChallengeAcceptApi(APIView):
         data.is_valid(raise_exception=True)
         challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=data.validated_data["funding"],
                                      actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
-        return Response(_out(challenge))
+        return Response(challenge_out(challenge))
 
 
 class ChallengeCancelApi(APIView):
@@ -179,4 +187,4 @@ class ChallengeCancelApi(APIView):
         r403="forbidden (not your challenge)", r404="not_found", r409="challenge_unavailable",
         r503="external_wallet_unavailable")})
     def post(self, request, pk: int):
-        return Response(_out(challenge_cancel(challenge_id=pk, actor=Actor.from_request(request))))
+        return Response(challenge_out(challenge_cancel(challenge_id=pk, actor=Actor.from_request(request))))

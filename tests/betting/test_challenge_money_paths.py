@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog, Notification
+from betting.challenge_api import challenge_out
 from betting.challenge_settlement import challenge_payout_retry, challenges_settle
 from betting.challenges import challenge_cancel, challenge_create, challenges_expire
 from betting.escrow_audit import escrow_audit_run, escrow_audits_prune, escrow_figures
@@ -93,6 +94,7 @@ def test_a_network_that_always_fails_stops_after_the_limit_with_one_alert_and_th
     assert {t.status for t in attempts} == {"failed"}
     assert not GatewayTransfer.objects.filter(status="pending").exists()
     assert (stuck.status, stuck.money_waiting) == ("settled", "operator")
+    assert challenge_out(stuck)["money_waiting"] == "operator"  # the parties can see why nothing came
     # the pot is still in the vault and the audit still balances (it expects it there)
     assert vault() == D("20.00")
     assert external(alice) == D("990.00")
@@ -115,7 +117,7 @@ def test_an_operator_retry_pays_once_it_succeeds_and_never_twice(stuck, alice):
     operator = Actor.system("test")
     challenge_payout_retry(challenge_id=stuck.pk, actor=operator)
     stuck.refresh_from_db()
-    assert stuck.money_waiting == ""
+    assert stuck.money_waiting == "" and challenge_out(stuck)["money_waiting"] is None
     assert escrow_figures().ok  # on its way out: still expected in the vault
     confirm_pending()
     assert external(alice) == D("1009.00")  # 1000 − 10 + 19

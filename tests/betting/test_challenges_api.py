@@ -12,7 +12,7 @@ from tests.conftest import outcome_of
 from wallet.external import external_wallet_open, external_wallet_top_up
 
 FIELDS = {"id", "event_id", "creator_id", "acceptor_id", "selection", "stake", "pot", "fee", "status", "result",
-          "winner_id", "payout", "transfers", "created_at", "matched_at", "settled_at"}
+          "winner_id", "payout", "transfers", "created_at", "matched_at", "settled_at", "money_waiting"}
 
 
 @pytest.fixture
