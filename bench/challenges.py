@@ -402,9 +402,8 @@ def job_verify_challenges(*, event_id: int, capped: bool, out: Any, go: Any) -> 
 
     from audit.models import AuditLog
     from betting.models import BettorStats, Challenge
-    from ledger.models import Account
     from ledger.selectors import ledger_verify
-    from ledger.services import house_account
+    from ledger.services import escrow_vault_balance
     from oddslab.events.models import Outcome
     from wallet.models import GatewayTransfer
 
@@ -424,7 +423,7 @@ def job_verify_challenges(*, event_id: int, capped: bool, out: Any, go: Any) -> 
         .annotate(payouts=Count("pk", filter=Q(purpose="payout")), fees=Count("pk", filter=Q(purpose="fee")))
     bad_moves = sum(1 for m in moves if (m["payouts"], m["fees"]) != (1, 1))
     held = rows.filter(status__in=Challenge.HELD).aggregate(total=Sum("stake"))["total"] or Decimal("0.00")
-    escrow = house_account(Account.House.ESCROW).balance
+    escrow = escrow_vault_balance()
     audits = AuditLog.objects.filter(action="challenge.settle").count()
     stats = BettorStats.objects.filter(product=BettorStats.Product.P2P).aggregate(n=Sum("bets"))["n"] or 0
     report = ledger_verify()

@@ -18,7 +18,7 @@ from betting.selectors import bettor_stats
 from betting.tasks import settle_markets_task, settlement_sweep_task
 from ledger.models import Account, Transfer
 from ledger.selectors import account_balance, ledger_verify
-from ledger.services import house_account
+from ledger.services import escrow_vault_balance, house_account
 from oddslab import live
 from oddslab.errors import DomainError
 from oddslab.events.models import Player
@@ -99,7 +99,7 @@ def fees() -> Decimal:
 
 def vaults() -> tuple[Decimal, Decimal, Decimal]:
     """Internal escrow, the external vault, and the ledger's mirror of it."""
-    return (house_account(Account.House.ESCROW).balance, platform_address(ESCROW_ADDRESS).balance,
+    return (escrow_vault_balance(), platform_address(ESCROW_ADDRESS).balance,
             house_account(Account.House.ESCROW_EXTERNAL).balance)
 
 

@@ -13,7 +13,7 @@ from betting.challenge_money import challenge_payout, refund_amount
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create, challenges_expire
 from betting.models import Challenge
 from ledger.models import Account
-from ledger.services import house_account
+from ledger.services import escrow_vault_balance, house_account
 from oddslab.errors import DomainError
 from oddslab.events.models import Event, Player
 from risk.models import PlayerRestriction
@@ -39,7 +39,7 @@ def snapshot() -> dict:
 
 
 def escrow() -> Decimal:
-    return house_account(Account.House.ESCROW).balance
+    return escrow_vault_balance()
 
 
 def vault() -> Decimal:

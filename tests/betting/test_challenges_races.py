@@ -11,7 +11,7 @@ from betting.challenges import challenge_accept, challenge_cancel, challenge_cre
 from betting.models import Challenge
 from ledger.models import Account
 from ledger.selectors import ledger_verify
-from ledger.services import house_account
+from ledger.services import escrow_vault_balance, house_account
 from oddslab.errors import DomainError
 from oddslab.events.models import Event
 from tests.conftest import outcome_of, run_concurrently, wallet_of
@@ -54,7 +54,7 @@ def test_of_20_acceptors_at_once_exactly_one_matches(make_user, make_event):
     assert (challenge.status, challenge.acceptor_id) == ("matched", winner.pk)
     assert [wallet_of(a).balance for a in acceptors if a != winner] == [Decimal("50.00")] * 19
     assert wallet_of(winner).balance == Decimal("40.00")
-    assert house_account(Account.House.ESCROW).balance == Decimal("20.00")
+    assert escrow_vault_balance() == Decimal("20.00")
     assert ledger_verify().ok
 
 
@@ -75,7 +75,7 @@ def test_accept_against_cancel_exactly_one_wins_and_the_money_agrees(make_user, 
     assert matched + statuses.count("cancelled") == 5
     assert wallet_of(creator).balance == Decimal("100.00") - 10 * matched
     assert wallet_of(acceptor).balance == Decimal("100.00") - 10 * matched
-    assert house_account(Account.House.ESCROW).balance == 20 * matched
+    assert escrow_vault_balance() == 20 * matched
     assert ledger_verify().ok
 
 
@@ -147,7 +147,7 @@ def test_accept_against_expiry_at_kick_off_exactly_one_wins_and_the_money_agrees
     matched = Challenge.objects.filter(status="matched").count()
     assert wallet_of(creator).balance == Decimal("100.00") - 10 * matched
     assert wallet_of(acceptor).balance == Decimal("100.00") - 10 * matched
-    assert house_account(Account.House.ESCROW).balance == 20 * matched
+    assert escrow_vault_balance() == 20 * matched
     assert ledger_verify().ok
 
 

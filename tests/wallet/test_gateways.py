@@ -34,7 +34,7 @@ def test_a_stake_moves_from_the_wallet_to_escrow_confirmed_at_once(player):
     assert gateway.escrow_balance() == Decimal("10.00")
     ledger = Transfer.objects.get(idempotency_key="gateway:challenge:1:stake:creator")
     assert (ledger.kind, ledger.debit_account, ledger.credit_account) == (
-        "escrow_hold", wallet_of(player), house_account(Account.House.ESCROW))
+        "escrow_hold", wallet_of(player), house_account(Account.escrow_shard(1)))
     assert moved.tx_id == ledger.reference
     assert gateway.status(tx_id=moved.tx_id) == moved
 
