@@ -25,13 +25,13 @@ from audit.services import audit_entry, audited_transaction, notification_messag
 from betting.models import Bet, BetLeg, BettorStats
 from betting.news import bet_message
 from betting.stats import SettledLine, bettor_stats_record
+from core import live
+from core.db import insert_rows, retried_on_conflict
+from core.errors import Conflict, InvalidInput, NotFound, refusal
+from events.models import Market
 from ledger.models import Account, Transfer
 from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
-from oddslab import live
-from oddslab.db import insert_rows, retried_on_conflict
-from oddslab.errors import Conflict, InvalidInput, NotFound, refusal
-from oddslab.events.models import Market
 from risk.exposure import exposure_release
 
 DECIDED = (Market.Status.RESULTED, Market.Status.SETTLED, Market.Status.CANCELLED)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from oddslab.db import append_only
+from core.db import append_only
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 

@@ -9,13 +9,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max
 
+from core import live
+from core.db import all_rows, first_row, insert_rows
+from core.decimals import exact_decimal, has_at_most
+from core.errors import InsufficientFunds, InvalidInput
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.money import CENT
 from ledger.selectors import net_by_account
-from oddslab import live
-from oddslab.db import all_rows, first_row, insert_rows
-from oddslab.decimals import exact_decimal, has_at_most
-from oddslab.errors import InsufficientFunds, InvalidInput
 
 MONEY_CEILING = Decimal(10) ** 16  # NUMERIC(18,2)
 

@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.context import Actor
+from core.db import all_rows, insert_rows, retried_on_conflict
+from core.errors import IdempotencyConflict, InvalidInput, NotFound
 from ledger.models import Account, Transfer
 from ledger.services import TransferSpec, escrow_vault_balance, house_account, house_accounts, transfers_create
-from oddslab.db import all_rows, insert_rows, retried_on_conflict
-from oddslab.errors import IdempotencyConflict, InvalidInput, NotFound
 from wallet import external
 from wallet.models import Gateway, GatewayTransfer
 from wallet.selectors import wallet_balance

@@ -15,9 +15,9 @@ from betting.selectors import leaderboard, week_of
 from betting.services import bet_place
 from betting.settlement import markets_pending_settlement, markets_settle
 from betting.stats import SettledLine, bettor_stats_record
+from events.services import event_result_set, market_cancel
 from ledger.models import Transfer
 from ledger.services import escrow_vault_balance
-from oddslab.events.services import event_result_set, market_cancel
 from tests.conftest import run_concurrently, selection, wallet_of
 
 SUNDAY_NIGHT = datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC)  # the last second of the week of Mon 23 Nov

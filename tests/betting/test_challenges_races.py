@@ -9,11 +9,11 @@ from django.utils import timezone
 from audit.context import Actor
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create, challenges_expire
 from betting.models import Challenge
+from core.errors import DomainError
+from events.models import Event
 from ledger.models import Account
 from ledger.selectors import ledger_verify
 from ledger.services import escrow_vault_balance, house_account
-from oddslab.errors import DomainError
-from oddslab.events.models import Event
 from tests.conftest import outcome_of, run_concurrently, wallet_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up, platform_address
 from wallet.gateways import external_transfer_confirm

@@ -14,10 +14,10 @@ from betting.challenge_settlement import challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_audit_run
 from betting.models import Challenge, EscrowAudit
+from core.errors import DomainError
+from events.services import event_result_set
 from ledger.models import Account
 from ledger.selectors import ledger_verify
-from oddslab.errors import DomainError
-from oddslab.events.services import event_result_set
 from tests.conftest import ledger_snapshot, outcome_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up
 from wallet.gateways import external_transfer_confirm

@@ -13,7 +13,7 @@ from audit.context import Actor
 from betting.challenge_settlement import challenges_settle
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create
 from betting.models import Challenge
-from oddslab.events.services import event_result_set
+from events.services import event_result_set
 from tests.conftest import outcome_of, wallet_of
 from tests.e2e.conftest import log_in, operator, shot, wait_for_sockets
 

@@ -6,9 +6,9 @@ import pytest
 from django.db import transaction
 
 from audit.context import Actor
+from core.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, NotFound
 from ledger.models import Account, Transfer
 from ledger.services import house_account
-from oddslab.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, NotFound
 from tests.conftest import ledger_snapshot, wallet_of
 from wallet.gateways import Movement, wallet_gateway
 from wallet.models import GatewayTransfer

@@ -14,8 +14,8 @@ from audit.context import Actor
 from betting.challenge_settlement import challenges_settle
 from betting.challenges import challenge_accept, challenge_create, challenges_expire
 from betting.models import Challenge
-from oddslab.events.models import Event, Player
-from oddslab.events.services import event_result_set
+from events.models import Event, Player
+from events.services import event_result_set
 from oddslab.web.consumers import me_fragment
 from tests.betting.test_challenges import confirm_pending, snapshot
 from tests.betting.test_escrow_audit import escrow_shift
