@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from audit.admin_tools import ReadOnlyAdmin
 from audit.models import AuditLog, Notification
-from oddslab.admin_tools import ReadOnlyAdmin
 
 
 @admin.register(AuditLog)

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from audit.exports import AUDIT_LOG_COLUMNS, audit_log_row, csv_stream, served_async
 from audit.models import AuditLog
 from audit.selectors import audit_log_list
-from oddslab.api import errors, permission
+from core.api import errors, permission
 
 FILTERS = [
     OpenApiParameter("action", str),

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from oddslab.hygiene import clean_text
+from core.hygiene import clean_text
 
 # The roles, most privileged first; a user's role in the audit trail is the first one they hold.
 ROLES = ("admin", "trader", "compliance", "regulator", "agent", "player")

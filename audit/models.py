@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
-from oddslab.db import append_only
+from core.db import append_only
 
 
 class AuditLog(models.Model):

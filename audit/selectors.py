@@ -6,8 +6,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from audit.models import AuditLog
-from oddslab.errors import InvalidInput
-from oddslab.query import as_id, query_date
+from core.errors import InvalidInput
+from core.query import as_id, query_date
 
 CHOICES = {"category": AuditLog.Category.values, "severity": AuditLog.Severity.values,
            "outcome": AuditLog.Outcome.values}

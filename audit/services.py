@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from audit.context import Actor, role_of
 from audit.models import AuditLog, Notification
-from oddslab import live
-from oddslab.db import insert_values, instance
-from oddslab.errors import DomainError
+from core import live
+from core.db import insert_values, instance
+from core.errors import DomainError
 
 
 def audit_record(

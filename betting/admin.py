@@ -1,10 +1,10 @@
 from django import forms
 from django.contrib import admin
 
+from audit.admin_tools import ObjectAction, ReadOnlyAdmin, ReadOnlyInline, ServiceActionsAdmin
 from betting.challenge_settlement import VOIDABLE, challenge_payout_retry, challenge_void
 from betting.models import Bet, BetLeg, Challenge, EscrowAudit
 from betting.settlement import bet_settle_manual
-from oddslab.admin_tools import ObjectAction, ReadOnlyAdmin, ReadOnlyInline, ServiceActionsAdmin
 
 
 class BetLegInline(ReadOnlyInline):

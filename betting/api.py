@@ -20,7 +20,7 @@ from betting.models import Bet, BettorStats
 from betting.services import bet_place, bet_validate
 from betting.settlement import bet_settle_manual
 from betting.slips import odds_text
-from oddslab.api import RawValue, errors, idempotency_key, permission
+from core.api import RawValue, errors, idempotency_key, permission
 from risk.liabilities import liability_book
 from risk.models import SELECTIONS_CEILING
 

@@ -13,7 +13,7 @@ from betting.challenge_selectors import challenge_get, challenge_list, challenge
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create
 from betting.models import Challenge
 from betting.news import challenge_selection
-from oddslab.api import RawValue, errors, idempotency_key
+from core.api import RawValue, errors, idempotency_key
 from wallet.models import Gateway
 
 MONEY = {"max_digits": 18, "decimal_places": 2}

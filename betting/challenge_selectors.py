@@ -8,8 +8,8 @@ from django.db.models import Q, QuerySet
 
 from betting.challenges import STAFF_VIEW, challenge_visible
 from betting.models import Challenge
-from oddslab.errors import InvalidInput, NotFound
-from oddslab.query import query_int
+from core.errors import InvalidInput, NotFound
+from core.query import query_int
 from wallet.models import GatewayTransfer
 
 

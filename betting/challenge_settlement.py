@@ -40,12 +40,12 @@ from betting.escrow_audit import escrow_balanced
 from betting.models import BettorStats, Challenge
 from betting.news import challenge_message, challenges_board_news
 from betting.stats import SettledLine, bettor_stats_record
+from core import live
+from core.db import columns, insert_values, loaded, retried_on_conflict
+from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from events.models import Event, Market, Outcome, Player
 from ledger.models import Account, Transfer
 from ledger.services import TransferSpec, house_account, transfers_create
-from oddslab import live
-from oddslab.db import columns, insert_values, loaded, retried_on_conflict
-from oddslab.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
-from oddslab.events.models import Event, Market, Outcome, Player
 from wallet.gateways import Movement, gateway_transfer_retry, wallet_gateway
 from wallet.models import Gateway, GatewayTransfer
 

@@ -28,12 +28,12 @@ from betting.escrow_audit import escrow_balanced
 from betting.models import Challenge
 from betting.news import challenge_message, challenges_board_news
 from betting.slips import outcome_available
+from core.db import all_rows, columns, first_row, insert_rows, loaded_chain, retried_on_conflict
+from core.decimals import exact_decimal
+from core.errors import Conflict, DomainError, IdempotencyConflict, InvalidInput, NotFound, refusal
+from core.query import BIGINT_MAX
+from events.models import Event, Market, Outcome, Player
 from ledger.services import money_validate
-from oddslab.db import all_rows, columns, first_row, insert_rows, loaded_chain, retried_on_conflict
-from oddslab.decimals import exact_decimal
-from oddslab.errors import Conflict, DomainError, IdempotencyConflict, InvalidInput, NotFound, refusal
-from oddslab.events.models import Event, Market, Outcome, Player
-from oddslab.query import BIGINT_MAX
 from risk.limits import limits_for, restriction_of
 from risk.rules import player_gate
 from wallet.gateways import Movement, wallet_gateway
@@ -145,7 +145,7 @@ def _selection(event: Event, outcome_id: Any, proposition: Any) -> dict[str, Any
     return {"player": player, "stat": stat, "line": line.quantize(Decimal("0.1")), "side": side}
 
 
-# The hot paths' reads as fixed SQL (see oddslab/db.py's first_row): building them with the ORM cost
+# The hot paths' reads as fixed SQL (see core/db.py's first_row): building them with the ORM cost
 # more than running them.
 _OUTCOME = "SELECT {} FROM {} o JOIN {} m ON m.id = o.market_id WHERE o.id = %s".format(
     ", ".join(columns(model, alias) for alias, model in (("o", Outcome), ("m", Market))),

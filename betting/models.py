@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
 
-from oddslab.db import ExactDecimalField
+from core.db import ExactDecimalField
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 

@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 
 from betting.models import Challenge
-from oddslab import live
+from core import live
 
 
 def bet_message(bet_id: int, status: str, result: str | None = None) -> dict:

@@ -12,9 +12,9 @@ from django.db.models.functions import TruncDate
 from audit.selectors import day_bounds
 from betting.models import Bet, BetLeg, Challenge
 from betting.slips import odds_text
+from core.errors import NotFound
+from events.models import Event
 from ledger.models import Transfer, format_entry_number
-from oddslab.errors import NotFound
-from oddslab.events.models import Event
 
 ZERO = Decimal("0.00")
 

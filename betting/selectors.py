@@ -8,7 +8,7 @@ from django.db.models import F, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from betting.models import Bet, BetLeg, BettorStats
-from oddslab.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 
 def _can_see_all(user: Any) -> bool:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,14 +28,16 @@ from betting.slips import (
     slip_confirm,
     slip_parse,
 )
+from core.db import insert_rows, retried_on_conflict
+from core.errors import IdempotencyConflict, refusal
 from ledger.models import Account, Transfer
 from ledger.services import house_account, transfer_create
-from oddslab.db import insert_rows, retried_on_conflict
-from oddslab.errors import IdempotencyConflict, refusal
 from risk.exposure import exposure_current, exposure_release, exposure_reserve
 from risk.rules import max_allowed_stake
 from wallet.selectors import wallet_account
 from wallet.services import wallet_lock, wallet_open
+
+BET_DECIDE_TASK = "betting.tasks.bet_decide_task"
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,11 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
                               "legs": [{"outcome_id": leg.outcome.pk, "price": str(leg.price)}
                                        for leg in check.legs]})
         if bet.status == Bet.Status.PLACED:
-            from betting.tasks import bet_decide_task  # tasks import this module
-
-
             delay = check.in_play_delay
-            # robust: with the broker down the bet stands, logged, and the beat sweep decides it.
-            transaction.on_commit(lambda: bet_decide_task.apply_async((bet.pk,), countdown=delay), robust=True)
+            # By name: the tasks module imports this one. robust: with the broker down the bet stands,
+            # logged, and the beat sweep decides it.
+            transaction.on_commit(lambda: current_app.send_task(BET_DECIDE_TASK, args=[bet.pk], countdown=delay),
+                                  robust=True)
     return bet
 
 

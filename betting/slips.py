@@ -15,14 +15,14 @@ from django.utils import timezone
 
 from audit.context import role_of
 from betting.models import Bet
+from core.db import columns, loaded_chain
+from core.errors import DomainError, InvalidInput, NotFound, refusal
+from core.query import BIGINT_MAX
+from events.models import Event, Market, Outcome, Sport
+from events.services import price_validate
 from ledger.models import Account
 from ledger.money import exact_normal, exact_product, payout
 from ledger.services import money_validate
-from oddslab.db import columns, loaded_chain
-from oddslab.errors import DomainError, InvalidInput, NotFound, refusal
-from oddslab.events.models import Event, Market, Outcome, Sport
-from oddslab.events.services import price_validate
-from oddslab.query import BIGINT_MAX
 from risk import rules
 from risk.exposure import exposure_caps, exposure_current
 from risk.limits import DEFAULTS, Limits, limits_for, restriction_of, selections_bound

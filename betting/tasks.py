@@ -6,7 +6,7 @@ from betting.challenges import challenges_expire
 from betting.escrow_audit import escrow_audit_run, escrow_audits_prune
 from betting.services import bet_decide, bets_pending_sweep
 from betting.settlement import markets_pending_settlement, markets_settle
-from oddslab.events.models import Market
+from events.models import Market
 
 
 @shared_task

@@ -1,8 +1,8 @@
 from django.contrib import admin
 
+from audit.admin_tools import ReadOnlyAdmin
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.selectors import account_balance
-from oddslab.admin_tools import ReadOnlyAdmin
 
 
 @admin.register(Account)

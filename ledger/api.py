@@ -5,10 +5,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import errors, permission
 from ledger.models import Account
 from ledger.selectors import account_balance, account_statement, ledger_verify
 from ledger.serializers import StatementLineSerializer
-from oddslab.api import errors, permission
 
 
 class AccountSerializer(serializers.ModelSerializer):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from oddslab.db import append_only
+from core.db import append_only
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
@@ -70,6 +70,18 @@ class Account(models.Model):
     @property
     def stores_balance(self) -> bool:
         return not self.may_go_negative
+
+    # The internal escrow vault is ESCROW_SHARDS stored-balance accounts, ``escrow`` (shard 0) and
+    # ``escrow.1`` … ``escrow.15`` (ledger migration 0005): every stake locks the vault's row until
+    # commit, so one row would queue every challenge stake of the site. A challenge's money always
+    # sits in the shard of its id; the vault's balance is the sum of the shards.
+    ESCROW_SHARDS = 16
+
+    @classmethod
+    def escrow_shard(cls, reference_id: int | str) -> str:
+        """The house code of the escrow shard that holds the money of challenge ``reference_id``."""
+        shard = int(reference_id) % cls.ESCROW_SHARDS
+        return cls.House.ESCROW if shard == 0 else f"{cls.House.ESCROW}.{shard}"
 
 
 class Transfer(models.Model):

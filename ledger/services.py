@@ -9,13 +9,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max
 
+from core import live
+from core.db import all_rows, first_row, insert_values, instance
+from core.decimals import exact_decimal, has_at_most
+from core.errors import InsufficientFunds, InvalidInput
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.money import CENT
 from ledger.selectors import net_by_account
-from oddslab import live
-from oddslab.db import first_row, insert_values, instance
-from oddslab.decimals import exact_decimal, has_at_most
-from oddslab.errors import InsufficientFunds, InvalidInput
 
 MONEY_CEILING = Decimal(10) ** 16  # NUMERIC(18,2)
 
@@ -39,6 +39,24 @@ def house_account(code: str) -> Account:
     if account is None:
         raise Account.DoesNotExist(f"No house account {code!r} (the ledger migrations create them).")
     return account
+
+
+def house_accounts(codes: set[str]) -> dict[str, Account]:
+    """House accounts by code, in one read (a settlement batch touches every escrow shard)."""
+    found = {a.code.removeprefix("house:"): a
+             for a in all_rows(Account, "code = ANY(%s)", [[f"house:{code}" for code in codes]])}
+    if len(found) != len(codes):
+        raise Account.DoesNotExist(f"No house account {sorted(set(codes) - set(found))} (the ledger migrations "
+                                   f"create them).")
+    return found
+
+
+def escrow_vault_balance() -> Decimal:
+    """What the internal escrow vault holds: the sum of its shards' stored balances."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(SUM(balance), 0) FROM {Account._meta.db_table} WHERE code = ANY(%s)",
+                       [[f"house:{Account.escrow_shard(n)}" for n in range(Account.ESCROW_SHARDS)]])
+        return cursor.fetchone()[0].quantize(CENT)
 
 
 def player_account_open(*, user: Any) -> Account:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oddslab.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
+from core.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
 from oddslab.web.consumers import PageChallengesConsumer, PageMeConsumer, PageOddsConsumer
 
 # Public: no session or user (oddslab/asgi.py routes it before the session middleware).

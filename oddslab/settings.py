@@ -99,7 +99,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
-    "axes",  # log-in throttling (oddslab/accounts/throttle.py)
+    "axes",  # log-in throttling (accounts/throttle.py)
     "drf_spectacular",
     "channels",
     "django_htmx",
@@ -107,11 +107,11 @@ INSTALLED_APPS = [
     "simple_history",
     "audit",
     "ledger",
-    "oddslab.events",
+    "events",
     "risk",
     "wallet",
-    "oddslab.accounts",
-    "oddslab.feed",
+    "accounts",
+    "feed",
     "betting",
     "oddslab.web",  # player pages (HTMX) and their sockets
     "oddslab.console",  # staff pages under /admin/console/: liabilities, reports, exports
@@ -126,7 +126,7 @@ INSTALLED_APPS = [
 # Static files now pass the session, CSRF and auth middleware first, which touch nothing lazily.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "oddslab.hygiene.StorableInputMiddleware",  # 400 for NUL / lone surrogates in paths, queries, forms
+    "core.hygiene.StorableInputMiddleware",  # 400 for NUL / lone surrogates in paths, queries, forms
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -178,7 +178,7 @@ LOGOUT_REDIRECT_URL = "/"
 # --- Log-in throttling and API tokens ------------------------------------------------------------
 # axes' backend comes first: it refuses a locked username or address before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_HANDLER = "oddslab.accounts.throttle.LoginThrottle"
+AXES_HANDLER = "accounts.throttle.LoginThrottle"
 # axes has one failure limit for all its lockout parameters; the address has its own, higher limit
 # (AUTH_IP_FAILURE_LIMIT), counted by LoginThrottle, so axes' warning that it is missing is silenced.
 AXES_LOCKOUT_PARAMETERS = ["username"]
@@ -191,7 +191,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AUTH_LOCKOUT_MINUTES",
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "audit.context.client_ip"  # honours ODDSLAB_TRUSTED_PROXY_IP_HEADER
-AXES_LOCKOUT_CALLABLE = "oddslab.accounts.throttle.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are in the audit trail already
 AXES_ENABLE_ADMIN = False  # attempts are counters, not records: the audit trail keeps the failures
 AXES_VERBOSE = False
@@ -219,7 +219,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                 "KEY_PREFIX": REDIS_PREFIX},
 }
-# oddslab/live.py publishes to this layer's Redis channels itself ("<prefix>__group__<group>").
+# core/live.py publishes to this layer's Redis channels itself ("<prefix>__group__<group>").
 CHANNEL_LAYER_PREFIX = f"{REDIS_PREFIX}asgi"
 CHANNEL_LAYERS = {
     "default": {
@@ -291,16 +291,16 @@ LIVE_HEARTBEAT_SECONDS = int(os.environ.get("LIVE_HEARTBEAT_SECONDS", "20"))
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "oddslab.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "oddslab.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     # DRF's defaults, with a JSON parser that refuses text PostgreSQL cannot store (forms: the middleware).
-    "DEFAULT_PARSER_CLASSES": ["oddslab.hygiene.StorableJSONParser", "rest_framework.parsers.FormParser",
+    "DEFAULT_PARSER_CLASSES": ["core.hygiene.StorableJSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "oddslab.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -2,12 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts import api as accounts_api
 from audit import api as audit_api
 from betting import api as betting_api
 from betting import challenge_api
+from events import api as events_api
 from ledger import api as ledger_api
-from oddslab.accounts import api as accounts_api
-from oddslab.events import api as events_api
 from oddslab.views import health
 from wallet import api as wallet_api
 
@@ -57,7 +57,7 @@ api_v1 = [
          name="export-audit-logs"),
 ]
 
-handler404 = "oddslab.api.not_found"  # the error shape for an unknown /api/ URL
+handler404 = "core.api.not_found"  # the error shape for an unknown /api/ URL
 
 urlpatterns = [
     path("", include("oddslab.web.urls")),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from oddslab.admin_tools import AuditedSettingsAdmin, ReadOnlyAdmin
+from audit.admin_tools import AuditedSettingsAdmin, ReadOnlyAdmin
 from risk.models import ExposureCap, Geofence, LimitProfile, OutcomeExposure, PlayerRestriction
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from audit.models import Notification
-from oddslab.events.models import Market, Outcome
+from events.models import Market, Outcome
 from risk.exposure import ALERT_LEVELS, exposure_caps
 from risk.models import OutcomeExposure
 

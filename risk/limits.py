@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from oddslab.db import first_row
+from core.db import first_row
 from risk.models import LIMIT_FIELDS, LimitProfile, PlayerRestriction
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from django.utils import timezone
 
 from audit.context import role_of
+from core.db import first_row
 from ledger.money import largest_stake_within
-from oddslab.db import first_row
 from risk.limits import Limits, restriction_of
 from risk.models import Geofence, PlayerRestriction
 

@@ -14,10 +14,10 @@ from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import user_with_role
 from audit.context import Actor
 from audit.models import AuditLog
 from ledger.models import Account, Transfer
-from oddslab.accounts.services import user_with_role
 from wallet.services import wallet_deposit
 
 # Transactional tests (threads need committed rows) end with Django's flush, a TRUNCATE of every
@@ -103,7 +103,7 @@ def make_event(db):
 
     from django.utils import timezone
 
-    from oddslab.events.services import MarketSpec, event_create
+    from events.services import MarketSpec, event_create
 
     counter = iter(range(1, 100_000))
 

@@ -11,7 +11,7 @@ def send_event_messages(event_id: int, count: int, batch_ms: int) -> None:
     django.setup()
     from django.conf import settings
 
-    from oddslab import live
+    from core import live
 
     settings.LIVE_BATCH_MS = batch_ms
     for i in range(count):

@@ -37,6 +37,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
+from accounts.models import User
+from accounts.roles import PERMISSIONS
+from accounts.services import user_with_role
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import notification_create
@@ -44,14 +47,11 @@ from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_audit_run
 from betting.models import Challenge
 from betting.services import bet_place
+from events.models import Competition, OddsTick, Sport
+from events.services import MarketSpec, event_create, market_suspend, outcome_price_set
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.services import checkpoint_create
 from oddslab import routing
-from oddslab.accounts.models import User
-from oddslab.accounts.roles import PERMISSIONS
-from oddslab.accounts.services import user_with_role
-from oddslab.events.models import Competition, OddsTick, Sport
-from oddslab.events.services import MarketSpec, event_create, market_suspend, outcome_price_set
 from risk.models import ExposureCap, Geofence, LimitProfile, OutcomeExposure, PlayerRestriction
 from wallet.external import external_wallet_open, external_wallet_top_up
 from wallet.models import GatewayTransfer
@@ -369,7 +369,7 @@ def _first_version(obj) -> int:
 
 def object_actions(label: str, obj: Callable[[Any], Any], bodies: dict[str, Callable[[Any], dict]],
                    who: tuple, objects: dict[str, Callable[[Any], Any]] | None = None) -> list[Row]:
-    """The console's service actions on one object (oddslab/admin_tools.py ObjectAction): the confirmation
+    """The console's service actions on one object (audit/admin_tools.py ObjectAction): the confirmation
     page (GET) and the action (POST)."""
     app, model = label.split(".")
     rows = []

@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from oddslab.accounts.services import user_with_role
+from accounts.services import user_with_role
 from oddslab.asgi import application
 from tests.test_authorization_matrix import PASSWORD, ROLES, SOCKET_ROWS, Row, describe, matches
 

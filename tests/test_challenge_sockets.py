@@ -13,10 +13,10 @@ from audit.context import Actor
 from betting.challenge_settlement import challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create, challenges_expire
 from betting.models import Challenge
-from oddslab import live as live_messages
+from core import live as live_messages
+from events.models import Event
+from events.services import event_cancel
 from oddslab.asgi import websocket_application
-from oddslab.events.models import Event
-from oddslab.events.services import event_cancel
 from tests.betting.test_challenges import FAIL, confirm_pending
 from tests.conftest import outcome_of
 from tests.test_live_failures import _closed_port
@@ -200,7 +200,7 @@ def test_a_challenge_made_while_redis_is_down_stands_and_the_lost_message_is_log
     monkeypatch.setattr(live_messages, "_redis_client", live_messages._connect(f"redis://127.0.0.1:{_closed_port()}/0"))
     before = live_messages.failures.copy()
     # when
-    with caplog.at_level(logging.ERROR, logger="oddslab.live"):
+    with caplog.at_level(logging.ERROR, logger="core.live"):
         challenge = offer(cora, event)
     # then: made and open, the board's message counted and logged as lost
     assert Challenge.objects.get(pk=challenge.pk).status == Challenge.Status.OPEN

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from audit.context import Actor
 from betting.settlement import markets_pending_settlement, markets_settle
-from oddslab.events.services import event_result_set, outcome_price_feed
+from events.services import event_result_set, outcome_price_feed
 from tests.conftest import selection
 
 live = pytest.mark.django_db(transaction=True, serialized_rollback=True)

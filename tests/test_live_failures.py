@@ -14,10 +14,10 @@ from django.db import connection, transaction
 
 from audit.context import Actor
 from betting.models import Bet
-from oddslab import live
-from oddslab.events.models import Event, Market, Outcome
-from oddslab.events.services import market_suspend, outcome_price_feed
-from oddslab.feed.ingest import Ingestor
+from core import live
+from events.models import Event, Market, Outcome
+from events.services import market_suspend, outcome_price_feed
+from feed.ingest import Ingestor
 from tests.conftest import selection, wallet_of
 
 committed = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -50,7 +50,7 @@ def thread_errors(monkeypatch):
 
 
 def _logged_failures(caplog, kind):
-    return [r for r in caplog.records if r.name == "oddslab.live" and r.levelno == logging.ERROR
+    return [r for r in caplog.records if r.name == "core.live" and r.levelno == logging.ERROR
             and f"live {kind} message failed" in r.getMessage() and r.exc_info]
 
 

@@ -100,7 +100,7 @@ def test_a_nul_in_a_page_form_post_is_a_400_page_and_creates_no_user(db):
                                        "country": "GB", "date_of_birth": "1990-01-01"})
     # then it is refused before the form runs
     assert response.status_code == 400 and b"username" in response.content
-    from oddslab.accounts.models import User
+    from accounts.models import User
     assert not User.objects.filter(username__startswith="nul").exists()
 
 

@@ -9,8 +9,8 @@ import redis
 from django.conf import settings
 
 from audit.context import Actor
-from oddslab import live
-from oddslab.events.services import outcome_price_set
+from core import live
+from events.services import outcome_price_set
 from tests.conftest import outcome_of
 
 

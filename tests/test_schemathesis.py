@@ -31,8 +31,8 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from betting.models import Bet
+from events.models import Market, Outcome
 from ledger.models import Account
-from oddslab.events.models import Market, Outcome
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 SEED = int(os.environ.get("FUZZ_SEED", "13"))
@@ -61,7 +61,7 @@ def book(make_user, make_event) -> dict[str, list[int]]:
     from audit.context import Actor
     from betting.challenges import challenge_create
     from betting.services import bet_place
-    from oddslab.events.services import MarketSpec
+    from events.services import MarketSpec
     from tests.conftest import selection
 
     events = [make_event(extra_markets=[MarketSpec(kind="both_teams_to_score", prices={"yes": "1.80", "no": "2.00"})])

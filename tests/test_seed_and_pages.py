@@ -3,9 +3,9 @@ from decimal import Decimal
 from django.core.management import call_command
 from django.utils import timezone
 
+from events.models import Event
 from ledger.models import Account, Transfer
 from ledger.selectors import ledger_verify
-from oddslab.events.models import Event
 
 
 def test_seed_demo_is_idempotent_and_leaves_a_clean_ledger(db, capsys):

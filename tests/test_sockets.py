@@ -11,9 +11,9 @@ from rest_framework.authtoken.models import Token
 
 from audit.context import Actor
 from betting.services import bet_place
-from oddslab import live as live_messages
+from core import live as live_messages
+from events.services import market_resume, market_suspend, outcome_price_feed, outcome_price_set
 from oddslab.asgi import websocket_application
-from oddslab.events.services import market_resume, market_suspend, outcome_price_feed, outcome_price_set
 from tests.conftest import selection
 
 live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -252,7 +252,7 @@ def test_a_suspension_left_in_a_dead_processs_batch_window_goes_with_the_next_me
 
 @live
 def test_a_process_subscribes_to_a_group_once_and_every_socket_in_it_gets_each_broadcast_in_order(match):
-    from oddslab.sockets import Fanout
+    from core.sockets import Fanout
 
     event, home, _, market_id = match
     group = f"odds.event.{event.pk}"
@@ -287,7 +287,7 @@ def test_a_process_subscribes_to_a_group_once_and_every_socket_in_it_gets_each_b
 
 @live
 def test_a_socket_that_fails_to_send_does_not_stop_the_others(match, monkeypatch):
-    from oddslab.sockets import LiveConsumer
+    from core.sockets import LiveConsumer
 
     event, home, _, _ = match
     send = LiveConsumer.live_message

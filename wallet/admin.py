@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from oddslab.admin_tools import ReadOnlyAdmin
+from audit.admin_tools import ReadOnlyAdmin
 from wallet.models import ExternalTransaction, GatewayTransfer
 
 

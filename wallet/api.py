@@ -5,8 +5,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.context import Actor
+from core.api import RawValue, errors, idempotency_key
 from ledger.serializers import StatementLineSerializer, TransferSerializer
-from oddslab.api import RawValue, errors, idempotency_key
 from wallet.external import (
     external_account_require,
     external_available,

@@ -25,11 +25,11 @@ from django.utils import timezone
 from audit.context import Actor, role_of
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
+from core import live
+from core.db import retried_on_conflict
+from core.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, ServiceUnavailable, refusal
 from ledger.money import CENT
 from ledger.services import money_validate
-from oddslab import live
-from oddslab.db import retried_on_conflict
-from oddslab.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, ServiceUnavailable, refusal
 from risk.limits import restriction_of
 from risk.rules import deposit_violations, player_gate
 from wallet.models import ExternalAccount, ExternalTransaction

@@ -24,10 +24,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.context import Actor
+from core.db import all_rows, insert_values, instance, retried_on_conflict
+from core.errors import IdempotencyConflict, InvalidInput, NotFound
 from ledger.models import Account, Transfer, format_entry_number
-from ledger.services import TransferSpec, house_account, transfers_create
-from oddslab.db import all_rows, insert_values, instance, retried_on_conflict
-from oddslab.errors import IdempotencyConflict, InvalidInput, NotFound
+from ledger.services import TransferSpec, escrow_vault_balance, house_account, house_accounts, transfers_create
 from wallet import external
 from wallet.models import Gateway, GatewayTransfer
 from wallet.selectors import wallet_balance
@@ -170,7 +170,7 @@ class InternalGateway:
         return wallet_balance(user=user).balance
 
     def escrow_balance(self) -> Decimal:
-        return house_account(Account.House.ESCROW).balance
+        return escrow_vault_balance()
 
     def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0,
                  made: list[GatewayTransfer] | None = None) -> list[GatewayTransfer]:
@@ -181,14 +181,15 @@ class InternalGateway:
         earlier = transfers_earlier(movements, made)
         new = [m for m in movements if m.idempotency_key not in earlier]
         if new:
-            escrow = house_account(Account.House.ESCROW)
             wallets = _wallets_of({m.user_id for m in new if m.user_id is not None})
-            # One read per house account, not per movement: a settlement batch pays a fee per challenge.
-            pockets = {code: house_account(code) for code in {m.platform_account for m in new if m.user_id is None}}
+            # Each movement's escrow shard (its challenge's, Account.escrow_shard) and the platform's
+            # pockets in one read, not one per movement: a settlement batch pays a fee per challenge.
+            shards = [Account.escrow_shard(m.reference_id) for m in new]
+            house = house_accounts({*shards, *(m.platform_account for m in new if m.user_id is None)})
             specs = []
-            for movement in new:
-                other = wallets[movement.user_id] if movement.user_id is not None \
-                    else pockets[movement.platform_account]
+            for movement, shard in zip(new, shards, strict=True):
+                other = wallets[movement.user_id] if movement.user_id is not None else house[movement.platform_account]
+                escrow = house[shard]
                 debit, credit = (other, escrow) if movement.direction == GatewayTransfer.Direction.IN \
                     else (escrow, other)
                 specs.append(TransferSpec(

@@ -13,10 +13,10 @@ from django.utils import timezone
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
+from core.db import first_row, retried_on_conflict
+from core.errors import IdempotencyConflict, InvalidInput, refusal
 from ledger.models import Account, Transfer
 from ledger.services import house_account, money_validate, player_account_open, transfer_create
-from oddslab.db import first_row, retried_on_conflict
-from oddslab.errors import IdempotencyConflict, InvalidInput, refusal
 from risk.rules import deposit_violations
 
 

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import oddslab.db
+import core.db
 
 
 class Migration(migrations.Migration):
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('placed', 'Placed (waiting for the in-play delay)'), ('accepted', 'Accepted'), ('rejected', 'Rejected'), ('settled', 'Settled')], max_length=16)),
                 ('result', models.CharField(blank=True, choices=[('won', 'Won'), ('lost', 'Lost'), ('void', 'Void')], max_length=8, null=True)),
                 ('stake', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('total_odds', oddslab.db.ExactDecimalField()),
+                ('total_odds', core.db.ExactDecimalField()),
                 ('potential_return', models.DecimalField(decimal_places=2, max_digits=18)),
                 ('payout', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True)),
                 ('odds_change', models.CharField(choices=[('none', 'Refuse any price change'), ('higher', 'Accept better prices'), ('any', 'Accept any price')], max_length=8)),

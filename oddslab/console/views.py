@@ -20,11 +20,11 @@ from django.utils import timezone
 from audit.models import AuditLog
 from audit.selectors import audit_log_list, day_bounds
 from betting.reports import event_settlement_rows, ggr_by_day, ggr_report
+from core.errors import InvalidInput
+from core.query import query_int
 from ledger.models import Account
 from ledger.selectors import account_balance, account_statement_with_balance
 from oddslab.console.selectors import ggr_chart
-from oddslab.errors import InvalidInput
-from oddslab.query import query_int
 from risk.liabilities import exposure_alerts, liability_book
 
 VIEW_LIABILITIES = "risk.view_outcomeexposure"

@@ -14,9 +14,9 @@ from audit.context import Actor
 from betting.challenge_money import fee_rate
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create
 from betting.models import Challenge
-from oddslab.errors import DomainError
-from oddslab.events.selectors import event_get
-from oddslab.query import as_id
+from core.errors import DomainError
+from core.query import as_id
+from events.selectors import event_get
 from oddslab.web import selectors
 from oddslab.web.forms import ChallengeForm
 from oddslab.web.render import page, page_status, render_block

@@ -1,4 +1,4 @@
-"""Page sockets: the live messages of oddslab/live.py as HTML fragments for the htmx ws extension.
+"""Page sockets: the live messages of core/live.py as HTML fragments for the htmx ws extension.
 
 They join the same groups as the JSON sockets and render each message in the consumer, per
 connection: API clients use the conflated JSON stream (serialised once for every subscriber),
@@ -34,10 +34,10 @@ from django.template.loader import render_to_string
 from audit.context import Actor
 from betting.challenge_selectors import challenge_get
 from betting.models import Challenge
-from oddslab.errors import DomainError
-from oddslab.events.models import Event, Market, OddsTick, Outcome
-from oddslab.events.selectors import event_players
-from oddslab.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
+from core.errors import DomainError
+from core.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
+from events.models import Event, Market, OddsTick, Outcome
+from events.selectors import event_players
 from oddslab.web import selectors, slip
 from oddslab.web.render import render_block
 

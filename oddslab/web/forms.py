@@ -3,7 +3,7 @@ from typing import Any
 
 from django import forms
 
-from oddslab.query import BIGINT_MAX
+from core.query import BIGINT_MAX
 from wallet.models import Gateway
 
 

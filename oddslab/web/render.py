@@ -11,7 +11,7 @@ from django.template.context import make_context
 from django.template.loader import get_template
 from django.template.loader_tags import BlockNode
 
-from oddslab.errors import DomainError
+from core.errors import DomainError
 
 
 def render_block(template_name: str, block: str, context: dict[str, Any], request: HttpRequest | None = None) -> str:

@@ -14,8 +14,8 @@ from audit.models import Notification
 from betting.challenge_selectors import challenge_list, challenges_with_transfers
 from betting.models import Challenge
 from betting.slips import outcome_available
-from oddslab.events.models import Event, Market, OddsTick, Player, Sport
-from oddslab.events.selectors import event_list
+from events.models import Event, Market, OddsTick, Player, Sport
+from events.selectors import event_list
 
 # The markets the live list shows for each event; the event page shows them all.
 MAIN_KINDS = ("match_result", "over_under")

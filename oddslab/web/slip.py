@@ -12,8 +12,8 @@ from audit.context import Actor
 from betting.models import Bet
 from betting.services import bet_place, bet_validate
 from betting.slips import odds_text, outcome_available
-from oddslab.errors import DomainError
-from oddslab.events.models import Outcome
+from core.errors import DomainError
+from events.models import Outcome
 from risk.models import SELECTIONS_CEILING
 
 SESSION_KEY = "slip"

@@ -14,13 +14,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.services import player_register
 from audit.context import Actor
 from betting.models import Bet, BettorStats, Challenge
 from betting.selectors import LEADERBOARD_PERIODS, bet_list, bettor_stats, leaderboard
-from oddslab.accounts.services import player_register
-from oddslab.errors import DomainError
-from oddslab.events.models import Outcome
-from oddslab.events.selectors import event_get, event_players
+from core.errors import DomainError
+from events.models import Outcome
+from events.selectors import event_get, event_players
 from oddslab.web import selectors, slip
 from oddslab.web.forms import CHALLENGE_KINDS, AmountForm, ChallengeForm, SignupForm
 from oddslab.web.render import page, page_status, render_block

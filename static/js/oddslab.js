@@ -62,8 +62,6 @@
       e.detail.shouldSwap = false;
       old.remove();
       dropEmptyGame(game);
-      var none = document.getElementById("no-challenges-mine");
-      if (none) none.remove();
       mine.insertBefore(card, mine.firstChild);
       htmx.process(card);
       return;
@@ -112,8 +110,6 @@
       // One of the player's challenges this page has not drawn (made in another tab): it heads their list.
       var mine = document.getElementById("my-challenges");
       if (!mine) return;
-      var none = document.getElementById("no-challenges-mine");
-      if (none) none.remove();
       mine.insertBefore(elt, mine.firstChild);
       htmx.process(elt);
     } else if (elt.classList.contains("event-state")) {

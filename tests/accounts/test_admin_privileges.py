@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from accounts.models import User
+from accounts.selectors import user_may_manage
 from audit.models import AuditLog
-from oddslab.accounts.models import User
-from oddslab.accounts.selectors import user_may_manage
 from tests.conftest import audit_rows
 
 pytestmark = pytest.mark.django_db

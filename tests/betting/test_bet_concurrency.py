@@ -10,9 +10,9 @@ import pytest
 from audit.context import Actor
 from betting.models import Bet
 from betting.services import bet_place
+from core.errors import DomainError
+from events.services import market_suspend, outcome_price_set
 from ledger.selectors import ledger_verify
-from oddslab.errors import DomainError
-from oddslab.events.services import market_suspend, outcome_price_set
 from risk.models import LimitProfile, OutcomeExposure, PlayerRestriction
 from tests.conftest import run_concurrently, selection, threads_stop, wallet_of
 
@@ -165,7 +165,7 @@ def test_a_change_committed_while_a_bet_is_written_refuses_the_bet(monkeypatch, 
 @concurrent
 def test_a_bet_whose_event_goes_live_before_its_confirmation_waits_the_in_play_delay(monkeypatch, make_user,
                                                                                       make_event):
-    from oddslab.events.services import event_start
+    from events.services import event_start
 
     # given a pre-match bet that has passed its checks but not yet confirmed
     player = make_user(balance="100.00")

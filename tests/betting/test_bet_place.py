@@ -8,10 +8,10 @@ from audit.context import Actor
 from audit.models import AuditLog
 from betting.models import Bet
 from betting.services import bet_place
+from core.errors import DomainError
+from events.services import market_suspend
 from ledger.models import Transfer
 from ledger.selectors import ledger_verify
-from oddslab.errors import DomainError
-from oddslab.events.services import market_suspend
 from tests.conftest import audit_rows, bets_snapshot, selection, wallet_of
 
 FIVE_PRICES = ["2.50", "2.20", "1.90", "1.70", "2.00"]

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from audit.context import Actor
-from oddslab.events.services import market_suspend, outcome_price_set
+from events.services import market_suspend, outcome_price_set
 from risk.models import ExposureCap, Geofence, LimitProfile, PlayerRestriction
 from tests.conftest import audit_rows, bets_snapshot, ledger_snapshot, selection
 

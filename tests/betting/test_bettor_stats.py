@@ -15,9 +15,9 @@ from betting.selectors import leaderboard, week_of
 from betting.services import bet_place
 from betting.settlement import markets_pending_settlement, markets_settle
 from betting.stats import SettledLine, bettor_stats_record
-from ledger.models import Account, Transfer
-from ledger.services import house_account
-from oddslab.events.services import event_result_set, market_cancel
+from events.services import event_result_set, market_cancel
+from ledger.models import Transfer
+from ledger.services import escrow_vault_balance
 from tests.conftest import run_concurrently, selection, wallet_of
 
 SUNDAY_NIGHT = datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC)  # the last second of the week of Mon 23 Nov
@@ -198,7 +198,7 @@ def test_stats_reads_change_nothing(api, player):
     # given
     bettor_stats_record(rows=[line(player, "won", "10.00", "25.00")])
     def state():
-        return (wallet_of(player).balance, Transfer.objects.count(), house_account(Account.House.ESCROW).balance,
+        return (wallet_of(player).balance, Transfer.objects.count(), escrow_vault_balance(),
                 list(Challenge.objects.values()), list(BettorStats.objects.values()))
 
     before = state()

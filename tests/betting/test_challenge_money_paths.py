@@ -17,7 +17,7 @@ from betting.challenge_settlement import challenge_payout_retry, challenges_sett
 from betting.challenges import challenge_cancel, challenge_create, challenges_expire
 from betting.escrow_audit import escrow_audit_run, escrow_audits_prune, escrow_figures
 from betting.models import Challenge, EscrowAudit
-from oddslab.errors import DomainError
+from core.errors import DomainError
 from tests.betting.test_challenge_settlement import (
     FAIL,
     _player,

@@ -12,7 +12,7 @@ from betting.challenges import challenge_accept, challenge_create
 from betting.reports import CHALLENGE_COLUMNS, ggr_report
 from betting.services import bet_place
 from betting.settlement import markets_settle
-from oddslab.events.services import event_result_set
+from events.services import event_result_set
 from tests.conftest import outcome_of, selection
 
 D = Decimal

@@ -16,13 +16,13 @@ from betting.escrow_audit import escrow_figures
 from betting.models import Challenge
 from betting.selectors import bettor_stats
 from betting.tasks import settle_markets_task, settlement_sweep_task
+from core import live
+from core.errors import DomainError
+from events.models import Player
+from events.services import event_cancel, event_result_set, market_cancel, market_result_set
 from ledger.models import Account, Transfer
 from ledger.selectors import account_balance, ledger_verify
-from ledger.services import house_account
-from oddslab import live
-from oddslab.errors import DomainError
-from oddslab.events.models import Player
-from oddslab.events.services import event_cancel, event_result_set, market_cancel, market_result_set
+from ledger.services import escrow_vault_balance, house_account
 from tests.conftest import audit_rows, ledger_snapshot, outcome_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up, platform_address
 from wallet.gateways import external_transfer_confirm
@@ -99,7 +99,7 @@ def fees() -> Decimal:
 
 def vaults() -> tuple[Decimal, Decimal, Decimal]:
     """Internal escrow, the external vault, and the ledger's mirror of it."""
-    return (house_account(Account.House.ESCROW).balance, platform_address(ESCROW_ADDRESS).balance,
+    return (escrow_vault_balance(), platform_address(ESCROW_ADDRESS).balance,
             house_account(Account.House.ESCROW_EXTERNAL).balance)
 
 

@@ -15,10 +15,10 @@ from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_figures
 from betting.models import Challenge, EscrowAudit
 from betting.tasks import settle_markets_task, settlement_sweep_task
+from events.services import event_result_set
 from ledger.models import Account
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import house_account
-from oddslab.events.services import event_result_set
 from tests.conftest import outcome_of
 from wallet.external import external_wallet_open, external_wallet_top_up
 from wallet.gateways import external_transfer_confirm

@@ -12,10 +12,10 @@ from audit.context import Actor
 from betting.challenge_money import challenge_payout, refund_amount
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create, challenges_expire
 from betting.models import Challenge
+from core.errors import DomainError
+from events.models import Event, Player
 from ledger.models import Account
-from ledger.services import house_account
-from oddslab.errors import DomainError
-from oddslab.events.models import Event, Player
+from ledger.services import escrow_vault_balance, house_account
 from risk.models import PlayerRestriction
 from tests.conftest import audit_rows, ledger_snapshot, outcome_of
 from wallet.external import (
@@ -39,7 +39,7 @@ def snapshot() -> dict:
 
 
 def escrow() -> Decimal:
-    return house_account(Account.House.ESCROW).balance
+    return escrow_vault_balance()
 
 
 def vault() -> Decimal:
@@ -415,7 +415,7 @@ def test_an_event_going_live_asks_for_the_expiry_of_its_challenges(event, django
                                                                    monkeypatch):
     from celery import current_app
 
-    from oddslab.events.services import event_start
+    from events.services import event_start
 
     sent = []
     monkeypatch.setattr(current_app, "send_task", lambda name, *args, **kwargs: sent.append(name))

@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from audit.context import Actor
 from betting.challenges import challenge_accept, challenge_create
-from oddslab.events.models import Player
+from events.models import Player
 from tests.conftest import outcome_of
 from wallet.external import external_wallet_open, external_wallet_top_up
 

@@ -9,11 +9,11 @@ from django.utils import timezone
 from audit.context import Actor
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create, challenges_expire
 from betting.models import Challenge
+from core.errors import DomainError
+from events.models import Event
 from ledger.models import Account
 from ledger.selectors import ledger_verify
-from ledger.services import house_account
-from oddslab.errors import DomainError
-from oddslab.events.models import Event
+from ledger.services import escrow_vault_balance, house_account
 from tests.conftest import outcome_of, run_concurrently, wallet_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up, platform_address
 from wallet.gateways import external_transfer_confirm
@@ -54,7 +54,7 @@ def test_of_20_acceptors_at_once_exactly_one_matches(make_user, make_event):
     assert (challenge.status, challenge.acceptor_id) == ("matched", winner.pk)
     assert [wallet_of(a).balance for a in acceptors if a != winner] == [Decimal("50.00")] * 19
     assert wallet_of(winner).balance == Decimal("40.00")
-    assert house_account(Account.House.ESCROW).balance == Decimal("20.00")
+    assert escrow_vault_balance() == Decimal("20.00")
     assert ledger_verify().ok
 
 
@@ -75,7 +75,7 @@ def test_accept_against_cancel_exactly_one_wins_and_the_money_agrees(make_user, 
     assert matched + statuses.count("cancelled") == 5
     assert wallet_of(creator).balance == Decimal("100.00") - 10 * matched
     assert wallet_of(acceptor).balance == Decimal("100.00") - 10 * matched
-    assert house_account(Account.House.ESCROW).balance == 20 * matched
+    assert escrow_vault_balance() == 20 * matched
     assert ledger_verify().ok
 
 
@@ -147,7 +147,7 @@ def test_accept_against_expiry_at_kick_off_exactly_one_wins_and_the_money_agrees
     matched = Challenge.objects.filter(status="matched").count()
     assert wallet_of(creator).balance == Decimal("100.00") - 10 * matched
     assert wallet_of(acceptor).balance == Decimal("100.00") - 10 * matched
-    assert house_account(Account.House.ESCROW).balance == 20 * matched
+    assert escrow_vault_balance() == 20 * matched
     assert ledger_verify().ok
 
 

@@ -14,10 +14,10 @@ from betting.challenge_settlement import challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_audit_run
 from betting.models import Challenge, EscrowAudit
+from core.errors import DomainError
+from events.services import event_result_set
 from ledger.models import Account
 from ledger.selectors import ledger_verify
-from oddslab.errors import DomainError
-from oddslab.events.services import event_result_set
 from tests.conftest import ledger_snapshot, outcome_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up
 from wallet.gateways import external_transfer_confirm
@@ -39,10 +39,12 @@ def decided(make_user, make_event):
 
 
 def escrow_shift(amount: str) -> None:
-    """Tamper with the internal vault behind the ledger's back, as a bad migration or a hand edit would."""
+    """Tamper with the internal vault behind the ledger's back, as a bad migration or a hand edit would:
+    with the shard of the first challenge (the one the tests' fixtures hold money for)."""
+    shard = Account.escrow_shard(Challenge.objects.order_by("pk").values_list("pk", flat=True).first())
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Account._meta.db_table} SET balance = balance + %s WHERE code = 'house:escrow'",
-                       [D(amount)])
+        cursor.execute(f"UPDATE {Account._meta.db_table} SET balance = balance + %s WHERE code = %s",
+                       [D(amount), f"house:{shard}"])
 
 
 def state() -> dict:

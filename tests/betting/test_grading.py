@@ -6,7 +6,7 @@ import pytest
 
 from betting.models import Bet
 from betting.settlement import grade
-from oddslab.events.kinds import REGISTRY, Score
+from events.kinds import REGISTRY, Score
 
 D = Decimal
 

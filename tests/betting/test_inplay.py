@@ -11,9 +11,9 @@ from audit.context import Actor
 from audit.models import Notification
 from betting.models import Bet
 from betting.services import bet_decide, bet_place, bets_pending_sweep
+from events.services import event_start, market_suspend, outcome_price_set
 from ledger.models import Transfer
 from ledger.selectors import ledger_verify
-from oddslab.events.services import event_start, market_suspend, outcome_price_set
 from risk.models import OutcomeExposure
 from tests.conftest import audit_rows, selection, wallet_of
 

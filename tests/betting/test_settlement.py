@@ -12,9 +12,9 @@ from audit.context import Actor
 from audit.models import AuditLog, Notification
 from betting.models import Bet
 from betting.settlement import markets_pending_settlement, markets_settle
+from events.models import Market
 from ledger.models import Transfer
 from ledger.selectors import ledger_verify
-from oddslab.events.models import Market
 from risk.models import OutcomeExposure
 from tests.conftest import audit_rows, bets_snapshot, outcome_of, selection, wallet_of
 
@@ -87,7 +87,7 @@ def test_settlement_moves_stake_to_revenue_and_payout_to_the_player(player, make
                     actor=Actor.of(player))
     lost = bet_place(player=loser, selections=[selection(event, "away")], stake="20.00", bet_type="single",
                      actor=Actor.of(loser))
-    from oddslab.events.services import event_result_set
+    from events.services import event_result_set
 
     event_result_set(event_id=event.pk, home_score=1, away_score=0, actor=Actor.system("t"))
     # when
@@ -105,12 +105,16 @@ def test_settlement_moves_stake_to_revenue_and_payout_to_the_player(player, make
     assert set(OutcomeExposure.objects.values_list("worst_case_payout", flat=True)) == {Decimal("0.00")}
     assert Notification.objects.get(user=player, kind="bet_settled").message.endswith("25.00 paid to your wallet.")
     assert Market.objects.get(event=event).status == "settled"
+    # through the events services, once, with its audit row (the rerun found it settled already)
+    marked = audit_rows("market.settled").get()
+    assert (marked.resource_id, marked.actor_label, marked.details) == (
+        str(Market.objects.get(event=event).pk), "system:settlement", {"before": "resulted", "after": "settled"})
     assert ledger_verify().ok
 
 
 def test_a_lost_leg_settles_a_multiple_at_once(player, make_event):
     from betting.services import bet_place
-    from oddslab.events.services import event_result_set
+    from events.services import event_result_set
 
     first, second = make_event(), make_event()
     bet = bet_place(player=player, selections=[selection(first), selection(second)], stake="10.00",
@@ -161,7 +165,7 @@ def test_cancelling_an_event_voids_every_bet_on_it(api, player, make_event, make
 
 def test_cancelling_an_event_leaves_markets_already_decided_as_they_stand(api, player, make_event, make_user):
     from betting.services import bet_place
-    from oddslab.events.services import MarketSpec, market_result_set
+    from events.services import MarketSpec, market_result_set
 
     # given a game with a goal-before-25' micro-market the feed resulted "yes" (its winning bet not yet
     # settled by the worker), and a bet on the match result
@@ -251,7 +255,7 @@ def test_manual_settlement_is_audited_with_before_and_after(api, player, make_ev
 
 def test_event_settlement_report_and_exports(api, player, make_event, make_user):
     from betting.services import bet_place
-    from oddslab.events.services import event_result_set
+    from events.services import event_result_set
 
     event = make_event(home="2.00")
     for key in ("home", "away", "draw"):

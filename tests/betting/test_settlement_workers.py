@@ -12,12 +12,12 @@ from django.db.models import Count, Q, Sum
 from audit.context import Actor
 from betting.models import Bet, BetLeg
 from betting.tasks import settle_markets_task, settlement_sweep_task
+from core.db import insert_rows
+from events.services import event_result_set
 from ledger.models import Account, Transfer
 from ledger.money import payout
 from ledger.selectors import ledger_verify
 from ledger.services import TransferSpec, house_account, transfers_create
-from oddslab.db import insert_rows
-from oddslab.events.services import event_result_set
 from risk.models import OutcomeExposure
 from tests.conftest import outcome_of
 

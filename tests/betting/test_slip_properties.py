@@ -11,7 +11,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oddslab.events.models import Outcome
+from events.models import Outcome
 from risk.models import LimitProfile
 from tests.conftest import outcome_of
 

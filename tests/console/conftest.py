@@ -5,7 +5,7 @@ import pytest
 from audit.context import Actor
 from betting.services import bet_place
 from betting.settlement import markets_pending_settlement, markets_settle
-from oddslab.events.services import event_result_set
+from events.services import event_result_set
 from tests.conftest import selection
 from wallet.services import wallet_deposit, wallet_withdraw
 

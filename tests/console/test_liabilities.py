@@ -5,7 +5,7 @@ from decimal import Decimal
 from audit.context import Actor
 from audit.models import Notification
 from betting.services import bet_place
-from oddslab.events.services import market_suspend
+from events.services import market_suspend
 from risk.models import ExposureCap
 from tests.conftest import outcome_of, selection
 

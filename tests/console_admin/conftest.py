@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditLog
-from oddslab.events.models import Market, OddsTick, Outcome
+from events.models import Market, OddsTick, Outcome
 from tests.conftest import ledger_snapshot
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.context import Actor
 from betting.models import Bet
 from betting.services import bet_place
-from oddslab.events.models import Event, Market, OddsTick
+from events.models import Event, Market, OddsTick
 from tests.conftest import audit_rows, selection, wallet_of
 from tests.console_admin.conftest import messages_of, refused_with, state_snapshot
 

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from audit.context import Actor
-from oddslab.events.models import Market, OddsTick
-from oddslab.events.services import market_close, market_suspend, outcome_price_feed, outcome_price_set
+from events.models import Market, OddsTick
+from events.services import market_close, market_suspend, outcome_price_feed, outcome_price_set
 from tests.conftest import audit_rows, outcome_of
 from tests.console_admin.conftest import messages_of, refused_with, state_snapshot
 

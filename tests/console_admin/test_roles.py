@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from accounts.models import User
 from audit.context import Actor
 from betting.services import bet_place
 from ledger.models import Transfer
-from oddslab.accounts.models import User
 from risk.models import Geofence, LimitProfile
 from tests.conftest import audit_rows, outcome_of, selection
 from tests.console_admin.conftest import state_snapshot

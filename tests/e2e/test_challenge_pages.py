@@ -13,7 +13,7 @@ from audit.context import Actor
 from betting.challenge_settlement import challenges_settle
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create
 from betting.models import Challenge
-from oddslab.events.services import event_result_set
+from events.services import event_result_set
 from tests.conftest import outcome_of, wallet_of
 from tests.e2e.conftest import log_in, operator, shot, wait_for_sockets
 
@@ -158,6 +158,7 @@ def test_open_challenges_appear_on_other_players_pages_and_go_once_matched_witho
     # when: Cora offers one on the game (its first: the page has no heading for it yet), then another
     first = offer(cora, event)
     expect(page.locator(f"#open-challenges-{event.pk} #challenge-{first.pk}")).to_contain_text("Match result: Home")
+    expect(pia.locator("#no-challenges-open")).to_be_hidden()
     second = offer(cora, event)
     # then: both show up for both, each with an Accept button, without a reload
     for viewer in (page, pia):
@@ -173,5 +174,6 @@ def test_open_challenges_appear_on_other_players_pages_and_go_once_matched_witho
     # and when Cora withdraws the other, the game's heading goes with its last card
     operator(challenge_cancel, challenge_id=second.pk, actor=Actor.of(cora))
     expect(pia.locator(f"#open-challenges-{event.pk}")).to_have_count(0)
+    expect(pia.locator("#no-challenges-open")).to_be_visible()  # the empty text is back with the last card gone
     for viewer in (page, pia):
         assert viewer.evaluate("window.__marker") == 1

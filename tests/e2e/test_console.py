@@ -10,7 +10,7 @@ from django.db import connections
 from playwright.sync_api import expect
 
 from audit.models import AuditLog
-from oddslab.events.models import Market, Outcome
+from events.models import Market, Outcome
 from tests.conftest import outcome_of
 from tests.e2e.conftest import log_in, operator, shot
 

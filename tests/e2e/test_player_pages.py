@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from audit.context import Actor
 from betting.models import Bet
 from betting.settlement import markets_pending_settlement, markets_settle
-from oddslab.events.models import Sport
-from oddslab.events.services import (
+from events.models import Sport
+from events.services import (
     MarketSpec,
     event_cancel,
     event_result_set,

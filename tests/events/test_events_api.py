@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from oddslab.events.models import Event, Market, OddsTick, Outcome
+from events.models import Event, Market, OddsTick, Outcome
 from tests.conftest import audit_rows
 
 CREATE = {
@@ -100,7 +100,7 @@ def test_market_states_move_only_along_legal_paths(api, trader, make_event):
 
 def test_an_override_pins_the_price_until_released(api, trader, make_event):
     outcome = make_event(home="2.50").markets.get().outcomes.get(key="home")
-    from oddslab.events.services import outcome_price_feed
+    from events.services import outcome_price_feed
 
     # when the trader pins 2.40, then the feed sends 2.55
     response = api(trader).post(f"/api/v1/outcomes/{outcome.pk}/price", {"price": "2.40", "reason": "sharp money"},
@@ -132,7 +132,7 @@ def test_a_bad_override_price_is_refused(api, trader, make_event):
 
 def test_start_and_finish_an_event(api, trader, make_event):
     from audit.context import Actor
-    from oddslab.events.services import event_finish
+    from events.services import event_finish
 
     event = make_event()
     started = api(trader).post(f"/api/v1/events/{event.pk}/start")

@@ -4,9 +4,9 @@ import pytest
 
 from audit.context import Actor
 from betting.models import Challenge
-from oddslab.errors import Conflict
-from oddslab.events.models import Event, Player
-from oddslab.events.services import event_clock_set, event_result_set, event_start, player_stats_set
+from core.errors import Conflict
+from events.models import Event, Player
+from events.services import event_clock_set, event_result_set, event_start, player_stats_set
 from tests.conftest import audit_rows, bets_snapshot
 
 GAME = {

@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from oddslab.events.models import Event, Market, Player
-from oddslab.feed.basketball import Offense, fair_probabilities
-from oddslab.feed.ingest import Ingestor
-from oddslab.feed.simulator import Simulator
-from oddslab.feed.wire import dump
+from events.models import Event, Market, Player
+from feed.basketball import Offense, fair_probabilities
+from feed.ingest import Ingestor
+from feed.simulator import Simulator
+from feed.wire import dump
 
 START = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 CLOCK = re.compile(r"^(Q[1-4]|OT\d) (\d\d):(\d\d)$")

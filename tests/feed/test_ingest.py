@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from audit.context import Actor
-from oddslab.events.models import Competition, Event, Market, OddsTick, Outcome
-from oddslab.events.services import outcome_price_set
-from oddslab.feed import ingest
-from oddslab.feed.ingest import Ingestor
-from oddslab.feed.wire import COMPETITION_MAX, NAME_MAX, REF_MAX, SEQ_MAX, Refused, parse
+from events.models import Competition, Event, Market, OddsTick, Outcome
+from events.services import outcome_price_set
+from feed import ingest
+from feed.ingest import Ingestor
+from feed.wire import COMPETITION_MAX, NAME_MAX, REF_MAX, SEQ_MAX, Refused, parse
 
 TS = "2026-11-22T10:00:00Z"
 
@@ -203,7 +203,7 @@ def test_a_database_error_on_one_line_is_refused_and_the_next_line_applies(caplo
     assert ingestor.refused == {"database_error": 1}
     assert Outcome.objects.get(market__external_ref="f-2:mr", key="home").price == Decimal("2.300")
     assert Event.objects.get(external_ref="f-1").feed_seq == 1
-    [record] = [r for r in caplog.records if r.name == "oddslab.feed" and r.levelno == logging.ERROR]
+    [record] = [r for r in caplog.records if r.name == "feed" and r.levelno == logging.ERROR]
     assert "database_error" in record.getMessage() and record.exc_info
 
 
@@ -218,7 +218,7 @@ def test_a_bug_in_a_handler_is_logged_with_its_traceback_and_the_feed_goes_on(in
     assert (refused, applied) == (False, True)
     assert ingestor.refused == {"internal_error": 1}
     assert Event.objects.get(external_ref="f-1").feed_seq == 3
-    [record] = [r for r in caplog.records if r.name == "oddslab.feed" and r.levelno == logging.ERROR]
+    [record] = [r for r in caplog.records if r.name == "feed" and r.levelno == logging.ERROR]
     assert "KeyError" in record.getMessage() and record.exc_info
 
 
@@ -234,7 +234,7 @@ def test_ingest_feed_refuses_a_line_that_is_not_utf8_and_goes_on(db, tmp_path, c
     assert Market.objects.get(external_ref="f-1:mr").status == "open"
     assert Market.objects.get(external_ref="f-1:ou").status == "suspended"
     assert "'invalid_text': 1" in capsys.readouterr().out
-    [logged] = [r.getMessage() for r in caplog.records if r.name == "oddslab.feed"]
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "feed"]
     assert "\\udcff" in logged.encode("utf-8").decode()  # escaped, so any log handler can write it
 
 

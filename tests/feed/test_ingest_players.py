@@ -7,8 +7,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from oddslab.events.models import Event, Player
-from oddslab.feed.ingest import Ingestor
+from events.models import Event, Player
+from feed.ingest import Ingestor
 from tests.conftest import audit_rows
 from tests.feed.test_ingest import msg
 

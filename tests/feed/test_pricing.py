@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from oddslab.feed.pricing import (
+from feed.pricing import (
     GameState,
     fair_probabilities,
     goals_in_minute,

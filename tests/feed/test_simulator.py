@@ -10,12 +10,12 @@ from audit.context import Actor
 from betting.models import Bet
 from betting.services import bet_place
 from betting.settlement import markets_pending_settlement, markets_settle
-from oddslab.errors import DomainError
-from oddslab.events.models import Event, Market, Outcome, Sport
-from oddslab.feed.ingest import Ingestor
-from oddslab.feed.pricing import GameState, fair_probabilities
-from oddslab.feed.simulator import Simulator
-from oddslab.feed.wire import dump
+from core.errors import DomainError
+from events.models import Event, Market, Outcome, Sport
+from feed.ingest import Ingestor
+from feed.pricing import GameState, fair_probabilities
+from feed.simulator import Simulator
+from feed.wire import dump
 
 START = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
@@ -45,7 +45,7 @@ def test_prices_stay_within_the_limits_and_on_time_order():
 
 @pytest.mark.parametrize("minute", [0, 30, 60, 89])
 def test_probabilities_sum_to_one_and_prices_carry_the_margin(minute):
-    from oddslab.feed.pricing import price_book
+    from feed.pricing import price_book
 
     state = GameState(1.6, 1.1, float(minute), 1, 0)
     probabilities = fair_probabilities(state, lines=(Decimal("2.5"),))

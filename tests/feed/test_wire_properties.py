@@ -16,10 +16,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from oddslab.events.models import Event, Outcome
-from oddslab.feed.ingest import Ingestor
-from oddslab.feed.simulator import Simulator
-from oddslab.feed.wire import SEQ_MAX, Refused, dump, parse
+from events.models import Event, Outcome
+from feed.ingest import Ingestor
+from feed.simulator import Simulator
+from feed.wire import SEQ_MAX, Refused, dump, parse
 
 START = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 RUN = list(Simulator(games=2, seed=5, start=START, minutes=30, sports=("football", "basketball")).messages())

@@ -15,12 +15,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from accounts.services import user_with_role
 from audit.context import Actor
+from core.errors import InsufficientFunds
 from ledger.models import Account, Transfer
 from ledger.selectors import ledger_verify
 from ledger.services import transfer_create
-from oddslab.accounts.services import user_with_role
-from oddslab.errors import InsufficientFunds
 from wallet.services import wallet_deposit, wallet_withdraw
 
 names = itertools.count()

@@ -3,10 +3,10 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from core.errors import InsufficientFunds, InvalidInput
 from ledger.models import Transfer
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import checkpoint_create, house_account, transfer_create
-from oddslab.errors import InsufficientFunds, InvalidInput
 from tests.conftest import assert_database_refuses, ledger_snapshot, wallet_of
 
 

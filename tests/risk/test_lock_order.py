@@ -10,8 +10,8 @@ from django.db import connection, connections, transaction
 
 from audit.context import Actor
 from betting.services import bet_place
-from oddslab.db import RETRY_ATTEMPTS, retried_on_conflict
-from oddslab.errors import DomainError
+from core.db import RETRY_ATTEMPTS, retried_on_conflict
+from core.errors import DomainError
 from risk.exposure import exposure_release, exposure_reserve
 from risk.models import OutcomeExposure
 from tests.conftest import outcome_of, selection, threads_stop, wallet_of

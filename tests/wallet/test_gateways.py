@@ -6,9 +6,9 @@ import pytest
 from django.db import transaction
 
 from audit.context import Actor
+from core.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, NotFound
 from ledger.models import Account, Transfer
 from ledger.services import house_account
-from oddslab.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, NotFound
 from tests.conftest import ledger_snapshot, wallet_of
 from wallet.gateways import Movement, wallet_gateway
 from wallet.models import GatewayTransfer
@@ -34,7 +34,7 @@ def test_a_stake_moves_from_the_wallet_to_escrow_confirmed_at_once(player):
     assert gateway.escrow_balance() == Decimal("10.00")
     ledger = Transfer.objects.get(idempotency_key="gateway:challenge:1:stake:creator")
     assert (ledger.kind, ledger.debit_account, ledger.credit_account) == (
-        "escrow_hold", wallet_of(player), house_account(Account.House.ESCROW))
+        "escrow_hold", wallet_of(player), house_account(Account.escrow_shard(1)))
     assert moved.tx_id == ledger.reference
     assert gateway.status(tx_id=moved.tx_id) == moved
 

@@ -10,9 +10,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.context import Actor
+from core.errors import InsufficientFunds, ServiceUnavailable
 from ledger.models import Account, Transfer
 from ledger.services import house_account
-from oddslab.errors import InsufficientFunds, ServiceUnavailable
 from tests.conftest import audit_rows, ledger_snapshot
 from wallet.external import (
     ESCROW_ADDRESS,

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from audit.context import Actor
+from core.errors import InsufficientFunds
 from ledger.models import Transfer
 from ledger.selectors import ledger_verify
-from oddslab.errors import InsufficientFunds
 from tests.conftest import run_concurrently, wallet_of
 from wallet.services import wallet_withdraw
 

@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from audit.context import Actor
 from betting.challenge_settlement import challenges_settle
-from betting.challenges import challenge_accept, challenge_create
+from betting.challenges import challenge_accept, challenge_create, challenges_expire
 from betting.models import Challenge
-from oddslab.events.models import Event, Player
-from oddslab.events.services import event_result_set
+from events.models import Event, Player
+from events.services import event_result_set
 from oddslab.web.consumers import me_fragment
 from tests.betting.test_challenges import confirm_pending, snapshot
+from tests.betting.test_escrow_audit import escrow_shift
 from tests.conftest import outcome_of, wallet_of
 from wallet.external import external_wallet_open, external_wallet_top_up
 
@@ -91,7 +92,7 @@ def test_open_challenges_by_event_with_accept_and_mine_with_state_and_escrow_tra
     assert "Stake each" in accept and "10.00" in accept and "19.00" in accept  # the pot less 5%
     # the creator's own is under "Your challenges", open, with Cancel and its transfer into escrow
     own = card(mine, challenge)
-    assert 'id="no-challenges-open"' in mine  # not listed again among the others' open ones
+    assert f'id="open-challenges-{event.pk}"' not in mine  # not listed again among the others' open ones
     assert f'id="cancel-{challenge.pk}"' in own and "You back" in own and ">Open<" in own
     assert "Into escrow: your stake" in own and "Platform wallet" in own and "Confirmed" in own
     assert "<html" not in htmx and 'id="challenge-lists"' in htmx
@@ -182,6 +183,26 @@ def test_a_failed_external_stake_says_why(client, creator, make_event):
     client.force_login(creator)
     failed = card(text_of(client.get("/challenges")), challenge)
     assert "Failed" in failed and "The stake did not reach escrow." in failed and "Failed</span>" in failed
+
+
+def test_money_held_back_in_escrow_is_shown_waiting_with_the_reason(client, creator, make_event):
+    # given: an open challenge expires while escrow does not balance, so its refund waits for the audit
+    event = make_event()
+    challenge = make_challenge(creator, event)
+    escrow_shift("5.00")
+    challenges_expire(now=event.start_time + timedelta(minutes=1))
+    client.force_login(creator)
+    # then
+    waiting = card(text_of(client.get("/challenges")), challenge)
+    assert "Expired" in waiting and "follows once the platform&#x27;s escrow check balances again" in waiting
+    # when: escrow balances again, the refund goes out and the words go
+    escrow_shift("-5.00")
+    challenges_expire(now=event.start_time + timedelta(minutes=1))
+    refunded = card(text_of(client.get("/challenges")), challenge)
+    assert "escrow check" not in refunded and "Out of escrow: your refund" in refunded
+    # a payout that failed every retry waits for an operator (the service is tested in test_challenge_money_paths)
+    Challenge.objects.filter(pk=challenge.pk).update(money_waiting=Challenge.Waiting.OPERATOR)
+    assert "staff have been asked to send it again" in card(text_of(client.get("/challenges")), challenge)
 
 
 def test_a_settled_challenge_shows_each_party_its_result_and_payout(client, creator, taker, make_event):

@@ -8,7 +8,7 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from audit.context import Actor
 from betting.services import bet_place
-from oddslab.events.services import (
+from events.services import (
     MarketSpec,
     event_cancel,
     event_start,
@@ -223,7 +223,7 @@ def test_a_page_socket_drawing_its_fragment_holds_up_no_other_socket(make_event,
 def test_the_event_page_shows_the_running_clock_and_box_score_and_updates_them_without_reload(client):
     from django.utils import timezone
 
-    from oddslab.events.services import event_clock_set, event_create, player_stats_set
+    from events.services import event_clock_set, event_create, player_stats_set
 
     # given a live basketball game with a roster, its clock already running
     actor = Actor.system("feed:test")
@@ -260,7 +260,7 @@ def test_the_event_page_shows_the_running_clock_and_box_score_and_updates_them_w
 
 @live
 def test_a_football_clock_from_the_feed_reaches_the_live_list():
-    from oddslab.feed.ingest import Ingestor
+    from feed.ingest import Ingestor
     from tests.feed.test_ingest import CREATED, msg
 
     # given a football game the feed runs, and the live list's socket

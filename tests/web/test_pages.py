@@ -7,7 +7,7 @@ import pytest
 from audit.context import Actor
 from audit.services import notification_create
 from betting.models import Bet
-from oddslab.events.services import market_suspend, outcome_price_set
+from events.services import market_suspend, outcome_price_set
 from tests.conftest import bets_snapshot, outcome_of, wallet_of
 
 HTMX = {"HTTP_HX_REQUEST": "true"}

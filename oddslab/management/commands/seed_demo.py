@@ -7,10 +7,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import user_with_role
 from audit.context import Actor
-from oddslab.accounts.services import user_with_role
-from oddslab.events.models import Event
-from oddslab.events.services import MarketSpec, event_create
+from events.models import Event
+from events.services import MarketSpec, event_create
 from wallet.services import wallet_deposit
 
 # (username, password, role, opening play credits)

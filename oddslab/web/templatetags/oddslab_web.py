@@ -94,10 +94,17 @@ def challenge_waiting(challenge):
     """What is still on its way through the external wallet, in words ("" when nothing is)."""
     if challenge.status in WAITING:
         return WAITING[challenge.status]
+    if challenge.money_waiting:
+        return MONEY_WAITING[challenge.money_waiting]
     pending = {t.purpose for t in getattr(challenge, "transfer_list", ()) if t.status == GatewayTransfer.Status.PENDING}
     return next((text for purpose, text in PENDING_OUT.items() if purpose in pending), "")
 
 
 WAITING = {Challenge.Status.ESCROW_PENDING: "The stake is on its way to escrow.",
            Challenge.Status.MATCHING: "The taker's stake is on its way to escrow."}
+# API.md's money_waiting: money a decided challenge owes is held in escrow, nothing on its way yet.
+MONEY_WAITING = {Challenge.Waiting.ESCROW_AUDIT: "The money is safe in escrow and follows once the platform's "
+                                                 "escrow check balances again.",
+                 Challenge.Waiting.OPERATOR: "A transfer out of escrow failed every retry: the money is safe "
+                                             "there and staff have been asked to send it again."}
 PENDING_OUT = {"payout": "The payout is on its way.", "refund": "The refund is on its way."}
