@@ -230,9 +230,10 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
     insert_values(Notification, notifications)
     # The money late: from its first transfer every batch holds the escrow account's and the players'
     # wallets' row locks until commit, so another worker's batch waits on them; the stats lines last
-    # (their rows are the players' too).
+    # (their rows are the players' too). made=[]: a challenge is decided once, under its row lock, so
+    # no movement can carry these keys yet (the keys' unique index would refuse one that did).
     for name, side_moves in moves.items():
-        wallet_gateway(name).transfer(side_moves, actor=actor)
+        wallet_gateway(name).transfer(side_moves, actor=actor, made=[])
     if ledger:
         transfers_create(ledger)
     bettor_stats_record(rows=[line for d in decided for line in _stats_lines(d.challenge, refunded[d.challenge.pk])])
