@@ -1091,7 +1091,7 @@ def report(runs: list[dict], bets: int, batch: int, cap: float, profiles: list[d
             line += f"; target >= 0.40: {'met' if all(ratio >= 0.4 for _, ratio in ratios) else 'NOT met'}"
         lines.append(line)
     lines.append(f"book: {bets:,} bets (80 % singles, 20 % doubles), batch size {batch}, time cap {cap:.0f} s per "
-                 "measurement; the SQL baseline was ~12,000 bets/s on a normal day on the 2-core box")
+                 "measurement; issue 15 expected ~12,000 bets/s of the SQL baseline on a normal day on the 2-core box")
     lines.append("\nwhere the database backends were (average number in each state, sampled 10/s):")
     for r in runs:
         lines.append(f"- {r['label']}: " + "; ".join(f"{k} {v:.2f}" for k, v in r["states"][:4] if v >= 0.01))
