@@ -13,7 +13,6 @@ from risk.models import ExposureCap, OutcomeExposure
 
 def exposure_caps(*, legs: list[tuple[int, int, str]]) -> dict[int, Decimal]:
     """The cap for each (outcome_id, sport_id, market_kind): sport and kind > kind > sport > default."""
-    # Written as SQL, like exposure_current: both run on every placement and validation.
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT sport_id, market_kind, cap FROM {ExposureCap._meta.db_table}")
         caps = {(sport_id, kind): cap for sport_id, kind, cap in cursor.fetchall()}
@@ -26,13 +25,6 @@ def exposure_caps(*, legs: list[tuple[int, int, str]]) -> dict[int, Decimal]:
         return default
 
     return {outcome_id: cap_for(sport_id, kind) for outcome_id, sport_id, kind in legs}
-
-
-def exposure_current(*, outcome_ids: list[int]) -> dict[int, Decimal]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT outcome_id, worst_case_payout FROM {OutcomeExposure._meta.db_table} "
-                       "WHERE outcome_id = ANY(%s)", [list(outcome_ids)])
-        return {outcome_id: Decimal("0.00") for outcome_id in outcome_ids} | dict(cursor.fetchall())
 
 
 def exposure_reserve(*, caps: dict[int, Decimal], stake: Decimal, payout: Decimal) -> list[int]:
@@ -63,14 +55,14 @@ def exposure_reserve(*, caps: dict[int, Decimal], stake: Decimal, payout: Decima
             if row is None:
                 refused.append(outcome_id)
             else:
-                _alert_on_crossing(outcome_id, before=row[0] - payout, after=row[0], cap=caps[outcome_id])
+                exposure_alert(outcome_id, before=row[0] - payout, after=row[0], cap=caps[outcome_id])
     return refused
 
 
 ALERT_LEVELS = (Decimal("0.8"), Decimal("1"))
 
 
-def _alert_on_crossing(outcome_id: int, *, before: Decimal, after: Decimal, cap: Decimal) -> None:
+def exposure_alert(outcome_id: int, *, before: Decimal, after: Decimal, cap: Decimal) -> None:
     """Tell traders when an outcome's liability crosses 80% and 100% of its cap."""
     for level in ALERT_LEVELS:
         if before < level * cap <= after:
