@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import BooleanField, F, Func
 from django.utils import timezone
 
 from audit.context import Actor
@@ -17,6 +18,7 @@ from audit.services import audit_record, audited_transaction, notification_creat
 from betting.models import Bet, BetLeg
 from betting.news import bet_news
 from betting.slips import PlacedBefore, Slip, SlipAnswer, odds_text, outcome_available, share_lock, slip_parse, slip_run
+from betting.sql import ODDS_TAKEN
 from core import live
 from core.db import retried_on_conflict
 from core.errors import IdempotencyConflict
@@ -118,7 +120,9 @@ def bet_decide(*, bet_id: int) -> Bet | None:
         # Read the markets under share locks, so a suspension cannot commit between check and accept.
         share_lock(event_ids={e for e, _, _ in keys}, market_ids={m for _, m, _ in keys},
                    outcome_ids={o for _, _, o in keys})
-        legs = list(bet.legs.select_related("outcome__market__event").order_by("position"))
+        legs = list(bet.legs.select_related("outcome__market__event").order_by("position").annotate(
+            taken=Func(F("bet__odds_change"), F("price"), F("outcome__price"), function=ODDS_TAKEN,
+                       output_field=BooleanField())))
         reason = _still_acceptable(bet, legs)
         if reason is None:
             bet.status, bet.accepted_at = Bet.Status.ACCEPTED, timezone.now()
@@ -143,17 +147,15 @@ def bet_decide(*, bet_id: int) -> Bet | None:
 
 
 def _still_acceptable(bet: Bet, legs: list[BetLeg]) -> str | None:
-    """None if the bet may be accepted, else the reason in words a player understands."""
+    """None if the bet may be accepted, else the reason in words a player understands. ``taken``:
+    whether the player's odds-change policy takes the leg's current price (the placement's rule)."""
     for leg in legs:
         outcome = leg.outcome
         if not outcome_available(outcome):
             return f"{outcome.market.name} was suspended during the in-play delay."
-        if outcome.price == leg.price or bet.odds_change == Bet.OddsChange.ANY:
-            continue
-        if bet.odds_change == Bet.OddsChange.HIGHER and outcome.price > leg.price:
-            continue
-        return (f"The price of {outcome.name} moved from {leg.price} to {outcome.price} "
-                "during the in-play delay.")
+        if not leg.taken:
+            return (f"The price of {outcome.name} moved from {leg.price} to {outcome.price} "
+                    "during the in-play delay.")
     return None
 
 

@@ -78,6 +78,7 @@ def _literal(value: Any) -> str:
 
 
 SLIP_FUNCTION = "betting_slip_place"
+ODDS_TAKEN = f"{SLIP_FUNCTION}_takes"  # (policy, seen price, current price): the odds-change policy
 
 
 def slip_function() -> str:
@@ -142,7 +143,7 @@ CREATE OR REPLACE FUNCTION {fn}(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     n int := cardinality(p_outcomes);
-    found_ids bigint[];
+    found int := 0;
     leg record;
     lim record;
     restr record;
@@ -165,7 +166,6 @@ DECLARE
     headroom numeric;
     allowed numeric;
     caps numeric[] := '{{}}';
-    cap numeric;
     repeated_events bigint[];
     repeated_outcomes bigint[];
     midnight timestamptz := date_trunc('day', p_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
@@ -175,18 +175,12 @@ DECLARE
     staked numeric;
     paid numeric;
     v_balance numeric := 0.00;
-    stakes_held bigint;
     v_bet bigint;
     v_status text;
     reserved jsonb := '[]';
     after numeric;
     i int;
 BEGIN
-    SELECT array_agg(o.{Outcome.id}) INTO found_ids FROM {Outcome} o WHERE o.{Outcome.id} = ANY(p_outcomes);
-    IF coalesce(cardinality(found_ids), 0) < (SELECT count(DISTINCT x) FROM unnest(p_outcomes) x) THEN
-        RETURN jsonb_build_object('missing', (SELECT jsonb_agg(DISTINCT x ORDER BY x) FROM unnest(p_outcomes) x
-                                              WHERE x <> ALL(coalesce(found_ids, '{{}}'))));
-    END IF;
     IF p_place THEN
         PERFORM 1 FROM {Event} e WHERE e.{Event.id} IN (
             SELECT m.{Market.event} FROM {Market} m JOIN {Outcome} o ON o.{Outcome.market} = m.{Market.id}
@@ -211,10 +205,7 @@ BEGIN
           JOIN {Sport} sp ON sp.{Sport.id} = e.{Event.sport}
          ORDER BY s.pos
     LOOP
-        IF leg.price <> leg.seen THEN
-            changed := changed OR NOT (p_odds_change = '{any}'
-                                       OR (p_odds_change = '{higher}' AND leg.price > leg.seen));
-        END IF;
+        changed := changed OR NOT {fn}_takes(p_odds_change, leg.seen, leg.price);
         IF NOT (leg.o_status = '{active}' AND leg.m_status = '{open}'
                 AND leg.e_status IN ('{scheduled}', '{live}')) THEN
             unavailable := unavailable || leg.id;
@@ -231,7 +222,12 @@ BEGIN
         price_list := price_list || jsonb_build_object('outcome_id', leg.id, 'price', leg.price::text,
                                                        'seen_price', leg.seen::text);
         total_odds := total_odds * leg.price;
+        found := found + 1;
     END LOOP;
+    IF found < n THEN
+        RETURN jsonb_build_object('missing', (SELECT jsonb_agg(DISTINCT x ORDER BY x) FROM unnest(p_outcomes) x
+                                               WHERE NOT EXISTS (SELECT 1 FROM {Outcome} o WHERE o.{Outcome.id} = x)));
+    END IF;
     potential := trunc(p_stake * total_odds, 2);
 
     -- The player's standing: role, self-exclusion, geofence.
@@ -254,8 +250,10 @@ BEGIN
         v := v || jsonb_build_array(jsonb_build_array('market_unavailable',
                                                       jsonb_build_object('outcome_ids', to_jsonb(unavailable))));
     END IF;
-    SELECT array_agg(x ORDER BY x) INTO repeated_events
-      FROM (SELECT x FROM unnest(event_ids) x GROUP BY x HAVING count(*) > 1) r;
+    IF n > 1 THEN
+        SELECT array_agg(x ORDER BY x) INTO repeated_events
+          FROM (SELECT x FROM unnest(event_ids) x GROUP BY x HAVING count(*) > 1) r;
+    END IF;
     IF repeated_events IS NOT NULL THEN
         SELECT array_agg(x ORDER BY x) INTO repeated_outcomes
           FROM (SELECT x FROM unnest(p_outcomes) x GROUP BY x HAVING count(*) > 1) r;
@@ -314,15 +312,15 @@ BEGIN
     END IF;
 
     -- Exposure: each outcome's cap (sport and kind > kind > sport > default) less its liability.
-    FOR i IN 1 .. n LOOP
-        SELECT c.{ExposureCap.cap} INTO cap FROM {ExposureCap} c
-         WHERE (c.{ExposureCap.sport} = sport_ids[i] OR c.{ExposureCap.sport} IS NULL)
-           AND c.{ExposureCap.market_kind} IN (kinds[i], '')
-         ORDER BY c.{ExposureCap.market_kind} = '', c.{ExposureCap.sport} IS NULL LIMIT 1;
-        caps := caps || coalesce(cap, p_default_cap);
-    END LOOP;
-    SELECT min(c.cap - coalesce(x.{OutcomeExposure.worst_case_payout}, 0)) INTO headroom
-      FROM unnest(p_outcomes, caps) AS c(id, cap)
+    SELECT array_agg(c.cap ORDER BY c.pos), min(c.cap - coalesce(x.{OutcomeExposure.worst_case_payout}, 0))
+      INTO caps, headroom
+      FROM (SELECT s.id, s.pos, coalesce((
+                SELECT e.{ExposureCap.cap} FROM {ExposureCap} e
+                 WHERE (e.{ExposureCap.sport} = sport_ids[s.pos] OR e.{ExposureCap.sport} IS NULL)
+                   AND e.{ExposureCap.market_kind} IN (kinds[s.pos], '')
+                 ORDER BY e.{ExposureCap.market_kind} = '', e.{ExposureCap.sport} IS NULL LIMIT 1),
+                p_default_cap) AS cap
+              FROM unnest(p_outcomes) WITH ORDINALITY AS s(id, pos)) c
       LEFT JOIN {OutcomeExposure} x ON x.{OutcomeExposure.outcome} = c.id;
     allowed := least(lim.max_stake, {fn}_largest_stake(lim.max_winning, total_odds),
                      {fn}_largest_stake(headroom, total_odds));
@@ -425,16 +423,14 @@ BEGIN
     SELECT v_bet, s.pos - 1, s.id, market_ids[s.pos], event_ids[s.pos], prices[s.pos]
       FROM unnest(p_outcomes) WITH ORDINALITY AS s(id, pos);
 
-    SELECT a.{Account.id} INTO stakes_held FROM {Account} a WHERE a.{Account.code} = '{stakes_held}';
-    IF stakes_held IS NULL THEN
-        RAISE EXCEPTION 'No house account {stakes_held} (the ledger migrations create it)';
-    END IF;
     UPDATE {Account} SET {Account.balance} = v_balance - p_stake WHERE {Account.id} = wallet.id;
     INSERT INTO {Transfer} ({Transfer.debit_account}, {Transfer.credit_account}, {Transfer.amount}, {Transfer.kind},
                             {Transfer.reference_type}, {Transfer.reference_id}, {Transfer.idempotency_key},
                             {Transfer.debit_balance_before}, {Transfer.debit_balance_after},
                             {Transfer.created_by}, {Transfer.created_at}, {Transfer.metadata})
-    VALUES (wallet.id, stakes_held, p_stake, '{bet_stake}', 'bet', v_bet::text, 'bet:' || v_bet || ':stake',
+    -- Held stakes by code: a missing house account (the ledger migrations create it) breaks the NOT NULL.
+    VALUES (wallet.id, (SELECT a.{Account.id} FROM {Account} a WHERE a.{Account.code} = '{stakes_held}'), p_stake,
+            '{bet_stake}', 'bet', v_bet::text, 'bet:' || v_bet || ':stake',
             v_balance, v_balance - p_stake, p_actor_id, p_now, '{{}}');
 
     INSERT INTO {AuditLog} ({AuditLog.actor}, {AuditLog.actor_label}, {AuditLog.actor_role}, {AuditLog.ip_address},
@@ -468,6 +464,13 @@ LANGUAGE sql IMMUTABLE AS $fn$
       FROM (SELECT trunc((p_limit + 0.01) / p_odds, 2) AS s) c
 $fn$;
 
+-- The player's odds-change policy: whether a bet seen at one price takes the current one (placement
+-- strikes it; acceptance after the in-play delay asks it again, betting.services.bet_decide).
+CREATE OR REPLACE FUNCTION {fn}_takes(p_policy text, p_seen numeric, p_current numeric) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT p_current = p_seen OR p_policy = '{any}' OR (p_policy = '{higher}' AND p_current > p_seen)
+$fn$;
+
 -- betting.slips.odds_text: exact odds without trailing zeros, at least two decimals.
 CREATE OR REPLACE FUNCTION {fn}_odds_text(p_odds numeric) RETURNS text
 LANGUAGE sql IMMUTABLE AS $fn$
@@ -481,4 +484,5 @@ DROP FUNCTION IF EXISTS {SLIP_FUNCTION}(boolean, bigint, text, text, bigint[], n
                                         text, timestamptz, numeric, bigint, text, text, inet, text, timestamptz);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_largest_stake(numeric, numeric);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_odds_text(numeric);
+DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_takes(text, numeric, numeric);
 """

@@ -126,3 +126,19 @@ def test_the_wallet_is_locked_after_the_book(make_user, make_event):
     assert locked is not None and "could not obtain lock" in str(locked)
     assert results == ["placed"] and Bet.objects.count() == 1
     assert wallet_of(player).balance == Decimal("90.00")
+
+
+def test_a_placement_sends_one_statement(make_user, make_event):
+    from django.test.utils import CaptureQueriesContext
+
+    # given a player whose request has loaded them (their role is read with the user)
+    player = make_user(balance="100.00")
+    body = selection(make_event())
+    actor = Actor.of(player)
+    bet_place(player=player, selections=[body], stake="1.00", bet_type="single", actor=actor)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        bet_place(player=player, selections=[body], stake="1.00", bet_type="single", actor=actor)
+    # then
+    sent = [q["sql"].split("(")[0] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert sent == [f"SELECT {SLIP_FUNCTION}"], sent
