@@ -16,10 +16,9 @@ from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction, notification_create
 from betting.models import Bet, BetLeg
-from betting.news import bet_news
+from betting.news import bet_news, bet_placed_news
 from betting.slips import PlacedBefore, Slip, SlipAnswer, odds_text, outcome_available, share_lock, slip_parse, slip_run
 from betting.sql import ODDS_TAKEN
-from core import live
 from core.db import retried_on_conflict
 from core.errors import IdempotencyConflict
 from ledger.models import Account, Transfer
@@ -77,8 +76,7 @@ def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_c
         bet = _bet_as_written(player=player, slip=slip, placed=placed, idempotency_key=idempotency_key)
         for outcome_id, liability, cap in placed.reserved:
             exposure_alert(outcome_id, before=liability - bet.potential_return, after=liability, cap=cap)
-        live.to_user(player.pk, {"type": "wallet", "balance": str(placed.balance)})
-        bet_news(player.pk, bet.pk, bet.status)
+        bet_placed_news(player.pk, bet.pk, bet.status, placed.balance)
         if bet.status == Bet.Status.PLACED:
             delay = placed.delay
             # By name: the tasks module imports this one. robust: with the broker down the bet stands,
