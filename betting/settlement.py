@@ -29,6 +29,7 @@ from core import live
 from core.db import insert_rows, retried_on_conflict
 from core.errors import Conflict, InvalidInput, NotFound, refusal
 from events.models import Market
+from events.services import markets_mark_settled
 from ledger.models import Account, Transfer
 from ledger.money import exact_product, payout
 from ledger.services import TransferSpec, house_account, transfers_create
@@ -161,18 +162,23 @@ def _settled_message(g: Graded) -> str:
 
 
 def markets_settle(*, market_ids: list[int]) -> int:
-    """Settle every settleable bet on these markets, batch after batch; then mark the resulted
-    markets that have no open bets left as ``settled``. Safe to run twice and on several workers."""
+    """Settle every settleable bet on these markets, batch after batch; then the resulted markets
+    left without an open bet become ``settled`` through the events services (their one writer, with
+    the audit row and the live message). Safe to run twice and on several workers."""
     total = 0
     while settled := settlement_batch(market_ids=market_ids):
         total += settled
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""UPDATE events_market m SET status = 'settled'
-                WHERE m.id = ANY(%s) AND m.status = 'resulted'
-                  AND NOT EXISTS (SELECT 1 FROM {BetLeg._meta.db_table} l JOIN {Bet._meta.db_table} b ON b.id = l.bet_id
-                                  WHERE l.market_id = m.id AND b.status IN ('placed', 'accepted'))""",
+            f"""SELECT m.id FROM {Market._meta.db_table} m
+                WHERE m.id = ANY(%s) AND m.status = '{Market.Status.RESULTED}'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM {BetLeg._meta.db_table} l JOIN {Bet._meta.db_table} b ON b.id = l.bet_id
+                      WHERE l.market_id = m.id AND b.status IN ('{Bet.Status.PLACED}', '{Bet.Status.ACCEPTED}'))""",
             [market_ids])
+        done = [row[0] for row in cursor.fetchall()]
+    if done:
+        markets_mark_settled(market_ids=done, actor=Actor.system("settlement"))
     return total
 
 

@@ -202,6 +202,22 @@ def market_cancel(*, market_id: int, actor: Actor, reason: str) -> Market:
     return market
 
 
+def markets_mark_settled(*, market_ids: list[int], actor: Actor) -> list[Market]:
+    """Resulted markets whose bets are all settled become ``settled``: settlement hands over the ones
+    it left without an open bet (this app does not read bets). Each with its audit row and live
+    message; one already settled, or not resulted, is left as it is, so two workers finishing the
+    same markets together mark each once."""
+    with transaction.atomic():
+        markets = list(Market.objects.select_for_update()
+                       .filter(pk__in=market_ids, status=Market.Status.RESULTED).order_by("pk"))
+        for market in markets:
+            _markets_set([market], Market.Status.SETTLED, market.status_reason)
+            audit_record(actor=actor, action="market.settled", category=AuditLog.Category.ADMIN,
+                         resource_type="market", resource_id=market.pk, resource_label=str(market),
+                         details={"before": Market.Status.RESULTED, "after": Market.Status.SETTLED})
+    return markets
+
+
 def outcome_price_set(*, outcome_id: int, price: Any, reason: str, actor: Actor) -> Outcome:
     """An operator's override: the price is pinned until released; feed prices are only recorded."""
     with _operator_change(actor, "outcome.price_set", "outcome", outcome_id, price=price, reason=reason):

@@ -105,6 +105,10 @@ def test_settlement_moves_stake_to_revenue_and_payout_to_the_player(player, make
     assert set(OutcomeExposure.objects.values_list("worst_case_payout", flat=True)) == {Decimal("0.00")}
     assert Notification.objects.get(user=player, kind="bet_settled").message.endswith("25.00 paid to your wallet.")
     assert Market.objects.get(event=event).status == "settled"
+    # through the events services, once, with its audit row (the rerun found it settled already)
+    marked = audit_rows("market.settled").get()
+    assert (marked.resource_id, marked.actor_label, marked.details) == (
+        str(Market.objects.get(event=event).pk), "system:settlement", {"before": "resulted", "after": "settled"})
     assert ledger_verify().ok
 
 
