@@ -6,14 +6,14 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 
 from audit.context import Actor
-from betting.models import Bet
 from betting.services import bet_place
 from betting.slips import slip_parse, slip_run
 from betting.sql import SLIP_FUNCTION, slip_function
 from ledger.money import largest_stake_within
+from risk.models import OutcomeExposure
 from tests.betting.test_bet_refusals import CASES
 from tests.conftest import bets_snapshot, outcome_of, selection, threads_stop, wallet_of
 
@@ -71,61 +71,110 @@ def test_the_largest_stake_matches_the_python_rule(db, limit, odds):
 concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-@concurrent
-def test_the_wallet_is_locked_after_the_book(make_user, make_event):
-    """A placement queued on its wallet already holds its share locks on the book: the order is
-    events, markets, outcomes (as the operator services lock them), then the wallet."""
-    player = make_user(balance="100.00")
-    event = make_event(home="2.50")
-    body = selection(event)
-    outcome = outcome_of(event)
-    held, go, results = threading.Event(), threading.Event(), []
+def _until_a_backend_waits() -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND datname = current_database()")
+            if cursor.fetchone()[0]:
+                return
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
-    def hold_the_wallet():
+
+def _taken(table: str, key: str, value: int) -> bool:
+    """Whether another transaction holds a lock on the row (a writer could not take it now)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE NOWAIT", [value])
+    except OperationalError as exc:
+        assert "could not obtain lock" in str(exc)
+        return True
+    return False
+
+
+def _locks_of_a_placement_waiting_on(held: tuple[str, str, int], player, selections, probes) -> dict:
+    """Hold the row ``held`` (table, key column, value) FOR UPDATE, place ``selections`` meanwhile,
+    and once the placement waits on it, say which of the rows ``probes`` it holds already; then let
+    it finish."""
+    holding, go, results = threading.Event(), threading.Event(), []
+
+    def hold():
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM ledger_account WHERE owner_id = %s FOR UPDATE", [player.pk])
-                held.set()
+                cursor.execute(f"SELECT 1 FROM {held[0]} WHERE {held[1]} = %s FOR UPDATE", [held[2]])
+                holding.set()
                 assert go.wait(10)
         finally:
             connections.close_all()
 
     def place():
         try:
-            bet_place(player=player, selections=[body], stake="10.00", bet_type="single", actor=Actor.of(player))
+            bet_place(player=player, selections=selections, stake="1.00",
+                      bet_type="single" if len(selections) == 1 else "multiple", actor=Actor.of(player))
             results.append("placed")
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=hold_the_wallet, daemon=True), threading.Thread(target=place, daemon=True)]
+    threads = [threading.Thread(target=hold, daemon=True), threading.Thread(target=place, daemon=True)]
     try:
         threads[0].start()
-        assert held.wait(10)
+        assert holding.wait(10)
         threads[1].start()
-        deadline = time.monotonic() + 10
-        while True:  # until the placement waits on the wallet
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                               "AND datname = current_database()")
-                if cursor.fetchone()[0]:
-                    break
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        # then the outcome it will strike is share-locked: a writer cannot take it
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM events_outcome WHERE id = %s FOR UPDATE NOWAIT", [outcome.pk])
-    except Exception as exc:
-        locked = exc
-    else:
-        locked = None
+        _until_a_backend_waits()
+        taken = {probe: _taken(*probe) for probe in probes}
     finally:
         go.set()
         for thread in threads:
             thread.join(20)
         threads_stop(threads)
-    assert locked is not None and "could not obtain lock" in str(locked)
-    assert results == ["placed"] and Bet.objects.count() == 1
-    assert wallet_of(player).balance == Decimal("90.00")
+    assert results == ["placed"]
+    return taken
+
+
+@concurrent
+def test_the_wallet_is_locked_after_the_book(make_user, make_event):
+    """Waiting on its wallet, a placement already holds the book's rows it read."""
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    outcome = outcome_of(event)
+    book = [("events_event", "id", event.pk), ("events_market", "id", outcome.market_id),
+            ("events_outcome", "id", outcome.pk)]
+    taken = _locks_of_a_placement_waiting_on(("ledger_account", "owner_id", player.pk), player,
+                                             [selection(event)], book)
+    assert taken == dict.fromkeys(book, True)
+    assert wallet_of(player).balance == Decimal("99.00")
+
+
+@concurrent
+def test_the_book_is_locked_events_then_markets_then_outcomes(make_user, make_event):
+    """The operator services' order: waiting on the market, a placement holds the event, not the outcome."""
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    outcome = outcome_of(event)
+    taken = _locks_of_a_placement_waiting_on(
+        ("events_market", "id", outcome.market_id), player, [selection(event)],
+        [("events_event", "id", event.pk), ("events_outcome", "id", outcome.pk),
+         ("ledger_account", "owner_id", player.pk)])
+    assert list(taken.values()) == [True, False, False], taken
+
+
+@concurrent
+def test_a_multiples_exposure_counters_are_taken_in_outcome_order(make_user, make_event):
+    """Waiting on the higher outcome's counter, a multiple holds the lower one's (exposure_release
+    locks them in that order too), and its wallet."""
+    player = make_user(balance="100.00")
+    low, high = sorted([make_event(), make_event()], key=lambda e: outcome_of(e).pk)
+    for event in (low, high):  # the counters exist
+        bet_place(player=player, selections=[selection(event)], stake="1.00", bet_type="single",
+                  actor=Actor.of(player))
+    counters = "risk_outcomeexposure"
+    taken = _locks_of_a_placement_waiting_on(
+        (counters, "outcome_id", outcome_of(high).pk), player, [selection(high), selection(low)],
+        [(counters, "outcome_id", outcome_of(low).pk), ("ledger_account", "owner_id", player.pk)])
+    assert list(taken.values()) == [True, True], taken
+    assert OutcomeExposure.objects.get(outcome=outcome_of(high)).bets == 2
 
 
 def test_a_placement_sends_one_statement(make_user, make_event):
