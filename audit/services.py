@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.context import Actor, role_of
 from audit.models import AuditLog, Notification
 from core import live
-from core.db import insert_rows
+from core.db import insert_values, instance
 from core.errors import DomainError
 
 
@@ -33,34 +33,35 @@ def audit_record(
     entry = audit_entry(actor=actor, action=action, category=category, resource_type=resource_type,
                         resource_id=resource_id, resource_label=resource_label, details=details,
                         severity=severity, outcome=outcome)
-    insert_rows([entry])
-    return entry
+    entry["id"] = insert_values(AuditLog, [entry])[0]
+    return instance(AuditLog, entry)
 
 
 def audit_entry(
     *, actor: Actor, action: str, category: str, resource_type: str = "", resource_id: Any = "",
     resource_label: str = "", details: dict[str, Any] | None = None,
     severity: str = AuditLog.Severity.INFO, outcome: str = AuditLog.Outcome.SUCCESS,
-) -> AuditLog:
-    """An unsaved audit row; batch writers (settlement) insert many at once with ``insert_rows``."""
+) -> dict[str, Any]:
+    """An unsaved audit row as column values; batch writers (settlement) insert many at once with
+    ``insert_values``."""
     now = timezone.now()
-    return AuditLog(
-        actor=actor.user,
-        actor_label=actor.label or (actor.user.get_username() if actor.user else ""),
-        actor_role=role_of(actor.user) if actor.user else "system",
-        ip_address=actor.ip,
-        user_agent=actor.user_agent,
-        action=action,
-        resource_type=resource_type,
-        resource_id=str(resource_id),
-        resource_label=resource_label[:200],
-        details=details or {},
-        severity=severity,
-        category=category,
-        outcome=outcome,
-        created_at=now,
-        expires_at=now + AuditLog.RETENTION[category],
-    )
+    return {
+        "actor_id": actor.user.pk if actor.user else None,
+        "actor_label": actor.label or (actor.user.get_username() if actor.user else ""),
+        "actor_role": role_of(actor.user) if actor.user else "system",
+        "ip_address": actor.ip,
+        "user_agent": actor.user_agent,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id),
+        "resource_label": resource_label[:200],
+        "details": details or {},
+        "severity": severity,
+        "category": category,
+        "outcome": outcome,
+        "created_at": now,
+        "expires_at": now + AuditLog.RETENTION[category],
+    }
 
 
 @contextmanager
@@ -135,14 +136,15 @@ def notification_create(
     return notification
 
 
-def notification_message(notification: Notification) -> dict[str, Any]:
-    return {"type": "notification", "kind": notification.kind, "message": notification.message,
-            **({"data": notification.data} if notification.data else {})}
+def notification_message(*, kind: str, message: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A notification's socket message (a batch writer has its fields as column values, not a Notification)."""
+    return {"type": "notification", "kind": kind, "message": message, **({"data": data} if data else {})}
 
 
 def notification_push(notification: Notification) -> None:
     """Send a notification to its player's or staff's sockets once it has committed."""
+    message = notification_message(kind=notification.kind, message=notification.message, data=notification.data)
     if notification.user_id:
-        live.to_user(notification.user_id, notification_message(notification))
+        live.to_user(notification.user_id, message)
     else:
-        live.to_staff(notification_message(notification))
+        live.to_staff(message)

@@ -350,7 +350,7 @@ def job_build_challenges(*, count: int, out: Any, go: Any) -> dict:
                 if c.acceptor == c.creator:
                     c.acceptor = players[(players.index(c.creator) + 1) % len(players)]
             insert_rows(rows)
-            internal.transfer([Movement(user=user, direction=GatewayTransfer.Direction.IN, amount=c.stake,
+            internal.transfer([Movement(user_id=user.pk, direction=GatewayTransfer.Direction.IN, amount=c.stake,
                                         purpose="stake", reference_type="challenge", reference_id=c.pk,
                                         idempotency_key=key)
                                for c in rows for user, key in (

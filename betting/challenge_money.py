@@ -44,8 +44,8 @@ def refund_movements(challenge_id: int, stake_in: GatewayTransfer, *, key: str) 
     ``{key}:sweep``; a zero piece is left out."""
     fee_out = network_fee() if stake_in.gateway == Gateway.EXTERNAL else ZERO
     amount = refund_amount(stake_in.amount, fee_in=stake_in.network_fee, fee_out=fee_out)
-    pieces = [(stake_in.user, amount, "refund", ""), (None, stake_in.amount - amount, "sweep", Account.House.FEES)]
-    return [Movement(user=user, direction=GatewayTransfer.Direction.OUT, amount=piece, purpose=purpose,
+    pieces = [(stake_in.user_id, amount, "refund", ""), (None, stake_in.amount - amount, "sweep", Account.House.FEES)]
+    return [Movement(user_id=user_id, direction=GatewayTransfer.Direction.OUT, amount=piece, purpose=purpose,
                      reference_type="challenge", reference_id=challenge_id, idempotency_key=f"{key}:{purpose}",
                      platform_account=platform_account)
-            for user, piece, purpose, platform_account in pieces if piece]
+            for user_id, piece, purpose, platform_account in pieces if piece]

@@ -41,7 +41,7 @@ from betting.models import BettorStats, Challenge
 from betting.news import challenge_message, challenges_board_news
 from betting.stats import SettledLine, bettor_stats_record
 from core import live
-from core.db import insert_rows, retried_on_conflict
+from core.db import columns, insert_values, loaded, retried_on_conflict
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from events.models import Event, Market, Outcome, Player
 from ledger.models import Account, Transfer
@@ -75,7 +75,10 @@ _FROM = f"""
     FROM {Challenge._meta.db_table} c JOIN {Event._meta.db_table} e ON e.id = c.event_id
     LEFT JOIN {Outcome._meta.db_table} o ON o.id = c.outcome_id
     LEFT JOIN {Market._meta.db_table} m ON m.id = o.market_id"""
-_CLAIM = f"""SELECT c.id {_FROM} WHERE c.event_id = ANY(%(events)s) AND ({_DECIDABLE})
+# The claim reads each challenge whole, with what decides it (its event's, outcome's and market's
+# status), in the statement that locks it: no further reads, and no users (their ids are enough).
+_CLAIM = f"""SELECT {columns(Challenge, "c")}, e.status, o.status, m.status {_FROM}
+    WHERE c.event_id = ANY(%(events)s) AND ({_DECIDABLE})
     ORDER BY c.id LIMIT %(size)s FOR UPDATE OF c SKIP LOCKED"""
 _PENDING = f"{_FROM} WHERE c.status IN ({_sql_list(VOIDABLE)}) AND ({_DECIDABLE})"
 _PENDING_EVENTS = f"SELECT DISTINCT c.event_id {_PENDING} ORDER BY 1"
@@ -119,12 +122,12 @@ def _pocket(gateway: str, *, purpose: str, amount: Decimal, direction: str, key:
     account = ""
     if gateway == Gateway.INTERNAL:
         account = Account.House.FEES if purpose == "fee" else Account.House.EXTERNAL_CLEARING
-    return Movement(user=None, direction=direction, amount=amount, purpose=purpose, reference_type="challenge",
+    return Movement(user_id=None, direction=direction, amount=amount, purpose=purpose, reference_type="challenge",
                     reference_id=challenge_id, idempotency_key=key, platform_account=account)
 
 
-def _to_player(user: Any, *, amount: Decimal, purpose: str, key: str, challenge_id: int) -> Movement:
-    return Movement(user=user, direction=OUT, amount=amount, purpose=purpose, reference_type="challenge",
+def _to_player(user_id: int, *, amount: Decimal, purpose: str, key: str, challenge_id: int) -> Movement:
+    return Movement(user_id=user_id, direction=OUT, amount=amount, purpose=purpose, reference_type="challenge",
                     reference_id=challenge_id, idempotency_key=key)
 
 
@@ -132,7 +135,7 @@ def _winner_paid(c: Challenge) -> list[Movement]:
     """Out of the winner's vault once it holds the whole pot: the payout, and the fee to the platform."""
     key = f"challenge:{c.pk}"
     side = c.creator_funding if c.winner_id == c.creator_id else c.acceptor_funding
-    return [_to_player(c.winner, amount=c.payout, purpose="payout", key=f"{key}:payout", challenge_id=c.pk),
+    return [_to_player(c.winner_id, amount=c.payout, purpose="payout", key=f"{key}:payout", challenge_id=c.pk),
             _pocket(side, purpose="fee", amount=c.fee, direction=OUT, key=f"{key}:fee", challenge_id=c.pk)]
 
 
@@ -166,7 +169,7 @@ def _stakes_in(challenges: list[Challenge]) -> dict[tuple[int, int], GatewayTran
     """(challenge id, user id) → that party's stake confirmed into escrow (the latest, after failed tries)."""
     rows = GatewayTransfer.objects.filter(
         reference_type="challenge", reference_id__in=[str(c.pk) for c in challenges], purpose="stake",
-        direction=IN, status=GatewayTransfer.Status.CONFIRMED).select_related("user").order_by("id")
+        direction=IN, status=GatewayTransfer.Status.CONFIRMED).order_by("id")
     return {(int(t.reference_id), t.user_id): t for t in rows}
 
 
@@ -179,20 +182,22 @@ def _held_parties(status: str) -> list[str]:
 
 def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
     """Write decided challenges, their movements, audit rows, notifications and socket messages,
-    set-based. The caller holds the challenges' row locks (with creator and acceptor loaded)."""
+    set-based. The caller holds the challenges' row locks."""
     now = timezone.now()
     # Only a void refunds the stakes it holds; a settled challenge pays from the pot, so reads none.
     stakes_in = _stakes_in([d.challenge for d in decided if d.result is None and _held_parties(d.challenge.status)])
     moves: dict[str, list[Movement]] = defaultdict(list)
     ledger: list[TransferSpec] = []
-    audits, notifications, messages = [], [], []
+    audits: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = []
+    messages = []
     refunded: dict[int, dict[str, str]] = {}
     for d in decided:
         c, before = d.challenge, d.challenge.status
         c.settled_at = now
         if d.result is not None:
             c.status, c.result = S.SETTLED, d.result
-            c.winner = c.creator if d.result == Challenge.Result.WON else c.acceptor
+            c.winner_id = c.creator_id if d.result == Challenge.Result.WON else c.acceptor_id
             _, c.payout, c.fee = challenge_payout(c.stake)
             by_gateway, fee_specs = _settled_movements(c)
             refunds = {}
@@ -214,21 +219,25 @@ def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
         audits.append(audit_entry(actor=actor, action="challenge.settle" if c.result else "challenge.void",
                                   category=AuditLog.Category.BETTING, resource_type="challenge", resource_id=c.pk,
                                   resource_label=f"CH-{c.pk}", details=details))
+        message = challenge_message(c)  # one payload for both parties: serialised once (oddslab.live)
         for user_id in filter(None, (c.creator_id, c.acceptor_id)):
-            notification = Notification(user_id=user_id, audience=Notification.Audience.PLAYER,
-                                        kind="challenge_settled", message=_message(c, user_id, refunds),
-                                        data={"challenge_id": c.pk, "status": c.status, "result": c.result})
-            notifications.append(notification)
-            messages.append((user_id, challenge_message(c)))
+            notifications.append({"user_id": user_id, "audience": Notification.Audience.PLAYER,
+                                  "kind": "challenge_settled", "message": _message(c, user_id, refunds),
+                                  "data": {"challenge_id": c.pk, "status": c.status, "result": c.result}})
+            messages.append((user_id, message))
     _challenges_update([d.challenge for d in decided])
+    insert_values(AuditLog, audits)
+    insert_values(Notification, notifications)
+    # The money late: from its first transfer every batch holds the escrow account's and the players'
+    # wallets' row locks until commit, so another worker's batch waits on them; the stats lines last
+    # (their rows are the players' too).
     for name, side_moves in moves.items():
         wallet_gateway(name).transfer(side_moves, actor=actor)
     if ledger:
         transfers_create(ledger)
-    insert_rows(audits)
-    insert_rows(notifications)
     bettor_stats_record(rows=[line for d in decided for line in _stats_lines(d.challenge, refunded[d.challenge.pk])])
-    live.to_users([*messages, *((n.user_id, notification_message(n)) for n in notifications)])
+    live.to_users([*messages, *((n["user_id"], notification_message(kind=n["kind"], message=n["message"],
+                                                                     data=n["data"])) for n in notifications)])
     challenges_board_news([d.challenge for d in decided])  # an open challenge made void leaves the board
 
 
@@ -286,23 +295,20 @@ def challenge_settlement_batch(*, event_ids: list[int], size: int | None = None)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM, {"events": event_ids, "size": size or settings.SETTLEMENT_BATCH_SIZE})
-            ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
+            rows = cursor.fetchall()
+        if not rows:
             return 0
-        challenges = list(Challenge.objects.filter(pk__in=ids).select_related("creator", "acceptor").order_by("pk"))
-        events = dict(Event.objects.filter(pk__in={c.event_id for c in challenges}).values_list("pk", "status"))
-        outcomes = {pk: (status, market_status) for pk, status, market_status in Outcome.objects.filter(
-            pk__in={c.outcome_id for c in challenges if c.outcome_id}).values_list("pk", "status", "market__status")}
-        players = {p.pk: p for p in Player.objects.filter(pk__in={c.player_id for c in challenges if c.player_id})}
+        width = len(Challenge._meta.concrete_fields)
+        claimed = [(loaded(Challenge, row[:width]), *row[width:]) for row in rows]
+        players = {p.pk: p for p in Player.objects.filter(pk__in={c.player_id for c, *_ in claimed if c.player_id})}
         decided = []
-        for c in challenges:
-            outcome_status, market_status = outcomes.get(c.outcome_id, (None, None))
+        for c, event_status, outcome_status, market_status in claimed:
             player = players.get(c.player_id)
-            decided.append(challenge_grade(c, event_status=events[c.event_id], outcome_status=outcome_status,
+            decided.append(challenge_grade(c, event_status=event_status, outcome_status=outcome_status,
                                            market_status=market_status,
                                            stat=player.stats[c.stat] if player else None))
         challenges_decided_write(decided, actor=Actor.system("settlement"))
-        return len(ids)
+        return len(rows)
 
 
 def challenges_settle(*, event_ids: list[int]) -> int:
@@ -410,8 +416,7 @@ def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge
                              resource_type="challenge", resource_id=challenge_id, details={"reason": str(reason)}):
         if not (reason or "").strip():
             raise InvalidInput("Say why the challenge is made void.", code="reason_required")
-        challenge = (Challenge.objects.select_for_update(of=("self",)).select_related("creator", "acceptor")
-                     .filter(pk=challenge_id).first())
+        challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
         if challenge is None:
             raise NotFound(f"No challenge with id {challenge_id}.")
         if challenge.status not in VOIDABLE:

@@ -83,7 +83,7 @@ def _stake_in(challenge: Challenge, *, user: Any, party: str, funding: str, acto
     transfers so far, which the caller has read: none for a new one), so the answer need not read them again.
     They are all the transfers its key could already have: the gateway need not look it up."""
     moved = wallet_gateway(funding).transfer([Movement(
-        user=user, direction=GatewayTransfer.Direction.IN, amount=challenge.stake, purpose="stake",
+        user_id=user.pk, direction=GatewayTransfer.Direction.IN, amount=challenge.stake, purpose="stake",
         reference_type="challenge", reference_id=challenge.pk,
         idempotency_key=_stake_key(challenge, party, user))], actor=actor, made=challenge.transfer_list)[0]
     challenge.transfer_list.append(moved)

@@ -5,7 +5,7 @@ Groups: ``odds.all`` and ``odds.event.<id>`` for the public odds stream, ``chall
 wallet and notifications, ``staff`` for traders' alerts.
 
 Messages are published straight to Redis in the wire format of the Channels pub/sub layer, on one
-long-lived connection per process, with every message of a commit in one pipeline. (Going through
+long-lived connection per process, with every message of a commit in one script call. (Going through
 ``async_to_sync(layer.group_send)`` from synchronous code starts an event loop and opens a Redis
 connection per message: most of the time of a settlement batch went there.)
 
@@ -50,7 +50,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
@@ -116,6 +115,14 @@ if sent == 0 then redis.call('DEL', KEYS[2]) else redis.call('PEXPIRE', KEYS[2],
 return sent
 """
 
+# Publish each text (ARGV 2, 4, ...) to its channel (ARGV 1, 3, ...), wrapped as the event scripts wrap theirs.
+_PUBLISH_ALL = """
+for i = 1, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[i], cmsgpack.pack({type = 'live.message', text = ARGV[i + 1]}))
+end
+return #ARGV / 2
+"""
+
 Message = tuple[Iterable[str], dict[str, Any]]  # (groups, payload)
 
 
@@ -161,13 +168,18 @@ def _text(payload: dict[str, Any]) -> str:
 
 
 def _publish(messages: list[Message]) -> None:
-    """Send each payload to its groups, as the pub/sub channel layer's ``group_send`` would."""
-    pipe = _redis().pipeline(transaction=False)
+    """Send each payload to its groups, as the pub/sub channel layer's ``group_send`` would: one script
+    call publishes them all (a settlement batch sends ~5,000; a PUBLISH each, packed and answered one
+    by one, cost it a fifth of its time), and a payload sent to several users is serialised once."""
+    texts: dict[int, str] = {}
+    args = []
     for groups, payload in messages:
-        body = get_channel_layer().serialize({"type": "live.message", "text": _text(payload)})
+        text = texts.get(id(payload))
+        if text is None:
+            text = texts[id(payload)] = _text(payload)
         for group in groups:
-            pipe.publish(_channel(group), body)
-    pipe.execute()
+            args += (_channel(group), text)
+    _script(_PUBLISH_ALL)(args=args, client=_redis())
 
 
 def _now() -> str:

@@ -109,7 +109,7 @@ class ExternalWalletApi(APIView):
                               **errors(r404="external_wallet_not_open", r503="external_wallet_unavailable")})
     def get(self, request):
         external_available()
-        account = external_account_require(user=request.user)
+        account = external_account_require(user_id=request.user.pk)
         return Response(ExternalWalletSerializer(account).data)
 
     @extend_schema(request=None, responses={201: ExternalWalletSerializer, 200: ExternalWalletSerializer,

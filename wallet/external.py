@@ -62,15 +62,15 @@ def platform_address(address: str) -> ExternalAccount:
     return ExternalAccount.objects.get(address=address)
 
 
-def external_account_of(*, user: Any) -> ExternalAccount | None:
-    return ExternalAccount.objects.filter(owner_id=user.pk, kind=ExternalAccount.Kind.PLAYER).first()
+def external_account_of(*, user_id: int) -> ExternalAccount | None:
+    return ExternalAccount.objects.filter(owner_id=user_id, kind=ExternalAccount.Kind.PLAYER).first()
 
 
-def external_account_require(*, user: Any) -> ExternalAccount:
-    account = external_account_of(user=user)
+def external_account_require(*, user_id: int) -> ExternalAccount:
+    account = external_account_of(user_id=user_id)
     if account is None:
         raise refusal("external_wallet_not_open", "You have no external wallet yet; open one first "
-                      "(POST /api/v1/external-wallet).", {"user_id": user.pk})
+                      "(POST /api/v1/external-wallet).", {"user_id": user_id})
     return account
 
 
@@ -124,7 +124,8 @@ def external_wallet_top_up(*, user: Any, amount: Any, actor: Actor, idempotency_
             raise InvalidInput(f"The most you can move at once is {maximum}.", code="invalid_amount",
                                details={"field": "amount", "max_amount": str(maximum)})
         _player_check(user, actor)
-        account = ExternalAccount.objects.select_for_update(no_key=True).get(pk=external_account_require(user=user).pk)
+        account = ExternalAccount.objects.select_for_update(no_key=True).get(
+            pk=external_account_require(user_id=user.pk).pk)
         key = f"top_up:{account.pk}:{idempotency_key or uuid.uuid4().hex}"
         earlier = ExternalTransaction.objects.filter(idempotency_key=key).first()
         if earlier is not None:

@@ -19,13 +19,14 @@ from typing import Any, Protocol
 
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from audit.context import Actor
-from core.db import all_rows, insert_rows, retried_on_conflict
+from core.db import all_rows, insert_values, instance, retried_on_conflict
 from core.errors import IdempotencyConflict, InvalidInput, NotFound
-from ledger.models import Account, Transfer
+from ledger.models import Account, Transfer, format_entry_number
 from ledger.services import TransferSpec, escrow_vault_balance, house_account, house_accounts, transfers_create
 from wallet import external
 from wallet.models import Gateway, GatewayTransfer
@@ -33,13 +34,14 @@ from wallet.selectors import wallet_balance
 from wallet.services import wallet_open
 
 PURPOSES = ("stake", "payout", "refund", "fee", "sweep")
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
 class Movement:
     """One movement into (``in``) or out of (``out``) the escrow vault of a gateway."""
 
-    user: Any | None  # the player, or None for the platform's own pocket on that side
+    user_id: int | None  # the player, or None for the platform's own pocket on that side
     direction: str  # GatewayTransfer.Direction: "in" | "out"
     amount: Decimal
     purpose: str  # one of PURPOSES
@@ -88,7 +90,7 @@ def gateway_transfer_retry(failed: GatewayTransfer, *, actor: Actor,
     tried = int(attempt or 1)
     if tried > settings.EXTERNAL_WALLET_RETRY_LIMIT and not by_operator:
         return None
-    movement = Movement(user=failed.user, direction=failed.direction, amount=failed.amount,
+    movement = Movement(user_id=failed.user_id, direction=failed.direction, amount=failed.amount,
                         purpose=failed.purpose, reference_type=failed.reference_type,
                         reference_id=failed.reference_id, idempotency_key=f"{base}#{tried + 1}",
                         platform_account=failed.platform_account)
@@ -110,9 +112,12 @@ def wallet_gateway(name: str) -> WalletGateway:
     return gateway
 
 
+_DIRECTIONS = frozenset(GatewayTransfer.Direction.values)  # read once: ``values`` builds a list per call
+
+
 def movements_check(movements: list[Movement]) -> None:
     for movement in movements:
-        if movement.direction not in GatewayTransfer.Direction.values or movement.purpose not in PURPOSES:
+        if movement.direction not in _DIRECTIONS or movement.purpose not in PURPOSES:
             raise ValueError(f"not a movement: {movement}")
 
 
@@ -128,20 +133,24 @@ def transfers_earlier(movements: list[Movement],
     for movement in movements:
         first = earlier.get(movement.idempotency_key)
         if first is not None and (first.amount != movement.amount or first.direction != movement.direction
-                                  or first.user_id != getattr(movement.user, "pk", None)):
+                                  or first.user_id != movement.user_id):
             raise IdempotencyConflict(details={"idempotency_key": movement.idempotency_key,
                                                "gateway_transfer_id": first.pk})
     return earlier
 
 
-def gateway_transfer_row(movement: Movement, *, gateway: str, status: str, tx_id: str) -> GatewayTransfer:
-    return GatewayTransfer(
-        gateway=gateway, direction=movement.direction, user=movement.user,
-        platform_account=movement.platform_account, amount=movement.amount, network_fee=Decimal("0.00"),
-        status=status, tx_id=tx_id, reference_type=movement.reference_type,
-        reference_id=str(movement.reference_id), purpose=movement.purpose,
-        idempotency_key=movement.idempotency_key,
-        confirmed_at=timezone.now() if status == GatewayTransfer.Status.CONFIRMED else None)
+def gateway_transfers_write(movements: list[Movement], *, gateway: str, status: str,
+                            tx_ids: list[str]) -> list[GatewayTransfer]:
+    """One GatewayTransfer per movement, written in one insert from rows of column values."""
+    confirmed_at = timezone.now() if status == GatewayTransfer.Status.CONFIRMED else None
+    rows = [{"gateway": gateway, "direction": m.direction, "user_id": m.user_id,
+             "platform_account": m.platform_account, "amount": m.amount, "network_fee": ZERO, "status": status,
+             "tx_id": tx_id, "reference_type": m.reference_type, "reference_id": str(m.reference_id),
+             "purpose": m.purpose, "idempotency_key": m.idempotency_key, "confirmed_at": confirmed_at}
+            for m, tx_id in zip(movements, tx_ids, strict=True)]
+    for row, pk in zip(rows, insert_values(GatewayTransfer, rows), strict=True):
+        row["id"] = pk
+    return [instance(GatewayTransfer, row) for row in rows]
 
 
 # The ledger transfer kind of each purpose.
@@ -172,14 +181,14 @@ class InternalGateway:
         earlier = transfers_earlier(movements, made)
         new = [m for m in movements if m.idempotency_key not in earlier]
         if new:
-            wallets = _wallets_of({m.user for m in new if m.user is not None})
+            wallets = _wallets_of({m.user_id for m in new if m.user_id is not None})
             # Each movement's escrow shard (its challenge's, Account.escrow_shard) and the platform's
             # pockets in one read, not one per movement: a settlement batch pays a fee per challenge.
             shards = [Account.escrow_shard(m.reference_id) for m in new]
-            house = house_accounts({*shards, *(m.platform_account for m in new if m.user is None)})
+            house = house_accounts({*shards, *(m.platform_account for m in new if m.user_id is None)})
             specs = []
             for movement, shard in zip(new, shards, strict=True):
-                other = wallets[movement.user.pk] if movement.user is not None else house[movement.platform_account]
+                other = wallets[movement.user_id] if movement.user_id is not None else house[movement.platform_account]
                 escrow = house[shard]
                 debit, credit = (other, escrow) if movement.direction == GatewayTransfer.Direction.IN \
                     else (escrow, other)
@@ -188,9 +197,8 @@ class InternalGateway:
                     reference_type=movement.reference_type, reference_id=movement.reference_id,
                     idempotency_key=f"gateway:{movement.idempotency_key}", created_by=actor.user))
             ledger_rows = transfers_create(specs)
-            rows = [gateway_transfer_row(m, gateway=self.name, status=GatewayTransfer.Status.CONFIRMED,
-                                         tx_id=t.reference) for m, t in zip(new, ledger_rows, strict=True)]
-            insert_rows(rows)
+            rows = gateway_transfers_write(new, gateway=self.name, status=GatewayTransfer.Status.CONFIRMED,
+                                           tx_ids=[format_entry_number(t["entry_number"]) for t in ledger_rows])
             earlier.update({row.idempotency_key: row for row in rows})
         return [earlier[m.idempotency_key] for m in movements]
 
@@ -198,13 +206,12 @@ class InternalGateway:
         return _transfer_of(self.name, tx_id)
 
 
-def _wallets_of(users: set[Any]) -> dict[int, Account]:
+def _wallets_of(user_ids: set[int]) -> dict[int, Account]:
     """Each player's wallet by user id, in one read (a settlement batch pays thousands), opened if new."""
     found = {a.owner_id: a for a in all_rows(Account, "owner_id = ANY(%s) AND kind = %s",
-                                             [[u.pk for u in users], Account.Kind.PLAYER])}
-    for user in users:
-        if user.pk not in found:
-            found[user.pk] = wallet_open(user=user)
+                                             [list(user_ids), Account.Kind.PLAYER])}
+    for user_id in user_ids - found.keys():
+        found[user_id] = wallet_open(user=get_user_model().objects.get(pk=user_id))
     return found
 
 
@@ -224,7 +231,7 @@ class ExternalGateway:
     confirms_at_once = False
 
     def balance(self, *, user: Any) -> Decimal:
-        account = external.external_account_of(user=user)
+        account = external.external_account_of(user_id=user.pk)
         return account.balance if account else Decimal("0.00")
 
     def escrow_balance(self) -> Decimal:
@@ -243,16 +250,15 @@ class ExternalGateway:
             treasury = external.platform_address(external.TREASURY_ADDRESS)
             orders = []
             for movement in new:
-                other = (external.external_account_require(user=movement.user) if movement.user is not None
-                         else treasury)
+                other = (external.external_account_require(user_id=movement.user_id)
+                         if movement.user_id is not None else treasury)
                 source, destination = (other, vault) if movement.direction == GatewayTransfer.Direction.IN \
                     else (vault, other)
                 orders.append(external.Order(source=source, destination=destination, amount=movement.amount,
                                              idempotency_key=movement.idempotency_key))
             submitted = external.external_transactions_submit(orders, delay=delay)
-            rows = [gateway_transfer_row(m, gateway=self.name, status=GatewayTransfer.Status.PENDING,
-                                         tx_id=tx.tx_id) for m, tx in zip(new, submitted, strict=True)]
-            insert_rows(rows)
+            rows = gateway_transfers_write(new, gateway=self.name, status=GatewayTransfer.Status.PENDING,
+                                           tx_ids=[tx.tx_id for tx in submitted])
             earlier.update({row.idempotency_key: row for row in rows})
             countdown = external.confirm_seconds() + delay
             for tx in submitted:

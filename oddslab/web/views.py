@@ -146,8 +146,8 @@ def _external_wallet(user: Any) -> tuple[Any, str]:
     try:
         external_available()
     except DomainError as exc:
-        return external_account_of(user=user), exc.message
-    return external_account_of(user=user), ""
+        return external_account_of(user_id=user.pk), exc.message
+    return external_account_of(user_id=user.pk), ""
 
 
 @login_required

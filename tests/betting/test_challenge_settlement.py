@@ -397,11 +397,12 @@ def test_a_batch_that_dies_half_written_leaves_nothing_and_the_rerun_settles(eve
     home_wins(event)
     before = {**ledger_snapshot(), "challenges": list(Challenge.objects.values_list("pk", "status")),
               "gateway_transfers": GatewayTransfer.objects.count()}
-    # when the batch dies after the challenges, the payouts and the fees are written, before its audit rows
+    # when the batch dies after the challenges, its audit rows, the payouts and the fees are written,
+    # at its last statement (the stats lines)
     def crash(rows):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(challenge_settlement, "insert_rows", crash)
+    monkeypatch.setattr(challenge_settlement, "bettor_stats_record", crash)
     with pytest.raises(RuntimeError):
         challenges_settle(event_ids=[event.pk])
     # then nothing of it remains

@@ -21,8 +21,9 @@ shards_migration = importlib.import_module("ledger.migrations.0005_escrow_shards
 
 
 def movement(user, challenge_id: int, amount: str, direction: str = "in", purpose: str = "stake") -> Movement:
-    return Movement(user=user, direction=direction, amount=D(amount), purpose=purpose, reference_type="challenge",
-                    reference_id=challenge_id, idempotency_key=f"challenge:{challenge_id}:{purpose}")
+    return Movement(user_id=user.pk if user else None, direction=direction, amount=D(amount), purpose=purpose,
+                    reference_type="challenge", reference_id=challenge_id,
+                    idempotency_key=f"challenge:{challenge_id}:{purpose}")
 
 
 def shard_balances() -> dict[str, Decimal]:

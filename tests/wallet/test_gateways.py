@@ -17,7 +17,7 @@ ACTOR = Actor.system("test")
 
 
 def stake(user, amount="10.00", key="challenge:1:stake:creator", direction="in", purpose="stake", **more):
-    return Movement(user=user, direction=direction, amount=Decimal(amount), purpose=purpose,
+    return Movement(user_id=user.pk if user else None, direction=direction, amount=Decimal(amount), purpose=purpose,
                     reference_type="challenge", reference_id=1, idempotency_key=key, **more)
 
 

@@ -44,7 +44,7 @@ def funded(player):
 
 
 def movement(user, amount="10.00", key="challenge:1:stake:creator", direction="in", purpose="stake"):
-    return Movement(user=user, direction=direction, amount=Decimal(amount), purpose=purpose,
+    return Movement(user_id=user.pk if user else None, direction=direction, amount=Decimal(amount), purpose=purpose,
                     reference_type="test", reference_id=1, idempotency_key=key)
 
 
