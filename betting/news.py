@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from decimal import Decimal
 
 from betting.models import Challenge
 from core import live
@@ -43,3 +44,9 @@ def challenges_board_news(challenges: list[Challenge], *, users: Sequence[tuple[
 def bet_news(player_id: int, bet_id: int, status: str, result: str | None = None) -> None:
     """Tell the bet's owner, after commit, that its status changed."""
     live.to_user(player_id, bet_message(bet_id, status, result))
+
+
+def bet_placed_news(player_id: int, bet_id: int, status: str, balance: Decimal) -> None:
+    """Tell the player, after commit and in one publish, their new balance and their bet's status."""
+    live.to_users([(player_id, {"type": "wallet", "balance": str(balance)}),
+                   (player_id, bet_message(bet_id, status))])

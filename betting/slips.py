@@ -1,31 +1,31 @@
-"""Reading and checking a bet slip: everything placement and validation share."""
+"""Reading and checking a bet slip: everything placement and validation share. The rules themselves
+run in the database, in one call (betting/sql.py); this module parses the slip and words the answer."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from audit.context import role_of
+from audit.context import Actor, role_of
+from audit.models import AuditLog
 from betting.models import Bet
-from core.db import columns, loaded_chain
+from betting.sql import SLIP_FUNCTION
 from core.errors import DomainError, InvalidInput, NotFound, refusal
 from core.query import BIGINT_MAX
-from events.models import Event, Market, Outcome, Sport
+from events.models import Event, Market, Outcome
 from events.services import price_validate
-from ledger.models import Account
-from ledger.money import exact_normal, exact_product, payout
+from ledger.money import exact_normal
 from ledger.services import money_validate
 from risk import rules
-from risk.exposure import exposure_caps, exposure_current
-from risk.limits import DEFAULTS, Limits, limits_for, restriction_of, selections_bound
+from risk.limits import DEFAULTS, selections_bound
 
 # When a slip breaks several rules, the error code of the response is the first of these it breaks;
 # every violation is listed in details.
@@ -85,29 +85,29 @@ def slip_parse(*, selections: Any, stake: Any, bet_type: Any, odds_change: Any =
     return Slip(parsed, money_validate(stake, field="stake"), bet_type, odds_change)
 
 
-@dataclass
-class PricedLeg:
-    outcome: Outcome
-    seen_price: Decimal
-    price: Decimal  # what the bet is struck at: the current price, when the policy takes it
+# The sentences of the slip's own rules; the risk rules' are risk.rules.SENTENCES.
+SENTENCES = {
+    **rules.SENTENCES,
+    "market_unavailable": lambda d: "A selection is no longer available (its market is suspended or closed).",
+    "related_selections": lambda d: "A multiple can have only one selection per event.",
+    "odds_changed": lambda d: "Prices have changed; check the new prices and place again.",
+}
 
 
 @dataclass
-class SlipCheck:
-    legs: list[PricedLeg]
-    limits: Limits
+class SlipAnswer:
+    """What betting_slip_place answered: the slip's figures and violations, or the bet it placed."""
+
+    at: datetime  # the clock the rules ran at, and the bet's placed_at
     total_odds: Decimal
     potential_return: Decimal
-    max_allowed_stake: Decimal
-    caps: dict[int, Decimal]
+    delay: int  # seconds of in-play delay: the longest among the legs' live events
     violations: list[rules.Violation] = field(default_factory=list)
-    restriction: Any = None  # the player's PlayerRestriction, if any (its loss limit is an account check)
-
-    @property
-    def in_play_delay(self) -> int:
-        """Seconds to wait before acceptance: the longest delay among the legs' live events."""
-        return max((leg.outcome.market.event.sport.inplay_delay_seconds for leg in self.legs
-                    if leg.outcome.market.event.status == Event.Status.LIVE), default=0)
+    max_allowed_stake: Decimal | None = None
+    bet_id: int | None = None
+    legs: list[tuple[int, int, int, Decimal]] = field(default_factory=list)  # outcome, market, event, price
+    balance: Decimal | None = None  # the wallet's, after the stake
+    reserved: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)  # outcome, liability, cap
 
     def refusal(self) -> DomainError:
         ranked = sorted(self.violations, key=lambda v: PRIORITY.index(v.error))
@@ -127,84 +127,50 @@ def odds_text(odds: Decimal) -> str:
     return f"{normal:f}" if normal.as_tuple().exponent < -1 else f"{odds.quantize(Decimal('0.01')):f}"
 
 
-def slip_check(*, player: Any, slip: Slip, country: str, wallet: Account | None) -> SlipCheck:
-    """Check a slip against current prices, market states and every limit; change nothing."""
-    check = slip_check_book(player=player, slip=slip, country=country)
-    check.violations += slip_check_account(check, player=player, stake=slip.stake, wallet=wallet)
-    return check
+_CALL = f"SELECT {SLIP_FUNCTION}(%s, %s, %s, %s, %s::bigint[], %s::numeric[], %s, %s, %s, %s, %s, %s, %s, %s, " \
+    "%s, %s, %s::inet, %s, %s)"
 
 
-def slip_check_book(*, player: Any, slip: Slip, country: str) -> SlipCheck:
-    """The checks against the book: the player's standing, prices, market states, stake and price
-    limits, exposure. Nothing here depends on the player's wallet or recent bets."""
+def slip_run(*, place: bool, player: Any, slip: Slip, actor: Actor, idempotency_key: str | None = None) -> SlipAnswer:
+    """Check the slip against the book, every limit and the account in one call to the database
+    (betting/sql.py); placing (``place``), also write it there when it passes. A replayed
+    Idempotency-Key answers the earlier bet (a different slip under it is a conflict)."""
     now = timezone.now()
-    outcomes = _outcomes([s.outcome_id for s in slip.selections])
-    restriction = restriction_of(player)
-    violations = rules.player_gate(role=role_of(player), restriction=restriction, country=country or player.country,
-                                   now=now)
-    legs = []
-    changed = False
-    for selection in slip.selections:
-        outcome = outcomes[selection.outcome_id]
-        current, struck = outcome.price, outcome.price
-        if current != selection.price:
-            takes = (slip.odds_change == Bet.OddsChange.ANY
-                     or (slip.odds_change == Bet.OddsChange.HIGHER and current > selection.price))
-            changed |= not takes
-        legs.append(PricedLeg(outcome, selection.price, struck))
-    unavailable = [leg.outcome.pk for leg in legs if not outcome_available(leg.outcome)]
-    if unavailable:
-        violations.append(rules.Violation(
-            "market_unavailable", "A selection is no longer available (its market is suspended or closed).",
-            {"outcome_ids": unavailable}))
-    repeated = sorted(e for e, n in Counter(leg.outcome.market.event_id for leg in legs).items() if n > 1)
-    if repeated:
-        twice = sorted(o for o, n in Counter(s.outcome_id for s in slip.selections).items() if n > 1)
-        violations.append(rules.Violation(
-            "related_selections", "A multiple can have only one selection per event.",
-            {"event_ids": repeated, **({"outcome_ids": twice} if twice else {})}))
-    if changed:
-        violations.append(rules.Violation(
-            "odds_changed", "Prices have changed; check the new prices and place again.",
-            {"prices": [{"outcome_id": leg.outcome.pk, "price": str(leg.outcome.price),
-                         "seen_price": str(leg.seen_price)} for leg in legs]}))
-    total_odds = exact_product(leg.price for leg in legs)
-    potential_return = payout(slip.stake, total_odds)
-    limits = limits_for(player=player,
-                        sport_ids={leg.outcome.market.event.sport_id for leg in legs},
-                        competition_ids={leg.outcome.market.event.competition_id for leg in legs},
-                        restriction=restriction)
-    violations += rules.slip_violations(limits=limits, stake=slip.stake, prices=[leg.price for leg in legs],
-                                        total_odds=total_odds, potential_return=potential_return)
-    caps = exposure_caps(legs=[(leg.outcome.pk, leg.outcome.market.event.sport_id, leg.outcome.market.kind)
-                               for leg in legs])
-    current = exposure_current(outcome_ids=list(caps))
-    headroom = min(caps[o] - current[o] for o in caps)
-    if potential_return > headroom:
-        violations.append(rules.Violation(
-            "exposure_limit", "We cannot take this much on this selection right now; stake less.",
-            {"max_allowed_stake": str(rules.max_allowed_stake(limits=limits, total_odds=total_odds,
-                                                              exposure_headroom=headroom))}))
-    return SlipCheck(legs=legs, limits=limits, total_odds=total_odds, potential_return=potential_return,
-                     max_allowed_stake=rules.max_allowed_stake(limits=limits, total_odds=total_odds,
-                                                               exposure_headroom=headroom),
-                     caps=caps, violations=violations, restriction=restriction)
+    user = actor.user
+    with connection.cursor() as cursor:
+        cursor.execute(_CALL, [
+            place, player.pk, role_of(player), actor.country or player.country,
+            [s.outcome_id for s in slip.selections], [s.price for s in slip.selections], slip.stake, slip.bet_type,
+            slip.odds_change, idempotency_key, slip.fingerprint, now, Decimal(settings.RISK_DEFAULT_EXPOSURE_CAP),
+            getattr(user, "pk", None), actor.label or (user.get_username() if user else ""),
+            role_of(user) if user else "system", actor.ip, actor.user_agent,
+            now + AuditLog.RETENTION[AuditLog.Category.BETTING]])
+        answer = json.loads(cursor.fetchone()[0])  # Django's connection leaves jsonb as text; money in it is text
+    if "missing" in answer:
+        raise NotFound("A selection refers to an outcome that does not exist.",
+                       details={"outcome_ids": answer["missing"]})
+    if "replay" in answer or "conflict" in answer:
+        raise PlacedBefore(answer.get("replay") or answer["conflict"], same="replay" in answer)
+    found = SlipAnswer(at=now, total_odds=Decimal(answer["total_odds"]),
+                       potential_return=Decimal(answer["potential_return"]), delay=answer["delay"])
+    if "bet" in answer:
+        found.bet_id, found.balance = answer["bet"], Decimal(answer["balance"])
+        found.legs = [(s.outcome_id, market, event, Decimal(price)) for s, market, event, price in zip(
+            slip.selections, answer["market_ids"], answer["event_ids"], answer["prices"], strict=True)]
+        found.reserved = [(outcome, Decimal(after), Decimal(cap)) for outcome, after, cap in answer["reserved"]]
+    else:
+        found.max_allowed_stake = Decimal(answer["max_allowed_stake"])
+        found.violations = [rules.Violation(code, SENTENCES[code](details), details)
+                            for code, details in answer["violations"]]
+    return found
 
 
-def slip_check_account(check: SlipCheck, *, player: Any, stake: Decimal,
-                       wallet: Account | None) -> list[rules.Violation]:
-    """The checks against the player's account: velocity, today's loss limit, balance. Placement
-    runs them with the wallet locked, so two bets of one player cannot both pass on the same room."""
-    history = _recent_history(player, now=timezone.now(), window_seconds=check.limits.velocity_window_seconds)
-    violations = rules.velocity_violations(limits=check.limits, recent_bets=history["recent_bets"],
-                                           recent_stake=history["recent_stake"], stake=stake)
-    violations += rules.loss_limit_violations(restriction=check.restriction, lost_today=history["lost_today"],
-                                              stake=stake)
-    balance = wallet.balance if wallet else Decimal("0.00")
-    if balance < stake:
-        violations.append(rules.Violation("insufficient_funds", "Your balance is too low for this stake.",
-                                          {"balance": str(balance), "stake": str(stake)}))
-    return violations
+class PlacedBefore(Exception):
+    """An earlier request under this Idempotency-Key placed ``bet_id`` (``same``: with this slip)."""
+
+    def __init__(self, bet_id: int, *, same: bool) -> None:
+        super().__init__(bet_id)
+        self.bet_id, self.same = bet_id, same
 
 
 def outcome_available(outcome: Outcome) -> bool:
@@ -214,31 +180,6 @@ def outcome_available(outcome: Outcome) -> bool:
 def _available(outcome_status: str, market_status: str, event_status: str) -> bool:
     return (outcome_status == Outcome.Status.ACTIVE and market_status == Market.Status.OPEN
             and event_status in (Event.Status.SCHEDULED, Event.Status.LIVE))
-
-
-# Each outcome with its market, event and sport, in one statement written as SQL: it runs on every
-# placement and validation, and select_related's query cost more to build than to run.
-_CHAIN = (Outcome, Market, Event, Sport)
-_OUTCOMES = "SELECT {} FROM {} o JOIN {} m ON m.id = o.market_id JOIN {} e ON e.id = m.event_id " \
-    "JOIN {} s ON s.id = e.sport_id WHERE o.id = ANY(%s)".format(
-        ", ".join(columns(model, alias) for alias, model in zip("omes", _CHAIN, strict=True)),
-        *(model._meta.db_table for model in _CHAIN))
-
-
-def _outcomes(ids: list[int]) -> dict[int, Outcome]:
-    with connection.cursor() as cursor:
-        cursor.execute(_OUTCOMES, [ids])
-        rows = cursor.fetchall()
-    found = {}
-    for row in rows:
-        outcome, market, event, sport = loaded_chain(_CHAIN, row)
-        event.sport, market.event, outcome.market = sport, event, market
-        found[outcome.pk] = outcome
-    missing = sorted(set(ids) - set(found))
-    if missing:
-        raise NotFound("A selection refers to an outcome that does not exist.",
-                       details={"outcome_ids": missing})
-    return found
 
 
 def share_lock(*, event_ids: set[int], market_ids: set[int],
@@ -260,54 +201,3 @@ def share_lock(*, event_ids: set[int], market_ids: set[int],
             event_id, market_status = markets[market_id]
             state[outcome_id] = (price, _available(status, market_status, events[event_id]), events[event_id])
         return state
-
-
-def slip_confirm(check: SlipCheck) -> None:
-    """Just before commit: share-lock the slip's events, markets and outcomes and make sure nothing
-    the bet relied on has changed.
-
-    A price change or suspension that committed while the bet was being written refuses the bet;
-    one that starts now waits the few milliseconds until the bet has committed. Taking the locks
-    last keeps them short, so a busy outcome cannot starve a trader's update. An event that went
-    live in between is live in ``check`` from here on: its in-play delay applies to the bet.
-    """
-    locked = share_lock(event_ids={leg.outcome.market.event_id for leg in check.legs},
-                        market_ids={leg.outcome.market_id for leg in check.legs},
-                        outcome_ids={leg.outcome.pk for leg in check.legs})
-    for leg in check.legs:
-        price, available, leg.outcome.market.event.status = locked[leg.outcome.pk]
-        if price != leg.outcome.price:
-            raise refusal("odds_changed", "Prices changed while your bet was being placed; "
-                          "check the new prices and place again.",
-                          {"prices": [{"outcome_id": leg.outcome.pk, "price": str(price),
-                                       "seen_price": str(leg.seen_price)}]})
-        if not available:
-            raise refusal("market_unavailable", "A selection was suspended while your bet was being placed.",
-                          {"outcome_ids": [leg.outcome.pk]})
-
-
-# Written as SQL: it runs on every placement with the wallet locked, where building it with the ORM
-# cost more than running it.
-_HISTORY = f"""
-SELECT count(*) FILTER (WHERE placed_at >= %(window_start)s),
-       sum(stake) FILTER (WHERE placed_at >= %(window_start)s),
-       sum(stake) FILTER (WHERE placed_at >= %(midnight)s AND status <> %(rejected)s),
-       sum(payout) FILTER (WHERE settled_at >= %(midnight)s)
-  FROM {Bet._meta.db_table}
- WHERE player_id = %(player_id)s AND (placed_at >= %(since)s OR settled_at >= %(midnight)s)
-"""
-
-
-def _recent_history(player: Any, *, now, window_seconds: int) -> dict[str, Any]:
-    """In one query over the player's bets of today and of the velocity window (not their whole
-    history): bets and stake in the window, and today's net loss — stakes placed today (rejected
-    ones returned) minus what today's settled bets paid out."""
-    zero = Decimal("0.00")
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    window_start = now - timedelta(seconds=window_seconds)
-    with connection.cursor() as cursor:
-        cursor.execute(_HISTORY, {"player_id": player.pk, "window_start": window_start, "midnight": midnight,
-                                  "since": min(midnight, window_start), "rejected": Bet.Status.REJECTED})
-        recent_bets, recent_stake, staked, paid = cursor.fetchone()
-    return {"recent_bets": recent_bets, "recent_stake": recent_stake or zero,
-            "lost_today": (staked or zero) - (paid or zero)}

@@ -1,4 +1,5 @@
-"""Open liability per outcome: hot counters, changed only by one short conditional UPDATE."""
+"""Open liability per outcome: hot counters, changed only by one short conditional UPDATE (a
+placement reserves in betting/sql.py's function; release and alerts are here)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from risk.models import ExposureCap, OutcomeExposure
 
 def exposure_caps(*, legs: list[tuple[int, int, str]]) -> dict[int, Decimal]:
     """The cap for each (outcome_id, sport_id, market_kind): sport and kind > kind > sport > default."""
-    # Written as SQL, like exposure_current: both run on every placement and validation.
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT sport_id, market_kind, cap FROM {ExposureCap._meta.db_table}")
         caps = {(sport_id, kind): cap for sport_id, kind, cap in cursor.fetchall()}
@@ -28,49 +28,10 @@ def exposure_caps(*, legs: list[tuple[int, int, str]]) -> dict[int, Decimal]:
     return {outcome_id: cap_for(sport_id, kind) for outcome_id, sport_id, kind in legs}
 
 
-def exposure_current(*, outcome_ids: list[int]) -> dict[int, Decimal]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT outcome_id, worst_case_payout FROM {OutcomeExposure._meta.db_table} "
-                       "WHERE outcome_id = ANY(%s)", [list(outcome_ids)])
-        return {outcome_id: Decimal("0.00") for outcome_id in outcome_ids} | dict(cursor.fetchall())
-
-
-def exposure_reserve(*, caps: dict[int, Decimal], stake: Decimal, payout: Decimal) -> list[int]:
-    """Add a bet's worst-case payout to each of its outcomes, unless that would pass the cap.
-
-    One statement per outcome, in id order (the lock order): INSERT the counter or add to it only
-    WHERE the new total stays within the cap. Returns the outcomes whose cap refused it (then the
-    caller must roll back its transaction).
-    """
-    refused = []
-    with connection.cursor() as cursor:
-        for outcome_id in sorted(caps):
-            cursor.execute(
-                f"""
-                INSERT INTO {OutcomeExposure._meta.db_table} AS e
-                    (outcome_id, stakes, worst_case_payout, bets)
-                SELECT %(outcome)s, %(stake)s, %(payout)s, 1 WHERE %(payout)s <= %(cap)s
-                ON CONFLICT (outcome_id) DO UPDATE
-                    SET stakes = e.stakes + EXCLUDED.stakes,
-                        worst_case_payout = e.worst_case_payout + EXCLUDED.worst_case_payout,
-                        bets = e.bets + 1
-                    WHERE e.worst_case_payout + EXCLUDED.worst_case_payout <= %(cap)s
-                RETURNING e.worst_case_payout
-                """,
-                {"outcome": outcome_id, "stake": stake, "payout": payout, "cap": caps[outcome_id]},
-            )
-            row = cursor.fetchone()
-            if row is None:
-                refused.append(outcome_id)
-            else:
-                _alert_on_crossing(outcome_id, before=row[0] - payout, after=row[0], cap=caps[outcome_id])
-    return refused
-
-
 ALERT_LEVELS = (Decimal("0.8"), Decimal("1"))
 
 
-def _alert_on_crossing(outcome_id: int, *, before: Decimal, after: Decimal, cap: Decimal) -> None:
+def exposure_alert(outcome_id: int, *, before: Decimal, after: Decimal, cap: Decimal) -> None:
     """Tell traders when an outcome's liability crosses 80% and 100% of its cap."""
     for level in ALERT_LEVELS:
         if before < level * cap <= after:
@@ -96,7 +57,7 @@ def exposure_release(*, bets: list[tuple[list[int], Decimal, Decimal]]) -> None:
         return
     ids = sorted(totals)
     with connection.cursor() as cursor:
-        # Lock the counters in id order first, as exposure_reserve takes them: an UPDATE ... FROM
+        # Lock the counters in id order first, as placement (betting/sql.py) takes them: an UPDATE ... FROM
         # locks rows in whatever order its plan reads them, and a release going the other way round
         # than a multiple's reservation deadlocks with it.
         cursor.execute(f"SELECT 1 FROM {OutcomeExposure._meta.db_table} WHERE outcome_id = ANY(%s) "

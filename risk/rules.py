@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +12,7 @@ from django.utils import timezone
 
 from audit.context import role_of
 from core.db import first_row
-from ledger.money import largest_stake_within
-from risk.limits import Limits, restriction_of
+from risk.limits import restriction_of
 from risk.models import Geofence, PlayerRestriction
 
 
@@ -27,68 +27,41 @@ class Violation:
                                                                   if self.details else {})}
 
 
-def slip_violations(*, limits: Limits, stake: Decimal, prices: list[Decimal], total_odds: Decimal,
-                    potential_return: Decimal) -> list[Violation]:
-    found = []
-    if len(prices) > limits.max_selections:
-        found.append(Violation("too_many_selections",
-                               f"A bet can have at most {limits.max_selections} selections.",
-                               {"selections": len(prices), "max_selections": limits.max_selections}))
-    for position, price in enumerate(prices):
-        if price < limits.min_price:
-            found.append(Violation("odds_below_min", f"Prices below {limits.min_price} cannot be bet.",
-                                   {"selection": position, "price": str(price),
-                                    "min_price": str(limits.min_price)}))
-        if price > limits.max_price:
-            found.append(Violation("odds_above_max", f"Prices above {limits.max_price} cannot be bet.",
-                                   {"selection": position, "price": str(price),
-                                    "max_price": str(limits.max_price)}))
-    if len(prices) > 1 and total_odds > limits.max_combined_odds:
-        found.append(Violation("combined_odds_above_max",
-                               f"Combined odds may be at most {limits.max_combined_odds}.",
-                               {"total_odds": f"{total_odds:f}",
-                                "max_combined_odds": str(limits.max_combined_odds)}))
-    if stake < limits.min_stake:
-        found.append(Violation("stake_below_min", f"The minimum stake is {limits.min_stake}.",
-                               {"min_stake": str(limits.min_stake)}))
-    if stake > limits.max_stake:
-        found.append(Violation("stake_above_max", f"The maximum stake is {limits.max_stake}.",
-                               {"max_stake": str(limits.max_stake)}))
-    if potential_return > limits.max_winning:
-        found.append(Violation(
-            "max_winning_exceeded",
-            f"This bet could return {potential_return}, over the {limits.max_winning} maximum; "
-            f"stake at most {largest_stake_within(limits.max_winning, total_odds)}.",
-            {"potential_return": str(potential_return), "max_winning": str(limits.max_winning),
-             "max_allowed_stake": str(largest_stake_within(limits.max_winning, total_odds))}))
-    return found
+def _max_winning(d: dict[str, Any]) -> str:
+    return (f"This bet could return {d['potential_return']}, over the {d['max_winning']} maximum; "
+            f"stake at most {d['max_allowed_stake']}.")
 
 
-def max_allowed_stake(*, limits: Limits, total_odds: Decimal,
-                      exposure_headroom: Decimal | None = None) -> Decimal:
-    """The largest stake that passes every stake-bound limit (max stake, max winning, exposure)."""
-    allowed = min(limits.max_stake, largest_stake_within(limits.max_winning, total_odds))
-    if exposure_headroom is not None:
-        allowed = min(allowed, largest_stake_within(exposure_headroom, total_odds))
-    return allowed
+def _velocity(d: dict[str, Any]) -> str:
+    if "max_bets" in d:
+        return f"You can place at most {d['max_bets']} bets per {d['window_seconds']} s; wait a moment."
+    return f"You can stake at most {d['max_stake']} per {d['window_seconds']} s; wait a moment or stake less."
 
 
-def velocity_violations(*, limits: Limits, recent_bets: int, recent_stake: Decimal,
-                        stake: Decimal) -> list[Violation]:
-    """At most N bets and S staked per rolling window, this bet included."""
-    window = limits.velocity_window_seconds
-    if recent_bets + 1 > limits.velocity_max_bets:
-        return [Violation("velocity_limit",
-                          f"You can place at most {limits.velocity_max_bets} bets per {window} s; "
-                          "wait a moment.",
-                          {"max_bets": limits.velocity_max_bets, "window_seconds": window})]
-    if recent_stake + stake > limits.velocity_max_stake:
-        return [Violation("velocity_limit",
-                          f"You can stake at most {limits.velocity_max_stake} per {window} s; "
-                          "wait a moment or stake less.",
-                          {"max_stake": str(limits.velocity_max_stake), "window_seconds": window,
-                           "staked_in_window": str(recent_stake)})]
-    return []
+# The sentence a player reads for each rule, from the violation's details. The rules of a slip run
+# in the database (betting/sql.py) and answer codes and details; these words go with them.
+SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "not_a_player": lambda d: f"This is a {d['role']} account; only player accounts deposit, bet or take "
+                              "challenges. Use a player account for that.",
+    "self_excluded": lambda d: "You have excluded yourself from betting until "
+                               f"{datetime.fromisoformat(d['until']):%Y-%m-%d %H:%M} UTC.",
+    "geo_blocked": lambda d: "Odds Lab is not available in your country.",
+    "too_many_selections": lambda d: f"A bet can have at most {d['max_selections']} selections.",
+    "odds_below_min": lambda d: f"Prices below {d['min_price']} cannot be bet.",
+    "odds_above_max": lambda d: f"Prices above {d['max_price']} cannot be bet.",
+    "combined_odds_above_max": lambda d: f"Combined odds may be at most {d['max_combined_odds']}.",
+    "stake_below_min": lambda d: f"The minimum stake is {d['min_stake']}.",
+    "stake_above_max": lambda d: f"The maximum stake is {d['max_stake']}.",
+    "max_winning_exceeded": _max_winning,
+    "exposure_limit": lambda d: "We cannot take this much on this selection right now; stake less.",
+    "velocity_limit": _velocity,
+    "loss_limit": lambda d: f"This stake would take today's losses past your limit of {d['daily_loss_limit']}.",
+    "insufficient_funds": lambda d: "Your balance is too low for this stake.",
+}
+
+
+def violation(code: str, details: dict[str, Any]) -> Violation:
+    return Violation(code, SENTENCES[code](details), details)
 
 
 def player_gate(*, role: str, restriction: PlayerRestriction | None, country: str,
@@ -96,32 +69,15 @@ def player_gate(*, role: str, restriction: PlayerRestriction | None, country: st
     """Refusals that come before any bet or deposit: the account is not a player's (staff and agents
     neither deposit nor bet: separation of duties), self-exclusion and geofencing."""
     if role != "player":
-        return [Violation("not_a_player", f"This is a {role} account; only player accounts deposit, bet or "
-                          "take challenges. Use a player account for that.", {"role": role})]
+        return [violation("not_a_player", {"role": role})]
     found = []
     now = now or timezone.now()
     if restriction and restriction.self_excluded_until and restriction.self_excluded_until > now:
-        found.append(Violation("self_excluded",
-                               "You have excluded yourself from betting until "
-                               f"{restriction.self_excluded_until:%Y-%m-%d %H:%M} UTC.",
-                               {"until": restriction.self_excluded_until.isoformat()}))
+        found.append(violation("self_excluded", {"until": restriction.self_excluded_until.isoformat()}))
     geofence = first_row(Geofence, "id = 1")
     if geofence and geofence.enabled and country and country.upper() in geofence.blocked_countries:
-        found.append(Violation("geo_blocked", "Odds Lab is not available in your country.",
-                               {"country": country.upper()}))
+        found.append(violation("geo_blocked", {"country": country.upper()}))
     return found
-
-
-def loss_limit_violations(*, restriction: PlayerRestriction | None, lost_today: Decimal,
-                          stake: Decimal) -> list[Violation]:
-    """The player's own daily loss limit: today's net loss plus this stake may not pass it."""
-    limit = restriction.daily_loss_limit if restriction else None
-    if limit is not None and lost_today + stake > limit:
-        return [Violation("loss_limit",
-                          f"This stake would take today's losses past your limit of {limit}.",
-                          {"daily_loss_limit": str(limit), "lost_today": str(lost_today),
-                           "max_allowed_stake": str(max(limit - lost_today, Decimal("0.00")))})]
-    return []
 
 
 def deposit_violations(*, player: Any, amount: Decimal, country: str, deposited_today: Decimal,

@@ -105,75 +105,93 @@ def test_prices_moving_under_busy_betting_never_strike_a_bet_at_a_stale_price(ma
     assert ledger_verify().ok
 
 
-def _paused_before_confirm(monkeypatch):
-    """Make bet_place stop between its checks and its confirmation until the test says go."""
-    import betting.services
+def _waiting_on_a_lock() -> bool:
+    from django.db import connection
 
-    reached, go = threading.Event(), threading.Event()
-    confirm = betting.services.slip_confirm
-
-    def paused(check):
-        reached.set()
-        assert go.wait(10)
-        return confirm(check)
-
-    monkeypatch.setattr(betting.services, "slip_confirm", paused)
-    return reached, go
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND datname = current_database()")
+        return cursor.fetchone()[0] > 0
 
 
-def _place_with_a_change_in_between(monkeypatch, player, body, change) -> list[str]:
-    """Place ``body`` in a thread, and run ``change`` while the bet stands between its checks and
-    its confirmation; the placement's outcome ("placed" or the refusal code)."""
-    reached, go = _paused_before_confirm(monkeypatch)
+def _until(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _held_open(work, reached: threading.Event, go: threading.Event):
+    """A thread that runs ``work`` in a transaction and keeps it open (its locks held) until ``go``."""
+    from django.db import connections, transaction
+
+    def run():
+        try:
+            with transaction.atomic():
+                work()
+                reached.set()
+                assert go.wait(10)
+        finally:
+            connections.close_all()
+
+    return threading.Thread(target=run, daemon=True)
+
+
+def _place_while_a_change_is_uncommitted(player, body, change) -> list[str]:
+    """Run ``change`` in a transaction left open, place ``body`` meanwhile (it waits on the changed
+    rows' locks in its one statement), then commit the change; the placement's outcome."""
+    changed, go = threading.Event(), threading.Event()
+    trader = _held_open(change, changed, go)
     results: list[str] = []
     placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
     try:
+        trader.start()
+        assert changed.wait(10)
         placing.start()
-        assert reached.wait(10)
-        change()
+        _until(_waiting_on_a_lock)
+        assert not results  # the bet waits for the change
         go.set()
+        trader.join()
         placing.join()
     finally:
         go.set()
-        threads_stop([placing])
+        threads_stop([trader, placing])
     return results
 
 
 @concurrent
 @pytest.mark.parametrize(("change", "code"), [("price", "odds_changed"), ("suspend", "market_unavailable")])
-def test_a_change_committed_while_a_bet_is_written_refuses_the_bet(monkeypatch, make_user, make_event,
-                                                                    change, code):
-    # given a bet that has passed its checks at 2.50 but not yet confirmed
+def test_a_change_committed_while_a_bet_waits_for_it_refuses_the_bet(make_user, make_event, change, code):
+    # given a bet at 2.50 arriving while a trader's change has not committed yet
     player = make_user(balance="100.00")
     event = make_event(home="2.50")
     body = selection(event)
 
-    # when the trader's change commits in between
     def trader():
         if change == "price":
             outcome_price_set(outcome_id=body["outcome_id"], price="2.40", reason="race", actor=Actor.system("t"))
         else:
             market_suspend(market_id=event.markets.get().pk, actor=Actor.system("t"))
 
-    results = _place_with_a_change_in_between(monkeypatch, player, body, trader)
-    # then the bet is refused and left no trace
+    # when the change commits
+    results = _place_while_a_change_is_uncommitted(player, body, trader)
+    # then the bet, which read the book under share locks, is refused and left no trace
     assert results == [code]
     assert not Bet.objects.exists() and wallet_of(player).balance == Decimal("100.00")
     assert not OutcomeExposure.objects.filter(worst_case_payout__gt=0).exists()
 
 
 @concurrent
-def test_a_bet_whose_event_goes_live_before_its_confirmation_waits_the_in_play_delay(monkeypatch, make_user,
-                                                                                      make_event):
+def test_a_bet_whose_event_goes_live_while_it_waits_waits_the_in_play_delay(make_user, make_event):
     from events.services import event_start
 
-    # given a pre-match bet that has passed its checks but not yet confirmed
+    # given a pre-match bet arriving while the game's kick-off has not committed yet
     player = make_user(balance="100.00")
     event = make_event(home="2.50")
     body = selection(event)
-    # when the game kicks off in between
-    results = _place_with_a_change_in_between(
-        monkeypatch, player, body, lambda: event_start(event_id=event.pk, actor=Actor.system("feed")))
+    # when the kick-off commits
+    results = _place_while_a_change_is_uncommitted(
+        player, body, lambda: event_start(event_id=event.pk, actor=Actor.system("feed")))
     # then the bet is in play: placed, waiting the sport's delay, not accepted at once
     assert results == ["placed"]
     bet = Bet.objects.get()
@@ -183,29 +201,20 @@ def test_a_bet_whose_event_goes_live_before_its_confirmation_waits_the_in_play_d
 
 
 @concurrent
-def test_a_change_that_starts_after_the_confirmation_waits_for_the_bet(monkeypatch, make_user, make_event):
-    import betting.services
-
+def test_a_change_that_starts_after_the_bet_read_the_book_waits_for_the_bet(make_user, make_event):
     player = make_user(balance="100.00")
     event = make_event(home="2.50")
     body = selection(event)
-    confirmed, go = threading.Event(), threading.Event()
-    confirm = betting.services.slip_confirm
-
-    def confirm_then_pause(check):
-        confirm(check)  # the share locks are now held until the bet commits
-        confirmed.set()
-        assert go.wait(10)
-
-    monkeypatch.setattr(betting.services, "slip_confirm", confirm_then_pause)
+    placed, go = threading.Event(), threading.Event()
     results, changed_at = [], []
-    placing = threading.Thread(target=lambda: results.append(_attempt(player, body)), daemon=True)
+    # the bet's transaction kept open after its statement: its share locks are held until it commits
+    placing = _held_open(lambda: results.append(_attempt(player, body, close=False)), placed, go)
     trader = threading.Thread(target=lambda: (market_suspend(market_id=event.markets.get().pk,
                                                              actor=Actor.system("t")),
                                               changed_at.append(time.perf_counter())), daemon=True)
     try:
         placing.start()
-        assert confirmed.wait(10)
+        assert placed.wait(10)
         trader.start()
         time.sleep(0.5)
         assert not changed_at  # the suspension is waiting for the bet
@@ -219,16 +228,17 @@ def test_a_change_that_starts_after_the_confirmation_waits_for_the_bet(monkeypat
     assert results == ["placed"] and changed_at[0] > released_at
 
 
-def _attempt(player, body):
+def _attempt(player, body, *, close=True):
     try:
         bet_place(player=player, selections=[body], stake="10.00", bet_type="single", actor=Actor.of(player))
         return "placed"
     except DomainError as refusal:
         return refusal.code
     finally:
-        from django.db import connections
+        if close:
+            from django.db import connections
 
-        connections.close_all()
+            connections.close_all()
 
 
 @concurrent

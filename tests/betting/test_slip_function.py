@@ -1,0 +1,193 @@
+"""The placement function itself (betting/sql.py, installed by betting/migrations/0011): the text
+installed, every refusal code run dry and placing, exact money, and its lock order."""
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import OperationalError, connection, connections, transaction
+
+from audit.context import Actor
+from betting.services import bet_place
+from betting.slips import slip_parse, slip_run
+from betting.sql import SLIP_FUNCTION, slip_function
+from ledger.money import largest_stake_within
+from risk.models import OutcomeExposure
+from tests.betting.test_bet_refusals import CASES
+from tests.conftest import bets_snapshot, outcome_of, selection, threads_stop, wallet_of
+
+# The slip codes the function answers (invalid_amount is refused by slip_parse, before it).
+FUNCTION_CASES = [case for case, _ in CASES if case.__name__ != "invalid_amount"]
+
+
+def test_the_installed_function_is_the_one_in_sql_py(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [SLIP_FUNCTION])
+        (installed,) = cursor.fetchone()
+    assert installed == slip_function().split("$fn$")[1], "betting/sql.py changed: ship it in a new migration"
+
+
+@pytest.mark.parametrize("setup", FUNCTION_CASES, ids=[case.__name__ for case in FUNCTION_CASES])
+@pytest.mark.parametrize("place", [False, True], ids=["dry", "placing"])
+def test_each_refusal_code_is_an_answer_that_writes_nothing(player, make_event, setup, place):
+    # given
+    body = setup(player, make_event)
+    slip = slip_parse(**{"odds_change": None, **body})
+    before = bets_snapshot()
+    # when (no rollback around it: the function itself must not have written)
+    answer = slip_run(place=place, player=player, slip=slip, actor=Actor.of(player))
+    # then
+    assert setup.__name__ in [v.error for v in answer.violations]
+    assert answer.bet_id is None and all(v.message for v in answer.violations)
+    assert bets_snapshot() == before
+
+
+def test_a_dry_run_answers_the_figures_a_placement_would_strike(player, make_event):
+    # given five legs at the DESIGN.md "Money" example's prices, max winning 500,000
+    prices = ["2.50", "2.20", "1.90", "1.70", "2.00"]
+    events = [make_event(home=price) for price in prices]
+    slip = slip_parse(selections=[selection(e) for e in events], stake="14072.61", bet_type="multiple")
+    # when
+    answer = slip_run(place=False, player=player, slip=slip, actor=Actor.of(player))
+    # then: exact odds, return rounded down once, the largest stake within the limit
+    assert answer.total_odds == Decimal("35.53")
+    assert answer.potential_return == Decimal("499999.83")
+    assert answer.max_allowed_stake == Decimal("14072.61")
+    assert [v.error for v in answer.violations] == ["insufficient_funds"]
+
+
+@pytest.mark.parametrize(("limit", "odds"), [
+    ("500000.00", "35.53"), ("100.00", "2.5"), ("0.00", "3"), ("-5.00", "2"), ("10.00", "1.01"),
+    ("999.99", "1.001"), ("1000000.00", "7.123456789"), ("40.00", "4.000000"),
+])
+def test_the_largest_stake_matches_the_python_rule(db, limit, odds):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {SLIP_FUNCTION}_largest_stake(%s, %s)", [Decimal(limit), Decimal(odds)])
+        (found,) = cursor.fetchone()
+    assert found == largest_stake_within(Decimal(limit), Decimal(odds))
+
+
+concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def _until_a_backend_waits() -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND datname = current_database()")
+            if cursor.fetchone()[0]:
+                return
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _taken(table: str, key: str, value: int) -> bool:
+    """Whether another transaction holds a lock on the row (a writer could not take it now)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE NOWAIT", [value])
+    except OperationalError as exc:
+        assert "could not obtain lock" in str(exc)
+        return True
+    return False
+
+
+def _locks_of_a_placement_waiting_on(held: tuple[str, str, int], player, selections, probes) -> dict:
+    """Hold the row ``held`` (table, key column, value) FOR UPDATE, place ``selections`` meanwhile,
+    and once the placement waits on it, say which of the rows ``probes`` it holds already; then let
+    it finish."""
+    holding, go, results = threading.Event(), threading.Event(), []
+
+    def hold():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SELECT 1 FROM {held[0]} WHERE {held[1]} = %s FOR UPDATE", [held[2]])
+                holding.set()
+                assert go.wait(10)
+        finally:
+            connections.close_all()
+
+    def place():
+        try:
+            bet_place(player=player, selections=selections, stake="1.00",
+                      bet_type="single" if len(selections) == 1 else "multiple", actor=Actor.of(player))
+            results.append("placed")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=hold, daemon=True), threading.Thread(target=place, daemon=True)]
+    try:
+        threads[0].start()
+        assert holding.wait(10)
+        threads[1].start()
+        _until_a_backend_waits()
+        taken = {probe: _taken(*probe) for probe in probes}
+    finally:
+        go.set()
+        for thread in threads:
+            thread.join(20)
+        threads_stop(threads)
+    assert results == ["placed"]
+    return taken
+
+
+@concurrent
+def test_the_wallet_is_locked_after_the_book(make_user, make_event):
+    """Waiting on its wallet, a placement already holds the book's rows it read."""
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    outcome = outcome_of(event)
+    book = [("events_event", "id", event.pk), ("events_market", "id", outcome.market_id),
+            ("events_outcome", "id", outcome.pk)]
+    taken = _locks_of_a_placement_waiting_on(("ledger_account", "owner_id", player.pk), player,
+                                             [selection(event)], book)
+    assert taken == dict.fromkeys(book, True)
+    assert wallet_of(player).balance == Decimal("99.00")
+
+
+@concurrent
+def test_the_book_is_locked_events_then_markets_then_outcomes(make_user, make_event):
+    """The operator services' order: waiting on the market, a placement holds the event, not the outcome."""
+    player = make_user(balance="100.00")
+    event = make_event(home="2.50")
+    outcome = outcome_of(event)
+    taken = _locks_of_a_placement_waiting_on(
+        ("events_market", "id", outcome.market_id), player, [selection(event)],
+        [("events_event", "id", event.pk), ("events_outcome", "id", outcome.pk),
+         ("ledger_account", "owner_id", player.pk)])
+    assert list(taken.values()) == [True, False, False], taken
+
+
+@concurrent
+def test_a_multiples_exposure_counters_are_taken_in_outcome_order(make_user, make_event):
+    """Waiting on the higher outcome's counter, a multiple holds the lower one's (exposure_release
+    locks them in that order too), and its wallet."""
+    player = make_user(balance="100.00")
+    low, high = sorted([make_event(), make_event()], key=lambda e: outcome_of(e).pk)
+    for event in (low, high):  # the counters exist
+        bet_place(player=player, selections=[selection(event)], stake="1.00", bet_type="single",
+                  actor=Actor.of(player))
+    counters = "risk_outcomeexposure"
+    taken = _locks_of_a_placement_waiting_on(
+        (counters, "outcome_id", outcome_of(high).pk), player, [selection(high), selection(low)],
+        [(counters, "outcome_id", outcome_of(low).pk), ("ledger_account", "owner_id", player.pk)])
+    assert list(taken.values()) == [True, True], taken
+    assert OutcomeExposure.objects.get(outcome=outcome_of(high)).bets == 2
+
+
+def test_a_placement_sends_one_statement(make_user, make_event):
+    from django.test.utils import CaptureQueriesContext
+
+    # given a player whose request has loaded them (their role is read with the user)
+    player = make_user(balance="100.00")
+    body = selection(make_event())
+    actor = Actor.of(player)
+    bet_place(player=player, selections=[body], stake="1.00", bet_type="single", actor=actor)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        bet_place(player=player, selections=[body], stake="1.00", bet_type="single", actor=actor)
+    # then
+    sent = [q["sql"].split("(")[0] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert sent == [f"SELECT {SLIP_FUNCTION}"], sent
