@@ -65,6 +65,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -288,6 +289,28 @@ def job_result(*, events: dict[str, int], purge: bool, out: Any, go: Any) -> dic
     return {"started": t0, "seconds": time.monotonic() - t0}
 
 
+def _batches_timed(batch: Callable[[], int], *, market_ids: list[int], t0: float, max_seconds: float) -> dict:
+    """A measurement's loop: ``batch()`` (the number it settled) until it settles nothing or
+    ``max_seconds`` from ``t0`` have passed, then ``markets_settle`` (which finds nothing more and marks
+    the markets settled), as a worker does; the counts, times and CPU the report prints."""
+    from betting.settlement import markets_settle
+
+    cpu0 = time.process_time()
+    settled, batches, capped = 0, [], True
+    while time.monotonic() - t0 < max_seconds:
+        b0 = time.monotonic()
+        n = batch()
+        if not n:
+            capped = False
+            break
+        settled += n
+        batches.append(time.monotonic() - b0)
+    if not capped:
+        settled += markets_settle(market_ids=market_ids)
+    return {"settled": settled, "started": t0, "finished": time.monotonic(), "capped": capped,
+            "batches": batches, "cpu": time.process_time() - cpu0}
+
+
 def _stub_live() -> None:
     """Diagnostic only: drop the after-commit socket messages (``core.live._publish``) in this process."""
     from core import live
@@ -303,26 +326,13 @@ def job_settle(*, market_ids: list[int], max_seconds: float, stub_live: bool = F
     Profiled: ``max_batches`` batches under pyinstrument, with the time of every SQL statement."""
     from django.db import connection
 
-    from betting.settlement import markets_settle, settlement_batch
+    from betting.settlement import settlement_batch
 
     if stub_live:
         _stub_live()
     if not profile:
-        t0 = _ready(out, go)
-        cpu0 = time.process_time()
-        settled, batches, capped = 0, [], True
-        while time.monotonic() - t0 < max_seconds:
-            b0 = time.monotonic()
-            n = settlement_batch(market_ids=market_ids)
-            if not n:
-                capped = False
-                break
-            settled += n
-            batches.append(time.monotonic() - b0)
-        if not capped:
-            settled += markets_settle(market_ids=market_ids)
-        return {"settled": settled, "started": t0, "finished": time.monotonic(), "capped": capped,
-                "batches": batches, "cpu": time.process_time() - cpu0}
+        return _batches_timed(lambda: settlement_batch(market_ids=market_ids), market_ids=market_ids,
+                              t0=_ready(out, go), max_seconds=max_seconds)
 
     from pyinstrument import Profiler
 
@@ -499,7 +509,7 @@ def job_sql(*, market_ids: list[int], max_seconds: float, out: Any, go: Any) -> 
     from audit.models import AuditLog, Notification
     from audit.services import audit_entry
     from betting.models import Bet, BettorStats
-    from betting.settlement import DECIDED, markets_settle
+    from betting.settlement import DECIDED
     from events.models import Market
     from ledger.models import Account, Transfer
     from ledger.services import house_account
@@ -516,31 +526,22 @@ def job_sql(*, market_ids: list[int], max_seconds: float, out: Any, go: Any) -> 
         "stake_kind": Transfer.Kind.BET_STAKE_WON,
         "payout_kind": Transfer.Kind.BET_PAYOUT, "action": "bet.settle", "audience": Notification.Audience.PLAYER,
         "sports": BettorStats.Product.SPORTS}
-    t0 = _ready(out, go)
-    cpu0 = time.process_time()
-    settled, batches, capped = 0, [], True
-    while time.monotonic() - t0 < max_seconds:
-        b0 = time.monotonic()
+    def batch() -> int:
         # What the worker's audit rows hold besides the bet: its actor, severity, retention, the time.
         entry = audit_entry(actor=actor, action="bet.settle", category=AuditLog.Category.BETTING)
-        batch = {**params, "now": entry.created_at, "expires_at": entry.expires_at, "actor_label": entry.actor_label,
-                 "actor_role": entry.actor_role, "ip": entry.ip_address, "user_agent": entry.user_agent,
-                 "severity": entry.severity, "category": entry.category, "outcome": entry.outcome}
+        values = {**params, **{name: entry[column] for name, column in (
+            ("now", "created_at"), ("expires_at", "expires_at"), ("actor_label", "actor_label"),
+            ("actor_role", "actor_role"), ("ip", "ip_address"), ("user_agent", "user_agent"),
+            ("severity", "severity"), ("category", "category"), ("outcome", "outcome"))}}
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(statements[0], batch)
+            cursor.execute(statements[0], values)
             n = cursor.rowcount
             if n:
                 for statement in statements[1:]:
-                    cursor.execute(statement, batch)
-        if not n:
-            capped = False
-            break
-        settled += n
-        batches.append(time.monotonic() - b0)
-    if not capped:
-        settled += markets_settle(market_ids=market_ids)
-    return {"settled": settled, "started": t0, "finished": time.monotonic(), "capped": capped,
-            "batches": batches, "cpu": time.process_time() - cpu0}
+                    cursor.execute(statement, values)
+        return n
+
+    return _batches_timed(batch, market_ids=market_ids, t0=_ready(out, go), max_seconds=max_seconds)
 
 
 def job_verify(*, market_ids: list[int], capped: bool = False, out: Any, go: Any) -> dict:
