@@ -49,6 +49,12 @@ class Actor:
     def user_id(self) -> int | None:
         return getattr(self.user, "pk", None)
 
+    def audit_columns(self) -> tuple[int | None, str, str, str | None, str]:
+        """Who acted, as an audit row records it: (actor id, label, role, ip, user agent)."""
+        user = self.user
+        return (user.pk if user else None, self.label or (user.get_username() if user else ""),
+                role_of(user) if user else "system", self.ip, self.user_agent)
+
     @classmethod
     def from_request(cls, request: Any) -> Actor:
         user = getattr(request, "user", None)

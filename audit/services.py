@@ -45,12 +45,13 @@ def audit_entry(
     """An unsaved audit row as column values; batch writers (settlement) insert many at once with
     ``insert_values``."""
     now = timezone.now()
+    actor_id, label, role, ip, user_agent = actor.audit_columns()
     return {
-        "actor_id": actor.user.pk if actor.user else None,
-        "actor_label": actor.label or (actor.user.get_username() if actor.user else ""),
-        "actor_role": role_of(actor.user) if actor.user else "system",
-        "ip_address": actor.ip,
-        "user_agent": actor.user_agent,
+        "actor_id": actor_id,
+        "actor_label": label,
+        "actor_role": role,
+        "ip_address": ip,
+        "user_agent": user_agent,
         "action": action,
         "resource_type": resource_type,
         "resource_id": str(resource_id),

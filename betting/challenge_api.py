@@ -27,18 +27,15 @@ def _funding() -> RawValue:
 
 
 class ChallengeTransferSerializer(serializers.Serializer):
+    """Documents a transfer of ``challenge_out``."""
+
     direction = serializers.CharField(help_text="in: into escrow; out: out of it")
-    party = serializers.SerializerMethodField(help_text="creator | acceptor | platform")
+    party = serializers.CharField(help_text="creator | acceptor | platform")
     gateway = serializers.CharField()
     amount = serializers.DecimalField(**MONEY)
     network_fee = serializers.DecimalField(**MONEY)
     status = serializers.CharField(help_text="pending | confirmed | failed")
     tx_id = serializers.CharField()
-
-    def get_party(self, moved) -> str:
-        if moved.user_id is None:
-            return "platform"
-        return "creator" if moved.user_id == self.context["challenge"].creator_id else "acceptor"
 
 
 SELECTION = inline_serializer("ChallengeSelection", {
@@ -62,6 +59,9 @@ class SelectionField(serializers.Field):
 
 
 class ChallengeSerializer(serializers.Serializer):
+    """Documents ``challenge_out``'s shape in the OpenAPI schema (tests/betting/test_challenges_api.py
+    checks that the two agree)."""
+
     id = serializers.IntegerField()
     event_id = serializers.IntegerField()
     creator_id = serializers.IntegerField()
@@ -69,39 +69,55 @@ class ChallengeSerializer(serializers.Serializer):
     selection = SelectionField()
     stake = serializers.DecimalField(**MONEY)
     pot = serializers.DecimalField(**MONEY)
-    fee = serializers.SerializerMethodField(help_text="The platform's share of the pot (pot − payout).")
+    fee = serializers.DecimalField(**MONEY, help_text="The platform's share of the pot (pot − payout).")
     status = serializers.CharField()
     result = serializers.CharField(allow_null=True, help_text="won | lost, from the creator's side")
     winner_id = serializers.IntegerField(allow_null=True)
     payout = serializers.DecimalField(**MONEY, allow_null=True)
-    transfers = serializers.SerializerMethodField()
+    transfers = ChallengeTransferSerializer(many=True)
     created_at = serializers.DateTimeField()
     matched_at = serializers.DateTimeField(allow_null=True)
     settled_at = serializers.DateTimeField(allow_null=True)
-    money_waiting = serializers.SerializerMethodField(
+    money_waiting = serializers.ChoiceField(
+        Challenge.Waiting.values[1:], allow_null=True,
         help_text="null, or why money this challenge owes is still in escrow with nothing on its way: "
                   "escrow_audit (a refund waits for escrow to balance), operator (a transfer out failed "
                   "every retry; an operator will ask again)")
 
-    @extend_schema_field(serializers.ChoiceField(Challenge.Waiting.values[1:], allow_null=True))
-    def get_money_waiting(self, challenge: Challenge) -> str | None:
-        return challenge.money_waiting or None
 
-    @extend_schema_field(serializers.DecimalField(**MONEY))
-    def get_fee(self, challenge: Challenge) -> str:
-        fee = challenge.fee if challenge.fee is not None else challenge_payout(challenge.stake)[2]
-        return f"{fee:.2f}"
+# DRF's own formatting of money and times, without building a serializer's fields for every answer
+# (a challenge is answered on every create and accept: that cost more than the database call).
+_MONEY, _TIME = serializers.DecimalField(**MONEY), serializers.DateTimeField()
 
-    @extend_schema_field(ChallengeTransferSerializer(many=True))
-    def get_transfers(self, challenge: Challenge) -> list:
-        return ChallengeTransferSerializer(challenge.transfer_list, many=True, context={"challenge": challenge}).data
+
+def _money(value) -> str | None:
+    return None if value is None else _MONEY.to_representation(value)
+
+
+def _time(value) -> str | None:
+    return None if value is None else _TIME.to_representation(value)
 
 
 def challenge_out(challenge: Challenge) -> dict:
-    """The challenge as answered; its transfers are read unless the service that changed it knew them."""
+    """The challenge as answered (documented by ChallengeSerializer); its transfers are read unless
+    the service that changed it knew them."""
     if not hasattr(challenge, "transfer_list"):
         challenges_with_transfers([challenge])
-    return ChallengeSerializer(challenge).data
+    parties = {challenge.creator_id: "creator", challenge.acceptor_id: "acceptor", None: "platform"}
+    fee = challenge.fee if challenge.fee is not None else challenge_payout(challenge.stake)[2]
+    return {
+        "id": challenge.pk, "event_id": challenge.event_id, "creator_id": challenge.creator_id,
+        "acceptor_id": challenge.acceptor_id, "selection": challenge_selection(challenge),
+        "stake": _money(challenge.stake), "pot": _money(challenge.pot), "fee": _money(fee),
+        "status": challenge.status, "result": challenge.result, "winner_id": challenge.winner_id,
+        "payout": _money(challenge.payout),
+        "transfers": [{"direction": moved.direction, "party": parties.get(moved.user_id, "acceptor"),
+                       "gateway": moved.gateway, "amount": _money(moved.amount),
+                       "network_fee": _money(moved.network_fee), "status": moved.status, "tx_id": moved.tx_id}
+                      for moved in challenge.transfer_list],
+        "created_at": _time(challenge.created_at), "matched_at": _time(challenge.matched_at),
+        "settled_at": _time(challenge.settled_at), "money_waiting": challenge.money_waiting or None,
+    }
 
 
 REFUSALS = errors(
@@ -139,7 +155,7 @@ class ChallengeListApi(ListAPIView):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ChallengeSerializer(challenges_with_transfers(page), many=True).data)
+        return self.get_paginated_response([challenge_out(c) for c in challenges_with_transfers(page)])
 
     @extend_schema(parameters=[OpenApiParameter("status", str, enum=Challenge.Status.values),
                                OpenApiParameter("event_id", int)],
@@ -165,7 +181,7 @@ class ChallengeDetailApi(APIView):
 
     @extend_schema(responses={200: ChallengeSerializer, **errors(r404="not_found")})
     def get(self, request, pk: int):
-        return Response(ChallengeSerializer(challenge_get(user=request.user, challenge_id=pk)).data)
+        return Response(challenge_out(challenge_get(user=request.user, challenge_id=pk)))
 
 
 class ChallengeAcceptApi(APIView):

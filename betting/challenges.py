@@ -6,6 +6,8 @@ cancelled, expired, void. Each party's stake goes through the gateway it chose (
 the internal one confirms in the same transaction, the external one later, in
 ``challenge_transfer_decided``. Every change locks the challenge row first, so of many acceptors
 exactly one wins, and writes its audit row and the parties' ``challenge`` socket message on commit.
+Creating and accepting are one call to the database each (betting/sql.py): the rules, the locks,
+the challenge and, on the internal gateway, the stake and the audit row, written there.
 """
 
 from __future__ import annotations
@@ -27,79 +29,59 @@ from betting.challenge_settlement import challenge_movement_retry, pot_top_up_de
 from betting.escrow_audit import escrow_balanced
 from betting.models import Challenge
 from betting.news import challenge_message, challenges_board_news
-from betting.slips import outcome_available
-from core.db import all_rows, columns, first_row, insert_rows, loaded_chain, retried_on_conflict
+from betting.slips import SENTENCES as slip_sentences
+from betting.sql import CHALLENGE_OFFER, CHALLENGE_TAKE
+from core.db import from_json, retried_on_conflict
 from core.decimals import exact_decimal
 from core.errors import Conflict, DomainError, IdempotencyConflict, InvalidInput, NotFound, refusal
 from core.query import BIGINT_MAX
 from events.models import Event, Market, Outcome, Player
 from ledger.services import money_validate
-from risk.limits import limits_for, restriction_of
-from risk.rules import player_gate
 from wallet.gateways import Movement, wallet_gateway
-from wallet.models import GatewayTransfer
-from wallet.services import wallet_lock
+from wallet.models import Gateway, GatewayTransfer
 
-MIN_STAKE = Decimal("1.00")
 LINE_MAX = Decimal("1000")
 CREATOR, ACCEPTOR = "creator", "acceptor"
 STAFF_VIEW = "betting.view_bet"  # staff who see every bet see every challenge
 
 
-def challenge_news(challenge: Challenge) -> None:
+def challenge_news(challenge: Challenge, *, balance: Decimal | None = None, user_id: int | None = None) -> None:
     """``{"type": "challenge", ...}`` to each party's /ws/v1/me, after commit (and, when it opened or
-    closed, the public message of /ws/v1/challenges)."""
+    closed, the public message of /ws/v1/challenges); with ``balance``, the new balance of the wallet
+    of ``user_id`` whose stake it took, in the same publish."""
     message = challenge_message(challenge)
-    challenges_board_news([challenge], users=[(user_id, message) for user_id in (challenge.creator_id,
-                                                                                 challenge.acceptor_id) if user_id])
+    users = [(party, message) for party in (challenge.creator_id, challenge.acceptor_id) if party]
+    if balance is not None:
+        users.append((user_id, {"type": "wallet", "balance": str(balance)}))
+    challenges_board_news([challenge], users=users)
 
 
 def _audit(challenge: Challenge, *, actor: Actor, action: str, before: str | None, **details: Any) -> None:
+    """The audit row of a change made here; the internal stakes' rows are written with them in the
+    database (betting/sql.py, with these same details)."""
     audit_record(actor=actor, action=action, category=AuditLog.Category.BETTING, resource_type="challenge",
                  resource_id=challenge.pk, resource_label=f"CH-{challenge.pk}",
                  details={"before": before, "after": challenge.status, "stake": str(challenge.stake), **details})
 
 
-def _player_check(user: Any, actor: Actor, restriction: Any = None) -> None:
-    """Staff are not players; self-excluded and geofenced players are refused as for a bet (given
-    the player's restriction when the caller has read it already)."""
-    found = player_gate(role=role_of(user), restriction=restriction or restriction_of(user),
-                        country=actor.country or user.country)
-    if found:
-        raise refusal(found[0].error, found[0].message, found[0].details)
-
-
-def _stake_key(challenge: Challenge, party: str, user: Any) -> str:
-    """The stake movement's key: the acceptor's carries its user and attempt, since after a failed
-    external stake the challenge is open again for anyone, the same player included."""
-    if party == CREATOR:
-        return f"challenge:{challenge.pk}:stake:creator"
-    tried = sum(1 for moved in challenge.transfer_list if moved.purpose == "stake" and moved.user_id == user.pk)
-    return f"challenge:{challenge.pk}:stake:acceptor:{user.pk}:{tried + 1}"
-
-
-def _stake_in(challenge: Challenge, *, user: Any, party: str, funding: str, actor: Actor) -> GatewayTransfer:
-    """The party's stake into escrow, appended to ``challenge.transfer_list`` (the challenge's
-    transfers so far, which the caller has read: none for a new one), so the answer need not read them again.
-    They are all the transfers its key could already have: the gateway need not look it up."""
-    moved = wallet_gateway(funding).transfer([Movement(
-        user_id=user.pk, direction=GatewayTransfer.Direction.IN, amount=challenge.stake, purpose="stake",
-        reference_type="challenge", reference_id=challenge.pk,
-        idempotency_key=_stake_key(challenge, party, user))], actor=actor, made=challenge.transfer_list)[0]
+def _stake_in(challenge: Challenge, *, user_id: int, key: str, actor: Actor, action: str, before: str | None) -> None:
+    """The party's stake into the external gateway's escrow under ``key`` (the database decided the
+    challenge's side of it: ``betting_challenge_offer`` / ``_take``), and the change's audit row. It
+    is appended to ``challenge.transfer_list``, which holds every transfer that key could already
+    have: the gateway need not look it up."""
+    moved = wallet_gateway(Gateway.EXTERNAL).transfer([Movement(
+        user_id=user_id, direction=GatewayTransfer.Direction.IN, amount=challenge.stake, purpose="stake",
+        reference_type="challenge", reference_id=challenge.pk, idempotency_key=key)],
+        actor=actor, made=challenge.transfer_list)[0]
     challenge.transfer_list.append(moved)
-    return moved
-
-
-def _transfers_of(challenge: Challenge) -> list[GatewayTransfer]:
-    return all_rows(GatewayTransfer, "reference_type = 'challenge' AND reference_id = %s ORDER BY id",
-                    [str(challenge.pk)])
+    _audit(challenge, actor=actor, action=action, before=before, funding=Gateway.EXTERNAL, tx_id=moved.tx_id)
 
 
 def _event_started(event: Event, now=None) -> bool:
     return event.status != Event.Status.SCHEDULED or event.start_time <= (now or timezone.now())
 
 
-# --- create ----------------------------------------------------------------------------------------
+# --- create and accept: one call to the database each ----------------------------------------------
 
 def _id(value: Any, field: str, code: str = "invalid_request") -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= BIGINT_MAX:
@@ -107,30 +89,19 @@ def _id(value: Any, field: str, code: str = "invalid_request") -> int:
     return value
 
 
-def _selection(event: Event, outcome_id: Any, proposition: Any) -> dict[str, Any]:
-    """The challenge's selection fields from the request: an open outcome of the event, or a
-    proposition on a player of its roster (points|rebounds|assists, a line in halves, over|under)."""
+def _selection(outcome_id: Any, proposition: Any) -> dict[str, Any]:
+    """The challenge's selection from the request, as far as it can be read without the database: an
+    outcome id, or a proposition on a player id (points|rebounds|assists, a line in halves, over|under).
+    That the outcome is the event's and open, or the player on its roster, the database checks."""
     if (outcome_id is None) == (proposition is None):
         raise InvalidInput("Give either an outcome_id or a proposition.", code="invalid_selection",
                            details={"field": "outcome_id"})
     if outcome_id is not None:
-        outcome = _outcome(_id(outcome_id, "outcome_id", "invalid_selection"))
-        if outcome is None or outcome.market.event_id != event.pk:
-            raise InvalidInput("That outcome is not one of this event's.", code="invalid_selection",
-                               details={"field": "outcome_id"})
-        outcome.market.event = event
-        if not outcome_available(outcome):
-            raise refusal("market_unavailable", "This selection is not available (its market is suspended "
-                          "or closed).", {"outcome_ids": [outcome.pk]})
-        return {"outcome": outcome}
+        return {"outcome_id": _id(outcome_id, "outcome_id", "invalid_selection")}
     if not isinstance(proposition, dict):
         raise InvalidInput("A proposition is {player_id, stat, line, side}.", code="invalid_selection",
                            details={"field": "proposition"})
-    player = Player.objects.filter(pk=_id(proposition.get("player_id"), "proposition.player_id", "invalid_selection"),
-                                   event=event).first()
-    if player is None:
-        raise InvalidInput("That player is not on this event's roster.", code="invalid_selection",
-                           details={"field": "proposition.player_id"})
+    player_id = _id(proposition.get("player_id"), "proposition.player_id", "invalid_selection")
     stat, side = proposition.get("stat"), proposition.get("side")
     if stat not in Challenge.Stat.values:
         raise InvalidInput('stat must be "points", "rebounds" or "assists".', code="invalid_selection",
@@ -142,94 +113,108 @@ def _selection(event: Event, outcome_id: Any, proposition: Any) -> dict[str, Any
     if not (0 <= line < LINE_MAX) or (line * 2) != (line * 2).to_integral_value():
         raise InvalidInput(f"The line is a whole or half number from 0 to {LINE_MAX - Decimal('0.5')}, "
                            'e.g. "24.5".', code="invalid_selection", details={"field": "proposition.line"})
-    return {"player": player, "stat": stat, "line": line.quantize(Decimal("0.1")), "side": side}
-
-
-# The hot paths' reads as fixed SQL (see core/db.py's first_row): building them with the ORM cost
-# more than running them.
-_OUTCOME = "SELECT {} FROM {} o JOIN {} m ON m.id = o.market_id WHERE o.id = %s".format(
-    ", ".join(columns(model, alias) for alias, model in (("o", Outcome), ("m", Market))),
-    Outcome._meta.db_table, Market._meta.db_table)
-
-
-def _outcome(outcome_id: int) -> Outcome | None:
-    """The outcome with its market."""
-    with connection.cursor() as cursor:
-        cursor.execute(_OUTCOME, [outcome_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    outcome, outcome.market = loaded_chain((Outcome, Market), row)
-    return outcome
+    return {"player_id": player_id, "stat": stat, "line": line.quantize(Decimal("0.1")), "side": side}
 
 
 def _fingerprint(**body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_OFFER = f"SELECT {CHALLENGE_OFFER}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)"
+_TAKE = f"SELECT {CHALLENGE_TAKE}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)"
+_NOT_THIS_EVENTS = {"outcome_id": "That outcome is not one of this event's.",
+                    "proposition.player_id": "That player is not on this event's roster."}
+_UNKNOWN = {"event_id": "There is no such event.", "challenge_id": "There is no such challenge."}
+# The sentence of each refusal code the challenge functions answer, from its details.
+SENTENCES = {
+    **slip_sentences,
+    "own_challenge": lambda d: "You cannot accept your own challenge.",
+    "challenge_unavailable": lambda d: "This challenge is no longer open.",
+}
+
+
+def _answered(statement: str, params: list[Any], requested: int) -> dict[str, Any]:
+    """The challenge function's answer, or the refusal it answered raised (the caller's transaction
+    rolls back; nothing was written)."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        # Django's connection leaves jsonb as text; its numbers are money: exact decimals.
+        answer = json.loads(cursor.fetchone()[0], parse_float=Decimal)
+    if "missing" in answer:
+        field = answer["missing"]
+        raise NotFound(_UNKNOWN[field], details={field: requested})
+    if "refused" in answer:
+        code, details = answer["refused"]
+        if code == "invalid_selection":
+            raise InvalidInput(_NOT_THIS_EVENTS[details["field"]], code=code, details=details)
+        if code == "event_started":
+            raise refusal("market_unavailable", "This event has started; challenges close at the start.", details)
+        raise refusal(code, SENTENCES[code](details), details)
+    return answer
+
+
+def _challenge_of(answer: dict[str, Any], *, was: str | None) -> Challenge:
+    """The challenge as the function answered it, with its transfers and what it backs; ``was``: its
+    status before (None for a new one), which decides what its watchers hear."""
+    challenge = from_json(Challenge, answer["challenge"])
+    challenge.status_known = was
+    challenge.transfer_list = [from_json(GatewayTransfer, moved) for moved in answer["transfers"]]
+    if answer["outcome"] is not None:
+        challenge.outcome = from_json(Outcome, answer["outcome"])
+        challenge.outcome.market = from_json(Market, answer["market"])
+    else:
+        challenge.player = from_json(Player, answer["player"])
+    return challenge
+
+
 @retried_on_conflict
 def challenge_create(*, creator: Any, event_id: Any, outcome_id: Any = None, proposition: Any = None,
                      stake: Any, funding: Any, actor: Actor, idempotency_key: str | None = None) -> Challenge:
-    """Offer a challenge: the stake goes into escrow through ``funding``'s gateway. Internal: held at
-    once, ``open``. External: ``escrow_pending`` until the gateway confirms (``open``) or fails it
-    (``failed``). The same Idempotency-Key and body answer with the first challenge."""
+    """Offer a challenge in one call to the database (betting/sql.py ``betting_challenge_offer``):
+    the player, the event, the selection and the limits checked, the stake into escrow through
+    ``funding``'s gateway. Internal: held at once, ``open``. External: ``escrow_pending`` until the
+    gateway confirms (``open``) or fails it (``failed``). The same Idempotency-Key and body answer
+    with the first challenge."""
     with audited_transaction(actor=actor, action="challenge.create", category=AuditLog.Category.BETTING,
                              resource_type="challenge",
                              details={"event_id": event_id, "outcome_id": outcome_id, "proposition": proposition,
                                       "stake": str(stake), "funding": str(funding)}):
         gateway = wallet_gateway(funding)
         value = money_validate(stake, field="stake")
-        restriction = restriction_of(creator)
-        _player_check(creator, actor, restriction)
-        event = first_row(Event, "id = %s", [_id(event_id, "event_id")])
-        if event is None:
-            raise NotFound("There is no such event.", details={"event_id": event_id})
+        event = _id(event_id, "event_id")
+        selection = _selection(outcome_id, proposition)
         fingerprint = _fingerprint(event_id=event_id, outcome_id=outcome_id, proposition=proposition,
                                    stake=str(value), funding=funding)
-        if idempotency_key:
-            wallet_lock(user=creator)  # a twin sent at the same time waits here, then sees the first
-            earlier = Challenge.objects.filter(creator=creator, idempotency_key=idempotency_key).first()
-            if earlier is not None:
-                if earlier.request_fingerprint != fingerprint:
-                    raise IdempotencyConflict(details={"challenge_id": earlier.pk})
-                return earlier
-        if _event_started(event):
-            raise refusal("market_unavailable", "This event has started; challenges close at the start.",
-                          {"event_id": event.pk, "status": event.status})
-        selection = _selection(event, outcome_id, proposition)
-        limits = limits_for(player=creator, sport_ids={event.sport_id}, competition_ids={event.competition_id},
-                            restriction=restriction)
-        if value < MIN_STAKE:
-            raise refusal("stake_below_min", f"The minimum stake is {MIN_STAKE}.", {"min_stake": str(MIN_STAKE)})
-        if value > limits.max_stake:
-            raise refusal("stake_above_max", f"The maximum stake is {limits.max_stake}.",
-                          {"max_stake": str(limits.max_stake)})
-        # Written with the status the stake gives it, so that nothing but the audit row follows the
-        # stake's lock on the escrow account (every challenge's stake takes it) until commit.
-        challenge = Challenge(
-            event=event, creator=creator, stake=value, creator_funding=gateway.name,
-            status=Challenge.Status.OPEN if gateway.confirms_at_once else Challenge.Status.ESCROW_PENDING,
-            idempotency_key=idempotency_key, request_fingerprint=fingerprint, **selection)
-        insert_rows([challenge])
-        challenge.transfer_list = []
-        moved = _stake_in(challenge, user=creator, party=CREATOR, funding=gateway.name, actor=actor)
-        _audit(challenge, actor=actor, action="challenge.create", before=None, funding=gateway.name,
-               tx_id=moved.tx_id)
-        challenge_news(challenge)
+        answer = _answered(_OFFER, [
+            creator.pk, role_of(creator), actor.country or creator.country, event, selection.get("outcome_id"),
+            selection.get("player_id"), selection.get("stat"), selection.get("line"), selection.get("side"), value,
+            gateway.name, idempotency_key, fingerprint, timezone.now(), *actor.audit_columns()], event)
+        if "replay" in answer or "conflict" in answer:
+            if "conflict" in answer:
+                raise IdempotencyConflict(details={"challenge_id": answer["conflict"]})
+            return Challenge.objects.get(pk=answer["replay"])
+        challenge = _challenge_of(answer, was=None)
+        if not gateway.confirms_at_once:
+            _stake_in(challenge, user_id=creator.pk, key=answer["stake_key"], actor=actor, action="challenge.create",
+                      before=None)
+        challenge_news(challenge, balance=_balance(answer), user_id=creator.pk)
     return challenge
 
 
-# --- accept ----------------------------------------------------------------------------------------
+def _balance(answer: dict[str, Any]) -> Decimal | None:
+    return None if answer["balance"] is None else Decimal(answer["balance"])
+
 
 @retried_on_conflict
 def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: Actor,
                      idempotency_key: str | None = None) -> Challenge:
-    """Take the other side with an equal stake. The challenge row is locked first, so of many
-    acceptors at once exactly one wins; the others get 409 ``challenge_unavailable``. Internal:
-    ``matched`` at once; external: ``matching`` until the stake confirms (``matched``) or fails
-    (``open`` again). With an Idempotency-Key, the winner asking again gets the challenge back.
-    An open challenge whose event has started is expired (and refunded) in a transaction of its own,
-    so the refusal that follows does not undo it."""
+    """Take the other side with an equal stake, in one call to the database (betting/sql.py
+    ``betting_challenge_take``). The challenge row is locked first, so of many acceptors at once
+    exactly one wins; the others get 409 ``challenge_unavailable``. Internal: ``matched`` at once;
+    external: ``matching`` until the stake confirms (``matched``) or fails (``open`` again). With an
+    Idempotency-Key, the winner asking again gets the challenge back. An open challenge whose event
+    has started is expired (and refunded) in a transaction of its own, so the refusal that follows
+    does not undo it."""
     challenge_id = _id(challenge_id, "challenge_id")
     try:
         return _accept(challenge_id, acceptor=acceptor, funding=funding, actor=actor, idempotency_key=idempotency_key)
@@ -248,67 +233,24 @@ def _accept(challenge_id: int, *, acceptor: Any, funding: Any, actor: Actor, ide
                              resource_type="challenge", resource_id=challenge_id,
                              details={"funding": str(funding)}):
         gateway = wallet_gateway(funding)
-        _player_check(acceptor, actor)
-        challenge = _challenge_locked(challenge_id)
-        if challenge is None:
-            raise NotFound("There is no such challenge.", details={"challenge_id": challenge_id})
-        if challenge.status == Challenge.Status.OPEN and _event_started(challenge.event):
+        answer = _answered(_TAKE, [
+            challenge_id, acceptor.pk, role_of(acceptor), actor.country or acceptor.country, gateway.name,
+            idempotency_key is not None, timezone.now(), *actor.audit_columns()], challenge_id)
+        if "started" in answer:
             raise _StartedWhileOpen
-        if challenge.creator_id == acceptor.pk:
-            raise refusal("own_challenge", "You cannot accept your own challenge.", {"challenge_id": challenge.pk})
-        if (idempotency_key and challenge.acceptor_id == acceptor.pk
-                and challenge.status in (Challenge.Status.MATCHING, Challenge.Status.MATCHED)):
-            return challenge
-        if challenge.status != Challenge.Status.OPEN or _event_started(challenge.event):
-            raise _unavailable(challenge)
-        before = challenge.status
-        challenge.transfer_list = _transfers_of(challenge)
-        # Written before the stake, as the stake leaves it, so that only the audit row follows the
-        # stake's lock on the escrow account (as in create).
-        challenge.acceptor, challenge.acceptor_funding = acceptor, gateway.name
-        if gateway.confirms_at_once:
-            challenge.status, challenge.matched_at = Challenge.Status.MATCHED, timezone.now()
-        else:
-            challenge.status = Challenge.Status.MATCHING
-        with connection.cursor() as cursor:
-            cursor.execute(_ACCEPTED, [acceptor.pk, gateway.name, challenge.status, challenge.matched_at, challenge.pk])
-        moved = _stake_in(challenge, user=acceptor, party=ACCEPTOR, funding=gateway.name, actor=actor)
-        _audit(challenge, actor=actor, action="challenge.accept", before=before, funding=gateway.name,
-               tx_id=moved.tx_id)
-        challenge_news(challenge)
-    return challenge
-
-
-_ACCEPTED = f"UPDATE {Challenge._meta.db_table} SET acceptor_id = %s, acceptor_funding = %s, status = %s, " \
-    "matched_at = %s WHERE id = %s"
-# The challenge locked, with its event and its selection's outcome and market or player: what the
-# checks, the socket messages and the answer read.
-_LOCKED = "SELECT {} FROM {} c JOIN {} e ON e.id = c.event_id LEFT JOIN {} o ON o.id = c.outcome_id " \
-    "LEFT JOIN {} m ON m.id = o.market_id LEFT JOIN {} p ON p.id = c.player_id WHERE c.id = %s " \
-    "FOR UPDATE OF c".format(
-        ", ".join(columns(model, alias) for alias, model in zip("ceomp", (Challenge, Event, Outcome, Market, Player),
-                                                                 strict=True)),
-        *(model._meta.db_table for model in (Challenge, Event, Outcome, Market, Player)))
-
-
-def _challenge_locked(challenge_id: int) -> Challenge | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCKED, [challenge_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    challenge, event, outcome, market, player = loaded_chain((Challenge, Event, Outcome, Market, Player), row)
-    challenge.event = event
-    if challenge.outcome_id is not None:
-        outcome.market, challenge.outcome = market, outcome
-    else:
-        challenge.player = player
+        if "replay" in answer:
+            return _challenge_of(answer, was=answer["challenge"]["status"])
+        challenge = _challenge_of(answer, was=Challenge.Status.OPEN)
+        if not gateway.confirms_at_once:
+            _stake_in(challenge, user_id=acceptor.pk, key=answer["stake_key"], actor=actor, action="challenge.accept",
+                      before=Challenge.Status.OPEN)
+        challenge_news(challenge, balance=_balance(answer), user_id=acceptor.pk)
     return challenge
 
 
 def _unavailable(challenge: Challenge) -> DomainError:
-    return Conflict("This challenge is no longer open.", code="challenge_unavailable",
-                    details={"challenge_id": challenge.pk, "status": challenge.status})
+    details = {"challenge_id": challenge.pk, "status": challenge.status}
+    return refusal("challenge_unavailable", SENTENCES["challenge_unavailable"](details), details)
 
 
 def _started(now: Any) -> Q:

@@ -15,7 +15,6 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.context import Actor, role_of
-from audit.models import AuditLog
 from betting.models import Bet
 from betting.sql import SLIP_FUNCTION
 from core.errors import DomainError, InvalidInput, NotFound, refusal
@@ -128,7 +127,7 @@ def odds_text(odds: Decimal) -> str:
 
 
 _CALL = f"SELECT {SLIP_FUNCTION}(%s, %s, %s, %s, %s::bigint[], %s::numeric[], %s, %s, %s, %s, %s, %s, %s, %s, " \
-    "%s, %s, %s::inet, %s, %s)"
+    "%s, %s, %s::inet, %s)"
 
 
 def slip_run(*, place: bool, player: Any, slip: Slip, actor: Actor, idempotency_key: str | None = None) -> SlipAnswer:
@@ -136,15 +135,12 @@ def slip_run(*, place: bool, player: Any, slip: Slip, actor: Actor, idempotency_
     (betting/sql.py); placing (``place``), also write it there when it passes. A replayed
     Idempotency-Key answers the earlier bet (a different slip under it is a conflict)."""
     now = timezone.now()
-    user = actor.user
     with connection.cursor() as cursor:
         cursor.execute(_CALL, [
             place, player.pk, role_of(player), actor.country or player.country,
             [s.outcome_id for s in slip.selections], [s.price for s in slip.selections], slip.stake, slip.bet_type,
             slip.odds_change, idempotency_key, slip.fingerprint, now, Decimal(settings.RISK_DEFAULT_EXPOSURE_CAP),
-            getattr(user, "pk", None), actor.label or (user.get_username() if user else ""),
-            role_of(user) if user else "system", actor.ip, actor.user_agent,
-            now + AuditLog.RETENTION[AuditLog.Category.BETTING]])
+            *actor.audit_columns()])
         answer = json.loads(cursor.fetchone()[0])  # Django's connection leaves jsonb as text; money in it is text
     if "missing" in answer:
         raise NotFound("A selection refers to an outcome that does not exist.",

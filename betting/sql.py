@@ -3,10 +3,12 @@ with table and column names from the models' ``_meta`` and values from the model
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
 from django.db import models
+
+from audit.sql import AUDIT_WRITE
+from core.db import sql_names
+from ledger.sql import TRANSFER_WRITE
+from risk.sql import LIMITS, PLAYER_GATE
 
 # The week a settlement counts in: its Monday, in UTC (PostgreSQL's weeks are ISO weeks).
 _WEEK = "date_trunc('week', {} AT TIME ZONE 'UTC')::date"
@@ -60,23 +62,6 @@ def stats_backfill(bet: type[models.Model], stats: type[models.Model]) -> str:
 
 # --- placement in one statement -------------------------------------------------------------------
 
-class _Names:
-    """A model's table (``{Bet}``) and columns (``{Bet.player}``) for ``str.format_map``."""
-
-    def __init__(self, model: type[models.Model]) -> None:
-        self._model = model
-
-    def __str__(self) -> str:
-        return self._model._meta.db_table
-
-    def __getattr__(self, name: str) -> str:
-        return _column(self._model, name)
-
-
-def _literal(value: Any) -> str:
-    return f"{value}::numeric" if isinstance(value, Decimal) else str(int(value))
-
-
 SLIP_FUNCTION = "betting_slip_place"
 ODDS_TAKEN = f"{SLIP_FUNCTION}_takes"  # (policy, seen price, current price): the odds-change policy
 
@@ -96,39 +81,21 @@ def slip_function() -> str:
     Refusals are answers, not exceptions: no subtransaction per bet. The sentences a player reads
     are written in Python (betting/slips.py), from the codes and details.
     """
-    from django.contrib.auth.models import Group
-
     from audit.models import AuditLog
     from betting.models import Bet, BetLeg
     from events.models import Event, Market, Outcome, Sport
     from ledger.models import Account, Transfer
-    from risk.limits import _LOWER_BOUNDS, _SCOPE_ORDER, DEFAULTS
-    from risk.models import LIMIT_FIELDS, ExposureCap, Geofence, LimitProfile, OutcomeExposure, PlayerRestriction
+    from risk.models import ExposureCap, OutcomeExposure, PlayerRestriction
 
-    names = {m.__name__: _Names(m) for m in (Bet, BetLeg, Event, Market, Outcome, Sport, Account, Transfer,
-                                             AuditLog, ExposureCap, Geofence, LimitProfile, OutcomeExposure,
-                                             PlayerRestriction)}
-    names["Membership"] = _Names(Group.user_set.through)
-    # Each limit: the first scope (most specific first) that sets it decides; within a scope the
-    # strictest value (the highest for lower bounds); else the default.
-    limits = ",\n               ".join(
-        "coalesce({}, {}) AS {}".format(
-            ", ".join(f"{'max' if name in _LOWER_BOUNDS else 'min'}(p.{_column(LimitProfile, name)}) "
-                      f"FILTER (WHERE p.{_column(LimitProfile, 'scope')} = '{scope}')" for scope in _SCOPE_ORDER),
-            _literal(getattr(DEFAULTS, name)), name)
-        for name in LIMIT_FIELDS)
     values = {
-        "fn": SLIP_FUNCTION, "limits": limits,
+        "fn": SLIP_FUNCTION, "gate": PLAYER_GATE, "limits": LIMITS, "audit": AUDIT_WRITE, "transfer": TRANSFER_WRITE,
         "active": Outcome.Status.ACTIVE, "open": Market.Status.OPEN, "scheduled": Event.Status.SCHEDULED,
         "live": Event.Status.LIVE, "any": Bet.OddsChange.ANY, "higher": Bet.OddsChange.HIGHER,
         "placed": Bet.Status.PLACED, "accepted": Bet.Status.ACCEPTED, "rejected": Bet.Status.REJECTED,
         "stakes_held": f"house:{Account.House.STAKES_HELD}", "bet_stake": Transfer.Kind.BET_STAKE,
-        "betting": AuditLog.Category.BETTING, "info": AuditLog.Severity.INFO,
-        "success": AuditLog.Outcome.SUCCESS,
-        "scope_global": LimitProfile.Scope.GLOBAL, "scope_sport": LimitProfile.Scope.SPORT,
-        "scope_competition": LimitProfile.Scope.COMPETITION, "scope_group": LimitProfile.Scope.GROUP,
-        "scope_player": LimitProfile.Scope.PLAYER,
-        **names,
+        "betting": AuditLog.Category.BETTING,
+        **sql_names(Bet, BetLeg, Event, Market, Outcome, Sport, Account, ExposureCap, OutcomeExposure,
+                    PlayerRestriction),
     }
     return _SLIP_FUNCTION.format_map(values)
 
@@ -139,15 +106,14 @@ CREATE OR REPLACE FUNCTION {fn}(
     p_place boolean, p_player bigint, p_role text, p_country text, p_outcomes bigint[], p_prices numeric[],
     p_stake numeric, p_bet_type text, p_odds_change text, p_idempotency_key text, p_fingerprint text,
     p_now timestamptz, p_default_cap numeric, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet,
-    p_user_agent text, p_expires_at timestamptz) RETURNS jsonb
+    p_user_agent text) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE
     n int := cardinality(p_outcomes);
     found int := 0;
     leg record;
     lim record;
-    restr record;
-    fence record;
+    loss_limit numeric;
     wallet record;
     earlier record;
     v jsonb := '[]';
@@ -230,22 +196,8 @@ BEGIN
     END IF;
     potential := trunc(p_stake * total_odds, 2);
 
-    -- The player's standing: role, self-exclusion, geofence.
-    SELECT * INTO restr FROM {PlayerRestriction} r WHERE r.{PlayerRestriction.player} = p_player;
-    IF p_role <> 'player' THEN
-        v := v || jsonb_build_array(jsonb_build_array('not_a_player', jsonb_build_object('role', p_role)));
-    ELSE
-        IF restr.{PlayerRestriction.self_excluded_until} > p_now THEN
-            v := v || jsonb_build_array(jsonb_build_array('self_excluded', jsonb_build_object(
-                'until', restr.{PlayerRestriction.self_excluded_until})));
-        END IF;
-        SELECT * INTO fence FROM {Geofence} g WHERE g.{Geofence.id} = 1;
-        IF fence.{Geofence.enabled} AND coalesce(p_country, '') <> ''
-           AND upper(p_country) = ANY(fence.{Geofence.blocked_countries}) THEN
-            v := v || jsonb_build_array(jsonb_build_array('geo_blocked',
-                                                    jsonb_build_object('country', upper(p_country))));
-        END IF;
-    END IF;
+    -- The player's standing: role, self-exclusion, geofence (risk/sql.py).
+    v := {gate}(p_player, p_role, p_country, p_now);
     IF cardinality(unavailable) > 0 THEN
         v := v || jsonb_build_array(jsonb_build_array('market_unavailable',
                                                       jsonb_build_object('outcome_ids', to_jsonb(unavailable))));
@@ -266,19 +218,8 @@ BEGIN
         v := v || jsonb_build_array(jsonb_build_array('odds_changed', jsonb_build_object('prices', price_list)));
     END IF;
 
-    -- The limits of every scope that applies, and the player's own stake limit on top.
-    SELECT {limits}
-      INTO lim
-      FROM {LimitProfile} p
-     WHERE p.{LimitProfile.scope} = '{scope_global}'
-        OR (p.{LimitProfile.scope} = '{scope_sport}' AND p.{LimitProfile.sport} = ANY(sport_ids))
-        OR (p.{LimitProfile.scope} = '{scope_competition}' AND p.{LimitProfile.competition} = ANY(competition_ids))
-        OR (p.{LimitProfile.scope} = '{scope_group}' AND p.{LimitProfile.group} IN (
-                SELECT g.{Membership.group} FROM {Membership} g WHERE g.{Membership.user} = p_player))
-        OR (p.{LimitProfile.scope} = '{scope_player}' AND p.{LimitProfile.player} = p_player);
-    IF restr.{PlayerRestriction.max_stake} < lim.max_stake THEN
-        lim.max_stake := restr.{PlayerRestriction.max_stake};
-    END IF;
+    -- The limits of every scope that applies, the player's own stake limit on top (risk/sql.py).
+    SELECT * INTO lim FROM {limits}(p_player, sport_ids, competition_ids);
     IF n > lim.max_selections THEN
         v := v || jsonb_build_array(jsonb_build_array('too_many_selections', jsonb_build_object(
             'selections', n, 'max_selections', lim.max_selections)));
@@ -366,10 +307,12 @@ BEGIN
             'max_stake', lim.velocity_max_stake::text, 'window_seconds', lim.velocity_window_seconds,
             'staked_in_window', recent_stake::text)));
     END IF;
-    IF staked - paid + p_stake > restr.{PlayerRestriction.daily_loss_limit} THEN
+    SELECT r.{PlayerRestriction.daily_loss_limit} INTO loss_limit
+      FROM {PlayerRestriction} r WHERE r.{PlayerRestriction.player} = p_player;
+    IF staked - paid + p_stake > loss_limit THEN
         v := v || jsonb_build_array(jsonb_build_array('loss_limit', jsonb_build_object(
-            'daily_loss_limit', restr.{PlayerRestriction.daily_loss_limit}::text, 'lost_today', (staked - paid)::text,
-            'max_allowed_stake', greatest(restr.{PlayerRestriction.daily_loss_limit} - (staked - paid), 0.00)::text)));
+            'daily_loss_limit', loss_limit::text, 'lost_today', (staked - paid)::text,
+            'max_allowed_stake', greatest(loss_limit - (staked - paid), 0.00)::text)));
     END IF;
     v_balance := coalesce(wallet.balance, 0.00);
     IF v_balance < p_stake THEN
@@ -423,30 +366,21 @@ BEGIN
     SELECT v_bet, s.pos - 1, s.id, market_ids[s.pos], event_ids[s.pos], prices[s.pos]
       FROM unnest(p_outcomes) WITH ORDINALITY AS s(id, pos);
 
-    UPDATE {Account} SET {Account.balance} = v_balance - p_stake WHERE {Account.id} = wallet.id;
-    INSERT INTO {Transfer} ({Transfer.debit_account}, {Transfer.credit_account}, {Transfer.amount}, {Transfer.kind},
-                            {Transfer.reference_type}, {Transfer.reference_id}, {Transfer.idempotency_key},
-                            {Transfer.debit_balance_before}, {Transfer.debit_balance_after},
-                            {Transfer.created_by}, {Transfer.created_at}, {Transfer.metadata})
     -- Held stakes by code: a missing house account (the ledger migrations create it) breaks the NOT NULL.
-    VALUES (wallet.id, (SELECT a.{Account.id} FROM {Account} a WHERE a.{Account.code} = '{stakes_held}'), p_stake,
-            '{bet_stake}', 'bet', v_bet::text, 'bet:' || v_bet || ':stake',
-            v_balance, v_balance - p_stake, p_actor_id, p_now, '{{}}');
-
-    INSERT INTO {AuditLog} ({AuditLog.actor}, {AuditLog.actor_label}, {AuditLog.actor_role}, {AuditLog.ip_address},
-                            {AuditLog.user_agent}, {AuditLog.action}, {AuditLog.resource_type}, {AuditLog.resource_id},
-                            {AuditLog.resource_label}, {AuditLog.details}, {AuditLog.severity}, {AuditLog.category},
-                            {AuditLog.outcome}, {AuditLog.created_at}, {AuditLog.expires_at})
-    VALUES (p_actor_id, p_actor_label, p_actor_role, p_ip, p_user_agent, 'bet.place', 'bet', v_bet::text,
-            -- betting.models.format_ticket_number: BET- and the id, at least nine digits
-            'BET-' || lpad(v_bet::text, greatest(9, length(v_bet::text)), '0'),
-            jsonb_build_object('status', v_status, 'stake', p_stake::text, 'total_odds', {fn}_odds_text(total_odds),
-                               'potential_return', potential::text,
-                               'legs', (SELECT jsonb_agg(jsonb_build_object('outcome_id', s.id,
-                                                                            'price', prices[s.pos]::text)
-                                                         ORDER BY s.pos)
-                                          FROM unnest(p_outcomes) WITH ORDINALITY AS s(id, pos))),
-            '{info}', '{betting}', '{success}', p_now, p_expires_at);
+    PERFORM {transfer}(wallet.id, v_balance,
+                       (SELECT a.{Account.id} FROM {Account} a WHERE a.{Account.code} = '{stakes_held}'), NULL,
+                       p_stake, '{bet_stake}', 'bet', v_bet::text, 'bet:' || v_bet || ':stake', p_actor_id, p_now);
+    PERFORM {audit}(p_actor_id, p_actor_label, p_actor_role, p_ip, p_user_agent, 'bet.place', '{betting}', 'bet',
+                    v_bet::text,
+                    -- betting.models.format_ticket_number: BET- and the id, at least nine digits
+                    'BET-' || lpad(v_bet::text, greatest(9, length(v_bet::text)), '0'),
+                    jsonb_build_object('status', v_status, 'stake', p_stake::text,
+                                       'total_odds', {fn}_odds_text(total_odds), 'potential_return', potential::text,
+                                       'legs', (SELECT jsonb_agg(jsonb_build_object('outcome_id', s.id,
+                                                                                    'price', prices[s.pos]::text)
+                                                                 ORDER BY s.pos)
+                                                  FROM unnest(p_outcomes) WITH ORDINALITY AS s(id, pos))),
+                    p_now);
     RETURN jsonb_build_object('bet', v_bet, 'total_odds', total_odds::text, 'potential_return', potential::text,
                               'delay', delay, 'prices', to_jsonb(prices::text[]), 'market_ids', to_jsonb(market_ids),
                               'event_ids', to_jsonb(event_ids), 'balance', (v_balance - p_stake)::text,
@@ -481,8 +415,314 @@ $fn$;
 
 SLIP_FUNCTION_DROP = f"""
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}(boolean, bigint, text, text, bigint[], numeric[], numeric, text, text, text,
-                                        text, timestamptz, numeric, bigint, text, text, inet, text, timestamptz);
+                                        text, timestamptz, numeric, bigint, text, text, inet, text);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_largest_stake(numeric, numeric);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_odds_text(numeric);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_takes(text, numeric, numeric);
+"""
+
+
+# --- a challenge offered and taken, each in one statement ------------------------------------------
+
+CHALLENGE = "betting_challenge"
+CHALLENGE_OFFER = f"{CHALLENGE}_offer"
+CHALLENGE_TAKE = f"{CHALLENGE}_take"
+
+
+def challenge_functions() -> str:
+    """``CREATE OR REPLACE`` of ``betting_challenge_offer`` and ``betting_challenge_take``: a
+    challenge's creation and its acceptance, each one call (the challenge services in
+    betting/challenges.py word the answers and send the news), and their helpers.
+
+    Each checks the player (risk_player_gate), then the challenge's own rules and the limits
+    (risk_limits), locks the accounts the stake moves between (the wallet and the challenge's escrow
+    shard, by id; when taking, the challenge row before them), answers a replayed Idempotency-Key and
+    writes the challenge; on the internal gateway it also moves the stake (wallet_internal_hold) and
+    writes the audit row. The external gateway's stake is asked for by the caller, in the same
+    transaction, under the answer's ``stake_key``: the external service is reached only through its
+    gateway. Refusals are answers (``refused``: ``[code, details]``; ``missing``: the unknown id's
+    field; ``replay`` or ``conflict``; ``started``: an open challenge taken after its event began),
+    written nowhere: the caller rolls back and audits them.
+    """
+    from audit.models import AuditLog
+    from betting.models import Challenge
+    from events.models import Event, Market, Outcome, Player
+    from ledger.models import Account
+    from ledger.sql import ACCOUNTS_LOCK, ESCROW_SHARD
+    from wallet.models import PURPOSES, Gateway, GatewayTransfer
+    from wallet.sql import INTERNAL_HOLD
+
+    return _CHALLENGE_FUNCTIONS.format_map({
+        "ch": CHALLENGE, "offer": CHALLENGE_OFFER, "take": CHALLENGE_TAKE, "gate": PLAYER_GATE, "limits": LIMITS,
+        "lock": ACCOUNTS_LOCK, "shard": ESCROW_SHARD, "hold": INTERNAL_HOLD, "audit": AUDIT_WRITE,
+        "internal": Gateway.INTERNAL, "stake": PURPOSES[0], "betting": AuditLog.Category.BETTING,
+        "scheduled": Event.Status.SCHEDULED, "active": Outcome.Status.ACTIVE, "market_open": Market.Status.OPEN,
+        "escrow_pending": Challenge.Status.ESCROW_PENDING, "open": Challenge.Status.OPEN,
+        "matching": Challenge.Status.MATCHING, "matched": Challenge.Status.MATCHED,
+        **sql_names(Account, Challenge, Event, GatewayTransfer, Market, Outcome, Player),
+    })
+
+
+# Doubled braces are PL/pgSQL's; single ones are names filled in by challenge_functions().
+_CHALLENGE_FUNCTIONS = """
+-- What an answer shows of a challenge: the row, its gateway transfers in order, and what it backs
+-- (its outcome and market, or its player).
+CREATE OR REPLACE FUNCTION {ch}_answer(p_challenge bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $fn$
+    SELECT jsonb_build_object(
+        'challenge', to_jsonb(c),
+        'transfers', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.{GatewayTransfer.id}), '[]')
+                        FROM {GatewayTransfer} t
+                       WHERE t.{GatewayTransfer.reference_type} = 'challenge'
+                         AND t.{GatewayTransfer.reference_id} = c.{Challenge.id}::text),
+        'outcome', (SELECT to_jsonb(o) FROM {Outcome} o WHERE o.{Outcome.id} = c.{Challenge.outcome}),
+        'market', (SELECT to_jsonb(m) FROM {Outcome} o JOIN {Market} m ON m.{Market.id} = o.{Outcome.market}
+                    WHERE o.{Outcome.id} = c.{Challenge.outcome}),
+        'player', (SELECT to_jsonb(p) FROM {Player} p WHERE p.{Player.id} = c.{Challenge.player}))
+      FROM {Challenge} c WHERE c.{Challenge.id} = p_challenge
+$fn$;
+
+-- The accounts a stake into escrow moves between, locked by id ({lock}): the player's wallet (a
+-- twin request waits on it) and, on the internal gateway, the escrow shard of the challenge; with
+-- their balances (the wallet's 0.00 when it has none).
+CREATE OR REPLACE FUNCTION {ch}_accounts(p_player bigint, p_challenge bigint, p_internal boolean,
+    OUT wallet_id bigint, OUT wallet_before numeric, OUT shard_id bigint, OUT shard_before numeric)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    held record;
+BEGIN
+    SELECT a.{Account.id} INTO wallet_id FROM {Account} a WHERE a.{Account.owner} = p_player;
+    IF p_internal THEN
+        SELECT a.{Account.id} INTO shard_id
+          FROM {Account} a WHERE a.{Account.code} = 'house:' || {shard}(p_challenge);
+    END IF;
+    wallet_before := 0.00;
+    FOR held IN SELECT * FROM {lock}(ARRAY[wallet_id, shard_id]) LOOP
+        IF held.id = wallet_id THEN
+            wallet_before := held.balance;
+        ELSE
+            shard_before := held.balance;
+        END IF;
+    END LOOP;
+END
+$fn$;
+
+-- The stake against the limits and, internal, the wallet's balance: the first refusal, or NULL.
+CREATE OR REPLACE FUNCTION {ch}_stake_refused(p_stake numeric, p_min numeric, p_max numeric, p_internal boolean,
+    p_balance numeric) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT CASE
+        WHEN p_stake < p_min THEN jsonb_build_array('stake_below_min', jsonb_build_object('min_stake', p_min::text))
+        WHEN p_stake > p_max THEN jsonb_build_array('stake_above_max', jsonb_build_object('max_stake', p_max::text))
+        WHEN p_internal AND p_balance < p_stake THEN jsonb_build_array('insufficient_funds', jsonb_build_object(
+            'balance', p_balance::text, 'stake', p_stake::text))
+    END
+$fn$;
+
+-- A party's stake through the internal gateway, from the accounts {ch}_accounts locked, and the
+-- audit row of the change it makes (p_action, p_before → p_after).
+CREATE OR REPLACE FUNCTION {ch}_hold(p_challenge bigint, p_player bigint, p_wallet bigint, p_wallet_before numeric,
+    p_shard bigint, p_shard_before numeric, p_stake numeric, p_key text, p_action text, p_before text, p_after text,
+    p_funding text, p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet,
+    p_user_agent text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    moved jsonb;
+BEGIN
+    moved := {hold}(p_player, p_wallet, p_wallet_before, p_shard, p_shard_before, p_stake, 'challenge',
+                    p_challenge::text, p_key, p_actor_id, p_now);
+    PERFORM {audit}(p_actor_id, p_actor_label, p_actor_role, p_ip, p_user_agent, p_action, '{betting}', 'challenge',
+                    p_challenge::text, 'CH-' || p_challenge,
+                    jsonb_build_object('before', p_before, 'after', p_after, 'stake', p_stake::text,
+                                       'funding', p_funding, 'tx_id', moved ->> '{GatewayTransfer.tx_id}'),
+                    p_now);
+END
+$fn$;
+
+-- A challenge offered on an outcome of the event (p_outcome) or on a player's stat line (p_player,
+-- p_stat, p_line, p_side), the stake from p_funding's gateway.
+CREATE OR REPLACE FUNCTION {offer}(
+    p_creator bigint, p_role text, p_country text, p_event bigint, p_outcome bigint, p_player bigint, p_stat text,
+    p_line numeric, p_side text, p_stake numeric, p_funding text, p_idempotency_key text, p_fingerprint text,
+    p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet, p_user_agent text)
+RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+    internal boolean := p_funding = '{internal}';
+    refused jsonb;
+    ev record;
+    backed record;
+    lim record;
+    earlier record;
+    wallet_id bigint;
+    wallet_before numeric;
+    shard_id bigint;
+    shard_before numeric;
+    v_id bigint;
+    v_status text;
+    v_key text;
+BEGIN
+    refused := {gate}(p_creator, p_role, p_country, p_now);
+    IF jsonb_array_length(refused) > 0 THEN
+        RETURN jsonb_build_object('refused', refused -> 0);
+    END IF;
+    SELECT e.{Event.status} AS status, e.{Event.start_time} AS start_time, e.{Event.sport} AS sport_id,
+           e.{Event.competition} AS competition_id INTO ev FROM {Event} e WHERE e.{Event.id} = p_event;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('missing', 'event_id');
+    END IF;
+
+    -- The accounts first, when the stake is internal or the request carries a key: a twin sent at the
+    -- same time waits on the wallet, then finds the first.
+    v_id := nextval(pg_get_serial_sequence('{Challenge}', '{Challenge.id}'));
+    IF internal OR p_idempotency_key IS NOT NULL THEN
+        SELECT * INTO wallet_id, wallet_before, shard_id, shard_before FROM {ch}_accounts(p_creator, v_id, internal);
+    END IF;
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT c.{Challenge.id} AS id, c.{Challenge.request_fingerprint} AS fingerprint INTO earlier
+          FROM {Challenge} c
+         WHERE c.{Challenge.creator} = p_creator AND c.{Challenge.idempotency_key} = p_idempotency_key;
+        IF FOUND THEN
+            RETURN jsonb_build_object(CASE WHEN earlier.fingerprint = p_fingerprint THEN 'replay' ELSE 'conflict' END,
+                                      earlier.id);
+        END IF;
+    END IF;
+
+    IF ev.status <> '{scheduled}' OR ev.start_time <= p_now THEN
+        RETURN jsonb_build_object('refused', jsonb_build_array('event_started', jsonb_build_object(
+            'event_id', p_event, 'status', ev.status)));
+    END IF;
+    IF p_outcome IS NOT NULL THEN
+        SELECT o.{Outcome.status} AS status, m.{Market.status} AS market_status, m.{Market.event} AS event_id
+          INTO backed FROM {Outcome} o JOIN {Market} m ON m.{Market.id} = o.{Outcome.market}
+         WHERE o.{Outcome.id} = p_outcome;
+        IF NOT FOUND OR backed.event_id <> p_event THEN
+            RETURN jsonb_build_object('refused', jsonb_build_array('invalid_selection',
+                                                                   jsonb_build_object('field', 'outcome_id')));
+        END IF;
+        IF backed.status <> '{active}' OR backed.market_status <> '{market_open}' THEN
+            RETURN jsonb_build_object('refused', jsonb_build_array('market_unavailable', jsonb_build_object(
+                'outcome_ids', jsonb_build_array(p_outcome))));
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM {Player} p WHERE p.{Player.id} = p_player AND p.{Player.event} = p_event) THEN
+        RETURN jsonb_build_object('refused', jsonb_build_array('invalid_selection',
+                                                               jsonb_build_object('field', 'proposition.player_id')));
+    END IF;
+
+    SELECT * INTO lim FROM {limits}(p_creator, ARRAY[ev.sport_id], ARRAY[ev.competition_id]);
+    refused := {ch}_stake_refused(p_stake, lim.min_stake, lim.max_stake, internal, wallet_before);
+    IF refused IS NOT NULL THEN
+        RETURN jsonb_build_object('refused', refused);
+    END IF;
+
+    -- Written with the status the stake gives it, so that nothing but the audit row follows the
+    -- stake's lock on the escrow shard until commit.
+    v_status := CASE WHEN internal THEN '{open}' ELSE '{escrow_pending}' END;
+    INSERT INTO {Challenge} ({Challenge.id}, {Challenge.event}, {Challenge.creator}, {Challenge.outcome},
+                             {Challenge.player}, {Challenge.stat}, {Challenge.line}, {Challenge.side},
+                             {Challenge.stake}, {Challenge.creator_funding}, {Challenge.acceptor_funding},
+                             {Challenge.status}, {Challenge.status_reason}, {Challenge.money_waiting},
+                             {Challenge.idempotency_key}, {Challenge.request_fingerprint}, {Challenge.created_at})
+    VALUES (v_id, p_event, p_creator, p_outcome, p_player, coalesce(p_stat, ''), p_line, coalesce(p_side, ''), p_stake,
+            p_funding, '', v_status, '', '', p_idempotency_key, p_fingerprint, p_now);
+    v_key := 'challenge:' || v_id || ':stake:creator';
+    IF internal THEN
+        PERFORM {ch}_hold(v_id, p_creator, wallet_id, wallet_before, shard_id, shard_before, p_stake, v_key,
+                          'challenge.create', NULL, v_status, p_funding, p_now, p_actor_id, p_actor_label,
+                          p_actor_role, p_ip, p_user_agent);
+    END IF;
+    RETURN {ch}_answer(v_id) || jsonb_build_object(
+        'stake_key', v_key, 'balance', CASE WHEN internal THEN (wallet_before - p_stake)::text END);
+END
+$fn$;
+
+-- An open challenge taken by p_acceptor with an equal stake from p_funding's gateway. The challenge
+-- row is locked first, so of many takers at once exactly one finds it open. p_replay: the request
+-- carries an Idempotency-Key, so a taker asking again gets the challenge back.
+CREATE OR REPLACE FUNCTION {take}(
+    p_challenge bigint, p_acceptor bigint, p_role text, p_country text, p_funding text, p_replay boolean,
+    p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet, p_user_agent text)
+RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+    internal boolean := p_funding = '{internal}';
+    refused jsonb;
+    c record;
+    ev record;
+    lim record;
+    wallet_id bigint;
+    wallet_before numeric;
+    shard_id bigint;
+    shard_before numeric;
+    tried int;
+    v_status text;
+    v_key text;
+BEGIN
+    refused := {gate}(p_acceptor, p_role, p_country, p_now);
+    IF jsonb_array_length(refused) > 0 THEN
+        RETURN jsonb_build_object('refused', refused -> 0);
+    END IF;
+    SELECT ch.{Challenge.id} AS id, ch.{Challenge.status} AS status, ch.{Challenge.creator} AS creator_id,
+           ch.{Challenge.acceptor} AS acceptor_id, ch.{Challenge.stake} AS stake, ch.{Challenge.event} AS event_id
+      INTO c FROM {Challenge} ch WHERE ch.{Challenge.id} = p_challenge FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('missing', 'challenge_id');
+    END IF;
+    SELECT e.{Event.status} AS status, e.{Event.start_time} AS start_time, e.{Event.sport} AS sport_id,
+           e.{Event.competition} AS competition_id INTO ev FROM {Event} e WHERE e.{Event.id} = c.event_id;
+    IF c.status = '{open}' AND (ev.status <> '{scheduled}' OR ev.start_time <= p_now) THEN
+        RETURN jsonb_build_object('started', c.id);
+    END IF;
+    IF c.creator_id = p_acceptor THEN
+        RETURN jsonb_build_object('refused', jsonb_build_array('own_challenge',
+                                                               jsonb_build_object('challenge_id', c.id)));
+    END IF;
+    IF p_replay AND c.acceptor_id = p_acceptor AND c.status IN ('{matching}', '{matched}') THEN
+        RETURN {ch}_answer(c.id) || jsonb_build_object('replay', c.id);
+    END IF;
+    IF c.status <> '{open}' THEN
+        RETURN jsonb_build_object('refused', jsonb_build_array('challenge_unavailable', jsonb_build_object(
+            'challenge_id', c.id, 'status', c.status)));
+    END IF;
+
+    SELECT * INTO lim FROM {limits}(p_acceptor, ARRAY[ev.sport_id], ARRAY[ev.competition_id]);
+    IF internal THEN
+        SELECT * INTO wallet_id, wallet_before, shard_id, shard_before FROM {ch}_accounts(p_acceptor, c.id, true);
+    END IF;
+    refused := {ch}_stake_refused(c.stake, lim.min_stake, lim.max_stake, internal, wallet_before);
+    IF refused IS NOT NULL THEN
+        RETURN jsonb_build_object('refused', refused);
+    END IF;
+
+    -- After a failed external stake the challenge is open again for anyone, this taker included: each
+    -- attempt's key carries the taker and its number.
+    SELECT count(*) INTO tried FROM {GatewayTransfer} t
+     WHERE t.{GatewayTransfer.reference_type} = 'challenge' AND t.{GatewayTransfer.reference_id} = c.id::text
+       AND t.{GatewayTransfer.purpose} = '{stake}' AND t.{GatewayTransfer.user} = p_acceptor;
+    v_key := 'challenge:' || c.id || ':stake:acceptor:' || p_acceptor || ':' || (tried + 1);
+    v_status := CASE WHEN internal THEN '{matched}' ELSE '{matching}' END;
+    -- Written before the stake, as the stake leaves it, so that only the audit row follows the stake's
+    -- lock on the escrow shard (as when offered).
+    UPDATE {Challenge} SET {Challenge.acceptor} = p_acceptor, {Challenge.acceptor_funding} = p_funding,
+                           {Challenge.status} = v_status, {Challenge.matched_at} = CASE WHEN internal THEN p_now END
+     WHERE {Challenge.id} = c.id;
+    IF internal THEN
+        PERFORM {ch}_hold(c.id, p_acceptor, wallet_id, wallet_before, shard_id, shard_before, c.stake, v_key,
+                          'challenge.accept', c.status, v_status, p_funding, p_now, p_actor_id, p_actor_label,
+                          p_actor_role, p_ip, p_user_agent);
+    END IF;
+    RETURN {ch}_answer(c.id) || jsonb_build_object(
+        'stake_key', v_key, 'balance', CASE WHEN internal THEN (wallet_before - c.stake)::text END);
+END
+$fn$;
+"""
+
+CHALLENGE_FUNCTIONS_DROP = f"""
+DROP FUNCTION IF EXISTS {CHALLENGE_TAKE}(bigint, bigint, text, text, text, boolean, timestamptz, bigint, text, text,
+                                         inet, text);
+DROP FUNCTION IF EXISTS {CHALLENGE_OFFER}(bigint, text, text, bigint, bigint, bigint, text, numeric, text, numeric,
+                                          text, text, text, timestamptz, bigint, text, text, inet, text);
+DROP FUNCTION IF EXISTS {CHALLENGE}_hold(bigint, bigint, bigint, numeric, bigint, numeric, numeric, text, text, text,
+                                         text, text, timestamptz, bigint, text, text, inet, text);
+DROP FUNCTION IF EXISTS {CHALLENGE}_stake_refused(numeric, numeric, numeric, boolean, numeric);
+DROP FUNCTION IF EXISTS {CHALLENGE}_accounts(bigint, bigint, boolean);
+DROP FUNCTION IF EXISTS {CHALLENGE}_answer(bigint);
 """

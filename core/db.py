@@ -57,6 +57,25 @@ class ExactDecimalField(models.Field):
         return self.to_python(value)
 
 
+class SqlNames:
+    """A model's table (``{Bet}``) and columns (``{Bet.player}``) for ``str.format_map`` in an app's
+    hand-written SQL (its ``sql.py``): names come from the model's ``_meta``, never typed into strings."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self._model = model
+
+    def __str__(self) -> str:
+        return self._model._meta.db_table
+
+    def __getattr__(self, name: str) -> str:
+        return self._model._meta.get_field(name).column
+
+
+def sql_names(*models_: type[models.Model]) -> dict[str, SqlNames]:
+    """``{"Bet": SqlNames(Bet), ...}``: the names a SQL text's ``format_map`` takes."""
+    return {model.__name__: SqlNames(model) for model in models_}
+
+
 @functools.cache
 def columns(model: type[models.Model], alias: str = "") -> str:
     """The model's columns for a hand-written SELECT, in the order ``loaded`` takes them."""
@@ -201,6 +220,13 @@ def instance(model: type[models.Model], row: dict[str, Any]) -> Any:
     fields = model._meta.concrete_fields
     return model.from_db(connection.alias, [f.attname for f in fields],
                          [row[f.attname] if f.attname in row else f.get_default() for f in fields])
+
+
+def from_json(model: type[models.Model], row: dict[str, Any]) -> Any:
+    """A row as PostgreSQL's ``to_jsonb`` renders it (columns by name, numbers read as Decimal) as a
+    model instance, as the ORM would load it: a one-call service's answer carries the rows it wrote."""
+    fields = model._meta.concrete_fields
+    return model.from_db(connection.alias, [f.attname for f in fields], [f.to_python(row[f.column]) for f in fields])
 
 
 RETRY_ATTEMPTS = 3

@@ -16,6 +16,7 @@ from core.errors import InsufficientFunds, InvalidInput
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.money import CENT
 from ledger.selectors import net_by_account
+from ledger.sql import ACCOUNTS_LOCK
 
 MONEY_CEILING = Decimal(10) ** 16  # NUMERIC(18,2)
 
@@ -137,8 +138,7 @@ def transfers_create(specs: list[TransferSpec]) -> list[dict[str, Any]]:
         raise RuntimeError("transfers must be written inside the caller's transaction.atomic()")
     stored_ids = sorted({a.pk for spec in specs for a in (spec.debit, spec.credit) if a.stores_balance})
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, balance FROM {Account._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                       [stored_ids])
+        cursor.execute(f"SELECT id, balance FROM {ACCOUNTS_LOCK}(%s)", [stored_ids])
         balances = dict(cursor.fetchall())
     rows = []
     for spec in specs:

@@ -1,5 +1,8 @@
 """Limits, exposure caps, geofencing and responsible-gambling settings: the rules as data."""
 
+from dataclasses import dataclass, fields
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
@@ -17,6 +20,26 @@ SELECTIONS_CEILING = 1000
 
 LIMIT_FIELDS = ["min_stake", "max_stake", "max_winning", "max_selections", "min_price", "max_price",
                 "max_combined_odds", "velocity_max_bets", "velocity_max_stake", "velocity_window_seconds"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits that apply to a stake; these defaults where no LimitProfile sets one (DESIGN.md "Bets")."""
+
+    min_stake: Decimal = Decimal("1.00")
+    max_stake: Decimal = Decimal("100000.00")
+    max_winning: Decimal = Decimal("500000.00")
+    max_selections: int = 100
+    min_price: Decimal = Decimal("1.01")
+    max_price: Decimal = Decimal("100")
+    max_combined_odds: Decimal = Decimal("1000")
+    velocity_max_bets: int = 120
+    velocity_max_stake: Decimal = Decimal("200000.00")
+    velocity_window_seconds: int = 60
+
+
+DEFAULTS = Limits()
+assert [f.name for f in fields(Limits)] == LIMIT_FIELDS
 
 
 class LimitProfile(models.Model):
@@ -70,6 +93,14 @@ class LimitProfile(models.Model):
     def __str__(self) -> str:
         target = self.sport or self.competition or self.group or self.player
         return f"{self.get_scope_display()} limits" + (f": {target}" if target else "")
+
+
+
+# Most specific first: for each limit, the first scope that sets it decides.
+SCOPE_ORDER = [LimitProfile.Scope.PLAYER, LimitProfile.Scope.GROUP, LimitProfile.Scope.COMPETITION,
+               LimitProfile.Scope.SPORT, LimitProfile.Scope.GLOBAL]
+# Lower bounds: within a scope the strictest is the highest; for every other limit it is the lowest.
+LOWER_BOUNDS = {"min_stake", "min_price"}
 
 
 class ExposureCap(models.Model):

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from audit.context import role_of
-from core.db import first_row
 from risk.limits import restriction_of
-from risk.models import Geofence, PlayerRestriction
+from risk.sql import PLAYER_GATE
 
 
 @dataclass(frozen=True)
@@ -64,26 +65,23 @@ def violation(code: str, details: dict[str, Any]) -> Violation:
     return Violation(code, SENTENCES[code](details), details)
 
 
-def player_gate(*, role: str, restriction: PlayerRestriction | None, country: str,
-                now: datetime | None = None) -> list[Violation]:
+def player_gate(*, player_id: int, role: str, country: str, now: datetime | None = None) -> list[Violation]:
     """Refusals that come before any bet or deposit: the account is not a player's (staff and agents
-    neither deposit nor bet: separation of duties), self-exclusion and geofencing."""
-    if role != "player":
-        return [violation("not_a_player", {"role": role})]
-    found = []
-    now = now or timezone.now()
-    if restriction and restriction.self_excluded_until and restriction.self_excluded_until > now:
-        found.append(violation("self_excluded", {"until": restriction.self_excluded_until.isoformat()}))
-    geofence = first_row(Geofence, "id = 1")
-    if geofence and geofence.enabled and country and country.upper() in geofence.blocked_countries:
-        found.append(violation("geo_blocked", {"country": country.upper()}))
-    return found
+    neither deposit nor bet: separation of duties), self-exclusion and geofencing. The rule is
+    written once, in risk/sql.py, where the one-call services run it too."""
+    with connection.cursor() as cursor:
+        cursor.execute(_GATE, [player_id, role, country, now or timezone.now()])
+        found = json.loads(cursor.fetchone()[0])  # Django's connection leaves jsonb as text
+    return [violation(code, details) for code, details in found]
+
+
+_GATE = f"SELECT {PLAYER_GATE}(%s, %s, %s, %s)"
 
 
 def deposit_violations(*, player: Any, amount: Decimal, country: str, deposited_today: Decimal,
                        deposited_ever: Decimal, kyc_threshold: Decimal) -> list[Violation]:
     restriction = restriction_of(player)
-    found = player_gate(role=role_of(player), restriction=restriction, country=country)
+    found = player_gate(player_id=player.pk, role=role_of(player), country=country)
     limit = restriction.daily_deposit_limit if restriction else None
     if limit is not None and deposited_today + amount > limit:
         found.append(Violation("deposit_limit",

@@ -30,7 +30,6 @@ from core.db import retried_on_conflict
 from core.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, ServiceUnavailable, refusal
 from ledger.money import CENT
 from ledger.services import money_validate
-from risk.limits import restriction_of
 from risk.rules import deposit_violations, player_gate
 from wallet.models import ExternalAccount, ExternalTransaction
 
@@ -75,7 +74,7 @@ def external_account_require(*, user_id: int) -> ExternalAccount:
 
 
 def _player_check(user: Any, actor: Actor) -> None:
-    found = player_gate(role=role_of(user), restriction=restriction_of(user), country=actor.country or user.country)
+    found = player_gate(player_id=user.pk, role=role_of(user), country=actor.country or user.country)
     if found:
         raise refusal(found[0].error, found[0].message, found[0].details)
 

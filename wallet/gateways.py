@@ -29,11 +29,10 @@ from core.errors import IdempotencyConflict, InvalidInput, NotFound
 from ledger.models import Account, Transfer, format_entry_number
 from ledger.services import TransferSpec, escrow_vault_balance, house_account, house_accounts, transfers_create
 from wallet import external
-from wallet.models import Gateway, GatewayTransfer
+from wallet.models import PURPOSES, Gateway, GatewayTransfer
 from wallet.selectors import wallet_balance
 from wallet.services import wallet_open
 
-PURPOSES = ("stake", "payout", "refund", "fee", "sweep")
 ZERO = Decimal("0.00")
 
 

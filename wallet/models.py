@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
+# What a gateway movement is for (GatewayTransfer.purpose).
+PURPOSES = ("stake", "payout", "refund", "fee", "sweep")
 
 
 class Gateway(models.TextChoices):

@@ -1,5 +1,5 @@
-"""The placement function itself (betting/sql.py, installed by betting/migrations/0011): the text
-installed, every refusal code run dry and placing, exact money, and its lock order."""
+"""The placement function itself (betting/sql.py; tests/test_sql_functions.py checks the text installed):
+every refusal code run dry and placing, exact money, and its lock order."""
 
 import threading
 import time
@@ -11,7 +11,7 @@ from django.db import OperationalError, connection, connections, transaction
 from audit.context import Actor
 from betting.services import bet_place
 from betting.slips import slip_parse, slip_run
-from betting.sql import SLIP_FUNCTION, slip_function
+from betting.sql import SLIP_FUNCTION
 from ledger.money import largest_stake_within
 from risk.models import OutcomeExposure
 from tests.betting.test_bet_refusals import CASES
@@ -19,13 +19,6 @@ from tests.conftest import bets_snapshot, outcome_of, selection, threads_stop, w
 
 # The slip codes the function answers (invalid_amount is refused by slip_parse, before it).
 FUNCTION_CASES = [case for case, _ in CASES if case.__name__ != "invalid_amount"]
-
-
-def test_the_installed_function_is_the_one_in_sql_py(db):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [SLIP_FUNCTION])
-        (installed,) = cursor.fetchone()
-    assert installed == slip_function().split("$fn$")[1], "betting/sql.py changed: ship it in a new migration"
 
 
 @pytest.mark.parametrize("setup", FUNCTION_CASES, ids=[case.__name__ for case in FUNCTION_CASES])

@@ -2,11 +2,19 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from risk.exposure import exposure_caps
-from risk.limits import DEFAULTS, limits_for
-from risk.models import ExposureCap, LimitProfile, PlayerRestriction
+from risk.models import DEFAULTS, ExposureCap, LimitProfile, Limits, PlayerRestriction
+from risk.sql import LIMITS
+
+
+def limits_for(*, player, sport_ids=(), competition_ids=()) -> Limits:
+    """The limits as the one-call services read them inside their call (risk/sql.py ``risk_limits``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {LIMITS}(%s, %s::bigint[], %s::bigint[])",
+                       [player.pk, sorted(sport_ids), sorted(competition_ids)])
+        return Limits(*cursor.fetchone())
 
 
 def test_defaults_apply_when_nothing_is_set(player):
