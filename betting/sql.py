@@ -390,12 +390,14 @@ $fn$;
 
 -- ledger.money.largest_stake_within: the largest stake in cents whose payout at these odds is at
 -- most the limit, i.e. the largest cent below (limit + 0.01) / odds. The division may round its
--- last digit up onto a cent, so the candidate is checked by exact multiplication.
+-- last digit up onto a cent, so the candidate is checked by exact multiplication. One expression with
+-- no FROM, so the planner inlines it into the caller's cached plan (else its body is planned per call).
 CREATE OR REPLACE FUNCTION {fn}_largest_stake(p_limit numeric, p_odds numeric) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $fn$
     SELECT CASE WHEN p_limit < 0 THEN 0.00
-                ELSE greatest(CASE WHEN s * p_odds >= p_limit + 0.01 THEN s - 0.01 ELSE s END, 0.00) END
-      FROM (SELECT trunc((p_limit + 0.01) / p_odds, 2) AS s) c
+                WHEN trunc((p_limit + 0.01) / p_odds, 2) * p_odds >= p_limit + 0.01
+                THEN greatest(trunc((p_limit + 0.01) / p_odds, 2) - 0.01, 0.00)
+                ELSE trunc((p_limit + 0.01) / p_odds, 2) END
 $fn$;
 
 -- The player's odds-change policy: whether a bet seen at one price takes the current one (placement
@@ -466,10 +468,13 @@ def challenge_functions() -> str:
 # Doubled braces are PL/pgSQL's; single ones are names filled in by challenge_functions().
 _CHALLENGE_FUNCTIONS = """
 -- What an answer shows of a challenge: the row, its gateway transfers in order, and what it backs
--- (its outcome and market, or its player).
+-- (its outcome and market, or its player). The functions here are PL/pgSQL, but for one-expression
+-- helpers: a PL/pgSQL function's plans are kept for the session, an SQL function's body is planned on
+-- every call.
 CREATE OR REPLACE FUNCTION {ch}_answer(p_challenge bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $fn$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'challenge', to_jsonb(c),
         'transfers', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.{GatewayTransfer.id}), '[]')
                         FROM {GatewayTransfer} t
@@ -479,7 +484,8 @@ LANGUAGE sql STABLE AS $fn$
         'market', (SELECT to_jsonb(m) FROM {Outcome} o JOIN {Market} m ON m.{Market.id} = o.{Outcome.market}
                     WHERE o.{Outcome.id} = c.{Challenge.outcome}),
         'player', (SELECT to_jsonb(p) FROM {Player} p WHERE p.{Player.id} = c.{Challenge.player}))
-      FROM {Challenge} c WHERE c.{Challenge.id} = p_challenge
+      FROM {Challenge} c WHERE c.{Challenge.id} = p_challenge);
+END
 $fn$;
 
 -- The accounts a stake into escrow moves between, locked by id ({lock}): the player's wallet (a

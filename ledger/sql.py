@@ -37,11 +37,15 @@ $fn$;
 
 -- The one lock order of accounts: by id. Locks the balance-storing accounts among these ids and
 -- answers their balances (a house account whose balance is derived is not a row every bet locks).
+-- (PL/pgSQL, as the functions below: its plan is kept for the session, where an SQL function's body is
+-- planned on every call.)
 CREATE OR REPLACE FUNCTION {lock}(p_ids bigint[]) RETURNS TABLE(id bigint, balance numeric)
-LANGUAGE sql AS $fn$
-    SELECT a.{Account.id}, a.{Account.balance} FROM {Account} a
-     WHERE a.{Account.id} = ANY(p_ids) AND a.{Account.balance} IS NOT NULL
-     ORDER BY a.{Account.id} FOR UPDATE
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    RETURN QUERY SELECT a.{Account.id}, a.{Account.balance} FROM {Account} a
+                  WHERE a.{Account.id} = ANY(p_ids) AND a.{Account.balance} IS NOT NULL
+                  ORDER BY a.{Account.id} FOR UPDATE;
+END
 $fn$;
 
 -- One transfer between two accounts the caller has locked ({lock}), given each side's balance

@@ -45,6 +45,7 @@ def risk_functions() -> str:
     return _FUNCTIONS.format_map({
         "gate": PLAYER_GATE, "limits": LIMITS,
         "out": ", ".join(f"OUT {name} {_sql_type(name)}" for name in LIMIT_FIELDS),
+        "names": ", ".join(LIMIT_FIELDS),
         "chosen": ",\n           ".join(f"{chosen[name]}" for name in LIMIT_FIELDS),
         "scope_global": LimitProfile.Scope.GLOBAL, "scope_sport": LimitProfile.Scope.SPORT,
         "scope_competition": LimitProfile.Scope.COMPETITION, "scope_group": LimitProfile.Scope.GROUP,
@@ -85,16 +86,20 @@ $fn$;
 -- The limits for this player staking on these sports and competitions (risk.models.Limits). Each
 -- from the most specific scope that sets it (within a scope, where several profiles apply, the
 -- strictest), else the default; the player's own stake limit on top (the stricter wins).
+-- PL/pgSQL, not SQL: its plan is kept for the session (an SQL function's body is planned on every call).
 CREATE OR REPLACE FUNCTION {limits}(p_player bigint, p_sport_ids bigint[], p_competition_ids bigint[], {out})
-LANGUAGE sql STABLE AS $fn$
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
     SELECT {chosen}
+      INTO {names}
       FROM {LimitProfile} p
      WHERE p.{LimitProfile.scope} = '{scope_global}'
         OR (p.{LimitProfile.scope} = '{scope_sport}' AND p.{LimitProfile.sport} = ANY(p_sport_ids))
         OR (p.{LimitProfile.scope} = '{scope_competition}' AND p.{LimitProfile.competition} = ANY(p_competition_ids))
         OR (p.{LimitProfile.scope} = '{scope_group}' AND p.{LimitProfile.group} IN (
                 SELECT g.{Membership.group} FROM {Membership} g WHERE g.{Membership.user} = p_player))
-        OR (p.{LimitProfile.scope} = '{scope_player}' AND p.{LimitProfile.player} = p_player)
+        OR (p.{LimitProfile.scope} = '{scope_player}' AND p.{LimitProfile.player} = p_player);
+END
 $fn$;
 """
 
