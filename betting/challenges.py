@@ -121,7 +121,7 @@ def _fingerprint(**body: Any) -> str:
 
 
 _OFFER = f"SELECT {CHALLENGE_OFFER}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)"
-_TAKE = f"SELECT {CHALLENGE_TAKE}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)"
+_TAKE = f"SELECT {CHALLENGE_TAKE}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)"
 _NOT_THIS_EVENTS = {"outcome_id": "That outcome is not one of this event's.",
                     "proposition.player_id": "That player is not on this event's roster."}
 _UNKNOWN = {"event_id": "There is no such event.", "challenge_id": "There is no such challenge."}
@@ -212,9 +212,9 @@ def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: A
     ``betting_challenge_take``). The challenge row is locked first, so of many acceptors at once
     exactly one wins; the others get 409 ``challenge_unavailable``. Internal: ``matched`` at once;
     external: ``matching`` until the stake confirms (``matched``) or fails (``open`` again). With an
-    Idempotency-Key, the winner asking again gets the challenge back. An open challenge whose event
-    has started is expired (and refunded) in a transaction of its own, so the refusal that follows
-    does not undo it."""
+    Idempotency-Key, the winner asking again with the same body gets the challenge back (another body:
+    409 ``idempotency_conflict``). An open challenge whose event has started is expired (and refunded)
+    in a transaction of its own, so the refusal that follows does not undo it."""
     challenge_id = _id(challenge_id, "challenge_id")
     try:
         return _accept(challenge_id, acceptor=acceptor, funding=funding, actor=actor, idempotency_key=idempotency_key)
@@ -235,9 +235,12 @@ def _accept(challenge_id: int, *, acceptor: Any, funding: Any, actor: Actor, ide
         gateway = wallet_gateway(funding)
         answer = _answered(_TAKE, [
             challenge_id, acceptor.pk, role_of(acceptor), actor.country or acceptor.country, gateway.name,
-            idempotency_key is not None, timezone.now(), *actor.audit_columns()], challenge_id)
+            idempotency_key, idempotency_key and _fingerprint(funding=funding), timezone.now(),
+            *actor.audit_columns()], challenge_id)
         if "started" in answer:
             raise _StartedWhileOpen
+        if "conflict" in answer:
+            raise IdempotencyConflict(details={"challenge_id": challenge_id})
         if "replay" in answer:
             return _challenge_of(answer, was=answer["challenge"]["status"])
         challenge = _challenge_of(answer, was=Challenge.Status.OPEN)
@@ -442,7 +445,9 @@ def _acceptor_stake_decided(challenge: Challenge, *, confirmed: bool, actor: Act
         return
     # open again for anyone, unless the event has started meanwhile
     challenge.acceptor, challenge.acceptor_funding = None, ""
+    challenge.acceptor_idempotency_key, challenge.acceptor_fingerprint = None, ""
     challenge.status = Challenge.Status.EXPIRED if _event_started(challenge.event) else Challenge.Status.OPEN
-    challenge.save(update_fields=["acceptor", "acceptor_funding", "status"])
+    challenge.save(update_fields=["acceptor", "acceptor_funding", "acceptor_idempotency_key", "acceptor_fingerprint",
+                                  "status"])
     if challenge.status == Challenge.Status.EXPIRED:
         _expiry_refund(challenge, actor=actor, balanced=escrow_balanced(recorded=True))

@@ -181,6 +181,10 @@ class Challenge(models.Model):
     money_waiting = models.CharField(max_length=16, choices=Waiting.choices, blank=True, default="")
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # The acceptor's Idempotency-Key and body, as the creator's: the same key again answers the
+    # acceptance, with another body it is a conflict (cleared with the acceptor if the stake fails).
+    acceptor_idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    acceptor_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     matched_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)

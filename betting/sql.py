@@ -627,9 +627,10 @@ BEGIN
                              {Challenge.player}, {Challenge.stat}, {Challenge.line}, {Challenge.side},
                              {Challenge.stake}, {Challenge.creator_funding}, {Challenge.acceptor_funding},
                              {Challenge.status}, {Challenge.status_reason}, {Challenge.money_waiting},
-                             {Challenge.idempotency_key}, {Challenge.request_fingerprint}, {Challenge.created_at})
+                             {Challenge.idempotency_key}, {Challenge.request_fingerprint},
+                             {Challenge.acceptor_fingerprint}, {Challenge.created_at})
     VALUES (v_id, p_event, p_creator, p_outcome, p_player, coalesce(p_stat, ''), p_line, coalesce(p_side, ''), p_stake,
-            p_funding, '', v_status, '', '', p_idempotency_key, p_fingerprint, p_now);
+            p_funding, '', v_status, '', '', p_idempotency_key, p_fingerprint, '', p_now);
     v_key := 'challenge:' || v_id || ':stake:creator';
     IF internal THEN
         PERFORM {ch}_hold(v_id, p_creator, wallet_id, wallet_before, shard_id, shard_before, p_stake, v_key,
@@ -642,11 +643,13 @@ END
 $fn$;
 
 -- An open challenge taken by p_acceptor with an equal stake from p_funding's gateway. The challenge
--- row is locked first, so of many takers at once exactly one finds it open. p_replay: the request
--- carries an Idempotency-Key, so a taker asking again gets the challenge back.
+-- row is locked first, so of many takers at once exactly one finds it open. The taker's
+-- Idempotency-Key is kept with the acceptance: asked again with it, the same body gets the challenge
+-- back, another body is a conflict.
 CREATE OR REPLACE FUNCTION {take}(
-    p_challenge bigint, p_acceptor bigint, p_role text, p_country text, p_funding text, p_replay boolean,
-    p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet, p_user_agent text)
+    p_challenge bigint, p_acceptor bigint, p_role text, p_country text, p_funding text, p_idempotency_key text,
+    p_fingerprint text, p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet,
+    p_user_agent text)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
     internal boolean := p_funding = '{internal}';
@@ -667,7 +670,8 @@ BEGIN
         RETURN jsonb_build_object('refused', refused -> 0);
     END IF;
     SELECT ch.{Challenge.id} AS id, ch.{Challenge.status} AS status, ch.{Challenge.creator} AS creator_id,
-           ch.{Challenge.acceptor} AS acceptor_id, ch.{Challenge.stake} AS stake, ch.{Challenge.event} AS event_id
+           ch.{Challenge.acceptor} AS acceptor_id, ch.{Challenge.stake} AS stake, ch.{Challenge.event} AS event_id,
+           ch.{Challenge.acceptor_idempotency_key} AS taken_with, ch.{Challenge.acceptor_fingerprint} AS fingerprint
       INTO c FROM {Challenge} ch WHERE ch.{Challenge.id} = p_challenge FOR UPDATE;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('missing', 'challenge_id');
@@ -681,7 +685,10 @@ BEGIN
         RETURN jsonb_build_object('refused', jsonb_build_array('own_challenge',
                                                                jsonb_build_object('challenge_id', c.id)));
     END IF;
-    IF p_replay AND c.acceptor_id = p_acceptor AND c.status IN ('{matching}', '{matched}') THEN
+    IF c.acceptor_id = p_acceptor AND c.taken_with = p_idempotency_key THEN
+        IF c.fingerprint <> p_fingerprint THEN
+            RETURN jsonb_build_object('conflict', c.id);
+        END IF;
         RETURN {ch}_answer(c.id) || jsonb_build_object('replay', c.id);
     END IF;
     IF c.status <> '{open}' THEN
@@ -708,6 +715,8 @@ BEGIN
     -- Written before the stake, as the stake leaves it, so that only the audit row follows the stake's
     -- lock on the escrow shard (as when offered).
     UPDATE {Challenge} SET {Challenge.acceptor} = p_acceptor, {Challenge.acceptor_funding} = p_funding,
+                           {Challenge.acceptor_idempotency_key} = p_idempotency_key,
+                           {Challenge.acceptor_fingerprint} = coalesce(p_fingerprint, ''),
                            {Challenge.status} = v_status, {Challenge.matched_at} = CASE WHEN internal THEN p_now END
      WHERE {Challenge.id} = c.id;
     IF internal THEN
@@ -722,8 +731,8 @@ $fn$;
 """
 
 CHALLENGE_FUNCTIONS_DROP = f"""
-DROP FUNCTION IF EXISTS {CHALLENGE_TAKE}(bigint, bigint, text, text, text, boolean, timestamptz, bigint, text, text,
-                                         inet, text);
+DROP FUNCTION IF EXISTS {CHALLENGE_TAKE}(bigint, bigint, text, text, text, text, text, timestamptz, bigint, text,
+                                         text, inet, text);
 DROP FUNCTION IF EXISTS {CHALLENGE_OFFER}(bigint, text, text, bigint, bigint, bigint, text, numeric, text, numeric,
                                           text, text, text, timestamptz, bigint, text, text, inet, text);
 DROP FUNCTION IF EXISTS {CHALLENGE}_hold(bigint, bigint, bigint, numeric, bigint, numeric, numeric, text, text, text,

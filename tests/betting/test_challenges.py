@@ -267,6 +267,35 @@ def test_the_same_idempotency_key_answers_with_the_first_challenge(event, player
     assert snapshot() == before
 
 
+def test_the_acceptors_idempotency_key_answers_with_the_acceptance(event, players, make_user):
+    creator, acceptor = players
+    challenge = create(creator, event)
+    first = challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding="internal",
+                             actor=Actor.of(acceptor), idempotency_key="a1")
+    before = snapshot()
+    # the same key and body: the acceptance again, nothing more moved
+    again = challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding="internal",
+                             actor=Actor.of(acceptor), idempotency_key="a1")
+    assert (again.pk, again.status, again.acceptor_id) == (first.pk, "matched", acceptor.pk)
+    assert snapshot() == before
+    # the same key, another body: a conflict; another key: the challenge is taken
+    refused(lambda: challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding="external",
+                                     actor=Actor.of(acceptor), idempotency_key="a1"), "idempotency_conflict", 409)
+    refused(lambda: challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding="internal",
+                                     actor=Actor.of(acceptor), idempotency_key="a2"), "challenge_unavailable", 409)
+
+
+@override_settings(EXTERNAL_WALLET_FAILURE_RATE="0.5")
+def test_a_failed_external_acceptance_frees_its_key_with_the_challenge(event, players):
+    creator, acceptor = players
+    challenge = create(creator, event)
+    challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding="external", actor=Actor.of(acceptor),
+                     idempotency_key="a1")
+    confirm_pending(FAIL)
+    reopened = Challenge.objects.get(pk=challenge.pk)
+    assert (reopened.status, reopened.acceptor_idempotency_key, reopened.acceptor_fingerprint) == ("open", None, "")
+
+
 # --- refusals --------------------------------------------------------------------------------------
 
 def refused(call, code: str, status: int) -> None:

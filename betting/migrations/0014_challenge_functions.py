@@ -15,7 +15,7 @@ _OLD_SLIP = f"""DROP FUNCTION IF EXISTS {SLIP_FUNCTION}(boolean, bigint, text, t
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("betting", "0011_slip_place_function"),
+        ("betting", "0013_challenge_acceptor_key"),
         ("risk", "0004_rule_functions"),
         ("audit", "0002_audit_write_function"),
         ("ledger", "0006_ledger_functions"),
