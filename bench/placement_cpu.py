@@ -14,6 +14,9 @@ bet, the Python CPU of this process and the CPU of the bench database's PostgreS
 - api: ``POST /api/v1/bets`` through Django's test client (token authentication, DRF, the
   middleware; no server and no HTTP parsing: ``place_bets.py``'s HTTP layer adds those);
 - healthz: ``GET /healthz`` through the same client, the one-query baseline of the api layer;
+- challenge pair: ``POST /api/v1/challenges`` (a single outcome, stake as a bet's, internal
+  funding) as one player, then ``POST /api/v1/challenges/{id}/accept`` as the next, through the same
+  client: what ``bench/challenges.py`` counts as one pair, here per pair (two requests);
 - raw: ``place_bets.py``'s hand-written psycopg transaction of the same shape, the baseline of
   the service layer.
 """
@@ -115,8 +118,26 @@ def main() -> None:
     def healthz() -> None:
         assert client.get("/healthz").status_code == 200
 
+    from events.models import Outcome
+
+    event_of = dict(Outcome.objects.values_list("pk", "market__event_id"))
+    connection.close()
+    pairs = itertools.cycle(itertools.pairwise([data["tokens"][pk] for pk in data["wallets"]]))
+
+    def challenge_pair() -> None:
+        outcome_id, _ = next(selection)
+        creator, acceptor = next(pairs)
+        body = json.dumps({"event_id": event_of[outcome_id], "outcome_id": outcome_id, "stake": place_bets.STAKE,
+                           "funding": "internal"})
+        created = client.post("/api/v1/challenges", body, content_type="application/json",
+                              headers={"Authorization": f"Token {creator}"})
+        assert created.status_code == 201, created.content
+        accepted = client.post(f"/api/v1/challenges/{created.json()['id']}/accept", '{"funding": "internal"}',
+                               content_type="application/json", headers={"Authorization": f"Token {acceptor}"})
+        assert accepted.status_code == 200 and accepted.json()["status"] == "matched", accepted.content
+
     print(f"{args.bets} operations per layer, one at a time:")
-    for name, op in (("service", service), ("api", api), ("healthz", healthz)):
+    for name, op in (("service", service), ("api", api), ("healthz", healthz), ("pair", challenge_pair)):
         rows.append(measure(name, op, args.bets, meter, args.profile))
     with psycopg_pool.ConnectionPool(common.libpq_url(database_url), min_size=1, max_size=1) as pool:
         job = {"house_account": data["stakes_held"], "house_stores_balance": False}
@@ -128,11 +149,13 @@ def main() -> None:
             assert refused is None, refused
 
         rows.append(measure("raw", raw_placed, args.bets, meter, args.profile))
-    service_row, api_row, healthz_row, raw_row = rows
+    service_row, api_row, healthz_row, pair_row, raw_row = rows
     print(f"\nservice / raw: {service_row['python_ms'] / raw_row['python_ms']:.1f}x the Python CPU, "
           f"{service_row['postgres_ms'] / raw_row['postgres_ms']:.1f}x the PostgreSQL CPU; "
           f"api - service: {api_row['python_ms'] - service_row['python_ms']:.2f} ms of Python per bet "
-          f"(healthz: {healthz_row['python_ms']:.2f} ms)")
+          f"(healthz: {healthz_row['python_ms']:.2f} ms); a challenge pair (two requests) / a bet over the api: "
+          f"{pair_row['python_ms'] / api_row['python_ms']:.2f}x the Python, "
+          f"{pair_row['postgres_ms'] / api_row['postgres_ms']:.2f}x the PostgreSQL CPU")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
