@@ -154,6 +154,9 @@ class Challenge(models.Model):
 
     # Escrow holds the stakes of these (the liquidity audit's "expected").
     HELD = (Status.OPEN, Status.MATCHING, Status.MATCHED)
+    # What an event's cancellation, or an operator, voids: every challenge that holds, or is about to
+    # hold, a stake.
+    VOIDABLE = (Status.ESCROW_PENDING, *HELD)
 
     event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="challenges")
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="challenges_created")
