@@ -83,20 +83,28 @@ def _challenge_values() -> dict[str, Any]:
     player_stat = " ".join(f"WHEN '{stat}' THEN p.{_column(Player, stat)}" for stat in Challenge.Stat.values)
     voidable = _quoted(Challenge.VOIDABLE)
     decided_market = _quoted([Market.Status.RESULTED, Market.Status.SETTLED])
+    e, o, m = names["Event"], names["Outcome"], names["Market"]
     # A challenge the event has decided: matched, and its outcome's market resulted, settled or
     # cancelled, or its proposition's event finished with a result (the final stats come with it); or
-    # any challenge still holding or awaiting a stake on a cancelled event.
+    # any challenge still holding or awaiting a stake on a cancelled event. A condition on the
+    # challenge row alone (its event, outcome and market in subqueries), so the claim walks
+    # challenge_pending_idx in order and stops at the batch size: as a join, the planner could not
+    # tell how many rows pass and sorted every pending challenge of the event for each batch.
     decidable = f"""c.{c.status} IN ({voidable}) AND (
-        (c.{c.status} = '{S.MATCHED}' AND (
-            m.{names['Market'].status} IN ({decided_market}, '{Market.Status.CANCELLED}')
-            OR (c.{c.player} IS NOT NULL AND e.{names['Event'].status} = '{Event.Status.FINISHED}'
-                AND e.{names['Event'].home_score} IS NOT NULL)))
-        OR e.{names['Event'].status} = '{Event.Status.CANCELLED}')"""
+        (c.{c.status} = '{S.MATCHED}' AND EXISTS (
+            SELECT 1 FROM {o} o JOIN {m} m ON m.{m.id} = o.{o.market}
+             WHERE o.{o.id} = c.{c.outcome} AND m.{m.status} IN ({decided_market}, '{Market.Status.CANCELLED}')))
+        OR EXISTS (
+            SELECT 1 FROM {e} e
+             WHERE e.{e.id} = c.{c.event}
+               AND (e.{e.status} = '{Event.Status.CANCELLED}'
+                    OR (c.{c.status} = '{S.MATCHED}' AND c.{c.player} IS NOT NULL
+                        AND e.{e.status} = '{Event.Status.FINISHED}' AND e.{e.home_score} IS NOT NULL))))"""
     shard = Account.escrow_shard  # the SQL below is Account.escrow_shard(challenge id)
     return {
         **names, "fn": CHALLENGES_FUNCTION, "grade": CHALLENGE_GRADE, "payout": CHALLENGE_PAYOUT,
         "move": CHALLENGE_MOVE, "decidable": decidable, "voidable": voidable, "decided_market": decided_market,
-        "player_stat": f"CASE c.{c.stat} {player_stat} END",
+        "player_stat": f"CASE k.stat {player_stat} END",
         "shards": Account.ESCROW_SHARDS, "shard0": f"house:{shard(0)}", "shard_n": f"house:{Account.House.ESCROW}.",
         "matched": S.MATCHED, "open": S.OPEN, "matching": S.MATCHING, "settled": S.SETTLED, "void": S.VOID,
         "won": Challenge.Result.WON, "lost": Challenge.Result.LOST, "over": Challenge.Side.OVER,
@@ -125,23 +133,17 @@ def _quoted(values: list[str]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
-_CHALLENGES_FROM = """
-    FROM {Challenge} c JOIN {Event} e ON e.{Event.id} = c.{Challenge.event}
-    LEFT JOIN {Outcome} o ON o.{Outcome.id} = c.{Challenge.outcome}
-    LEFT JOIN {Market} m ON m.{Market.id} = o.{Outcome.market}"""
-
-
 @functools.cache
 def challenge_events_pending() -> str:
     """The events that have a challenge decided but not settled (the settlement sweep's)."""
-    return f"SELECT DISTINCT c.{{Challenge.event}} {_CHALLENGES_FROM} WHERE {{decidable}} ORDER BY 1" \
+    return "SELECT DISTINCT c.{Challenge.event} FROM {Challenge} c WHERE {decidable} ORDER BY 1" \
         .format_map(_challenge_values())
 
 
 @functools.cache
 def challenges_any_pending() -> str:
     """1 when one of the events %s (an array of ids) has a challenge decided but not settled."""
-    return f"SELECT 1 {_CHALLENGES_FROM} WHERE c.{{Challenge.event}} = ANY(%s) AND {{decidable}} LIMIT 1" \
+    return "SELECT 1 FROM {Challenge} c WHERE c.{Challenge.event} = ANY(%s) AND {decidable} LIMIT 1" \
         .format_map(_challenge_values())
 
 
@@ -247,18 +249,19 @@ BEGIN
         SELECT array_agg(k.id ORDER BY k.id), array_agg(k.status ORDER BY k.id), array_agg(g.result ORDER BY k.id),
                array_agg(g.reason ORDER BY k.id)
           INTO v_ids, v_before, v_results, v_reasons
-          FROM (SELECT c.{Challenge.id} AS id, c.{Challenge.status} AS status, c.{Challenge.outcome} AS outcome_id,
-                       c.{Challenge.line} AS line, c.{Challenge.side} AS side, e.{Event.status} AS e_status,
-                       o.{Outcome.status} AS o_status, m.{Market.status} AS m_status, {player_stat} AS stat
-                  FROM {Challenge} c JOIN {Event} e ON e.{Event.id} = c.{Challenge.event}
-                  LEFT JOIN {Outcome} o ON o.{Outcome.id} = c.{Challenge.outcome}
-                  LEFT JOIN {Market} m ON m.{Market.id} = o.{Outcome.market}
-                  LEFT JOIN {Player} p ON p.{Player.id} = c.{Challenge.player}
+          FROM (SELECT c.{Challenge.id} AS id, c.{Challenge.event} AS event_id, c.{Challenge.status} AS status,
+                       c.{Challenge.outcome} AS outcome_id, c.{Challenge.player} AS player_id,
+                       c.{Challenge.stat} AS stat, c.{Challenge.line} AS line, c.{Challenge.side} AS side
+                  FROM {Challenge} c
                  WHERE c.{Challenge.event} = ANY(p_events) AND {decidable}
-                 ORDER BY c.{Challenge.id} LIMIT p_size
-                   FOR UPDATE OF c SKIP LOCKED) k
-         CROSS JOIN LATERAL {grade}(k.status, k.outcome_id, k.line, k.side, k.e_status, k.o_status, k.m_status,
-                                    k.stat) g;
+                 ORDER BY c.{Challenge.event}, c.{Challenge.id} LIMIT p_size
+                   FOR UPDATE SKIP LOCKED) k
+          JOIN {Event} e ON e.{Event.id} = k.event_id
+          LEFT JOIN {Outcome} o ON o.{Outcome.id} = k.outcome_id
+          LEFT JOIN {Market} m ON m.{Market.id} = o.{Outcome.market}
+          LEFT JOIN {Player} p ON p.{Player.id} = k.player_id
+         CROSS JOIN LATERAL {grade}(k.status, k.outcome_id, k.line, k.side, e.{Event.status}, o.{Outcome.status},
+                                    m.{Market.status}, {player_stat}) g;
     ELSE
         SELECT ARRAY[c.{Challenge.id}], ARRAY[c.{Challenge.status}], ARRAY[NULL::text], ARRAY[p_reason]
           INTO v_ids, v_before, v_results, v_reasons
