@@ -169,7 +169,8 @@ def challenges_function() -> str:
     settlement (or one operator void), decided and written in the database.
 
     One call claims up to ``p_size`` decided challenges of the events ``p_events`` (``FOR UPDATE SKIP
-    LOCKED``, by id: several workers share an event), or, with ``p_void``, that one challenge (its
+    LOCKED``, in (event, id) order along ``challenge_pending_idx``: several workers share an event, and
+    a batch reads no further than it claims), or, with ``p_void``, that one challenge (its
     caller holds its row lock and has checked it may be voided) made void for ``p_reason``. It grades
     each (``betting_challenges_settle_grade``), updates the challenges, works out every movement with
     the keys the gateways know (``challenge:{id}:payout``, ``:fee``, ``:sweep:out``, ``:sweep:in``,
