@@ -2,12 +2,16 @@
 (like betting/settlement.py), and the pot moves through each party's own wallet gateway.
 
 A batch first runs the liquidity audit (betting/escrow_audit.py): on a mismatch it does nothing and
-the challenges wait. Otherwise it claims up to ``SETTLEMENT_BATCH_SIZE`` decidable challenges with
-``FOR UPDATE SKIP LOCKED`` (several workers share an event), decides them in memory and writes
-everything with a few statements: one UPDATE for the challenges, one batch of movements per gateway,
-one INSERT each for audit rows and notifications. A crash rolls the whole batch back; every movement
-carries a unique key (``challenge:{id}:payout``, ``challenge:{id}:fee``,
-``challenge:{id}:refund:{party}``), so a rerun pays nobody twice.
+the challenges wait. Otherwise one call of the database function ``betting_challenges_settle``
+(betting/sql.py, installed by betting/migrations/0012) claims up to ``SETTLEMENT_BATCH_SIZE`` decided
+challenges with ``FOR UPDATE SKIP LOCKED`` (several workers share an event), grades them and writes
+everything of the internal gateway: the challenges, the audit rows, the notifications, the ledger and
+gateway transfers, the wallets' balances and the weekly stats. It answers only what the rest needs:
+the movements on the external gateway, which go through ``ExternalGateway.transfer`` in the same
+transaction (pending external transactions, confirmations queued after commit), and what the socket
+messages say. The operator's void and the void of a cancelled event's challenges are the same call. A
+crash rolls the whole batch back; every movement carries a unique key (``challenge:{id}:payout``,
+``challenge:{id}:fee``, ``challenge:{id}:{party}:refund`` ...), so a rerun pays nobody twice.
 
 Money (API.md): the winner gets pot × (1 − P2P_FEE_RATE) rounded down, through the winner's gateway;
 the fee goes to the platform on that side and the ledger's house ``fees`` receives exactly it. When
@@ -15,268 +19,83 @@ the parties are on different gateways the loser's stake crosses through the plat
 side (internal: house ``external_clearing``; external: the treasury): it leaves the loser's vault to
 that side's pocket, and the winner's side pocket pays it into the winner's vault. The external
 service confirms later and may fail: a failed movement is asked again under a new key, and an
-external winner is paid once the treasury's part has reached the vault. A void challenge refunds each
-party its stake less the network fees of its own transfers (betting/challenge_money.py).
+external winner is paid once the treasury's part has reached the vault (``pot_top_up_decided``). A
+void challenge refunds each party its stake less the network fees of its own transfers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from audit.context import Actor
-from audit.models import AuditLog, Notification
+from audit.models import AuditLog
 from audit.services import audit_entry, audit_record, audited_transaction, notification_create, notification_message
-from betting.challenge_money import challenge_payout, refund_movements
+from betting import sql
+from betting.challenge_money import fee_rate
 from betting.escrow_audit import escrow_balanced
-from betting.models import BettorStats, Challenge
-from betting.news import challenge_message, challenges_board_news
-from betting.stats import SettledLine, bettor_stats_record
+from betting.models import Challenge
+from betting.news import challenge_status_message, challenges_board_news
 from core import live
-from core.db import columns, insert_values, loaded, retried_on_conflict
+from core.db import retried_on_conflict
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
-from events.models import Event, Market, Outcome, Player
-from ledger.models import Account, Transfer
-from ledger.services import TransferSpec, house_account, transfers_create
+from wallet.external import network_fee
 from wallet.gateways import Movement, gateway_transfer_retry, wallet_gateway
 from wallet.models import Gateway, GatewayTransfer
 
 logger = logging.getLogger(__name__)
 
-ZERO = Decimal("0.00")
-IN, OUT = GatewayTransfer.Direction.IN, GatewayTransfer.Direction.OUT
 S = Challenge.Status
-# What an event's cancellation voids: every challenge that holds, or is about to hold, a stake.
-VOIDABLE = (S.ESCROW_PENDING, S.OPEN, S.MATCHING, S.MATCHED)
-_DECIDED_MARKET = (Market.Status.RESULTED, Market.Status.SETTLED)
-
-
-def _sql_list(values) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
-# A challenge the event has decided: matched, and its outcome's market resulted, settled or cancelled,
-# or its proposition's event resulted (the final stats come with the result); or any challenge still
-# holding or awaiting a stake on an event that was cancelled.
-_DECIDABLE = f"""
-    (c.status = '{S.MATCHED}' AND (
-         m.status IN ({_sql_list([*_DECIDED_MARKET, Market.Status.CANCELLED])})
-         OR (c.player_id IS NOT NULL AND e.status = '{Event.Status.FINISHED}' AND e.home_score IS NOT NULL)))
-    OR (e.status = '{Event.Status.CANCELLED}' AND c.status IN ({_sql_list(VOIDABLE)}))"""
-_FROM = f"""
-    FROM {Challenge._meta.db_table} c JOIN {Event._meta.db_table} e ON e.id = c.event_id
-    LEFT JOIN {Outcome._meta.db_table} o ON o.id = c.outcome_id
-    LEFT JOIN {Market._meta.db_table} m ON m.id = o.market_id"""
-# The claim reads each challenge whole, with what decides it (its event's, outcome's and market's
-# status), in the statement that locks it: no further reads, and no users (their ids are enough).
-_CLAIM = f"""SELECT {columns(Challenge, "c")}, e.status, o.status, m.status {_FROM}
-    WHERE c.event_id = ANY(%(events)s) AND ({_DECIDABLE})
-    ORDER BY c.id LIMIT %(size)s FOR UPDATE OF c SKIP LOCKED"""
-_PENDING = f"{_FROM} WHERE c.status IN ({_sql_list(VOIDABLE)}) AND ({_DECIDABLE})"
-_PENDING_EVENTS = f"SELECT DISTINCT c.event_id {_PENDING} ORDER BY 1"
-_ANY_PENDING = f"SELECT 1 {_PENDING} AND c.event_id = ANY(%s) LIMIT 1"
-
-
-@dataclass(frozen=True)
-class Decided:
-    challenge: Challenge
-    result: str | None  # won | lost, from the creator's side; None: void
-    reason: str = ""  # why it is void
-
-
-def challenge_grade(challenge: Challenge, *, event_status: str, outcome_status: str | None = None,
-                    market_status: str | None = None, stat: int | None = None) -> Decided:
-    """Decide a challenge from its event. An outcome: won → the creator wins, lost → the acceptor,
-    void or a cancelled market → void (a market resulted before its event was cancelled stands, as for
-    bets). A proposition: over wins above the line, under below it, a stat exactly on it is void."""
-    if challenge.status == S.MATCHED and challenge.outcome_id is not None and market_status in _DECIDED_MARKET:
-        if outcome_status in (Challenge.Result.WON, Challenge.Result.LOST):
-            return Decided(challenge, outcome_status)
-        return Decided(challenge, None, "the selection was made void")
-    if event_status == Event.Status.CANCELLED:
-        return Decided(challenge, None, "the event was cancelled")
-    if challenge.outcome_id is not None and market_status == Market.Status.CANCELLED:
-        return Decided(challenge, None, "the market was cancelled")
-    if stat is None or challenge.status != S.MATCHED or challenge.line is None:
-        raise ValueError(f"challenge {challenge.pk} is not decided yet")
-    if stat == challenge.line:
-        return Decided(challenge, None, "the stat landed exactly on the line")
-    over_won = stat > challenge.line
-    creator_won = over_won == (challenge.side == Challenge.Side.OVER)
-    return Decided(challenge, Challenge.Result.WON if creator_won else Challenge.Result.LOST)
-
-
-# --- Movements -------------------------------------------------------------------------------------
-
-def _pocket(gateway: str, *, purpose: str, amount: Decimal, direction: str, key: str, challenge_id: int) -> Movement:
-    """The platform's own side of a movement: internal, the ledger's fees (a fee) or external_clearing
-    (money crossing to the other gateway); external, the treasury."""
-    account = ""
-    if gateway == Gateway.INTERNAL:
-        account = Account.House.FEES if purpose == "fee" else Account.House.EXTERNAL_CLEARING
-    return Movement(user_id=None, direction=direction, amount=amount, purpose=purpose, reference_type="challenge",
-                    reference_id=challenge_id, idempotency_key=key, platform_account=account)
-
-
-def _to_player(user_id: int, *, amount: Decimal, purpose: str, key: str, challenge_id: int) -> Movement:
-    return Movement(user_id=user_id, direction=OUT, amount=amount, purpose=purpose, reference_type="challenge",
-                    reference_id=challenge_id, idempotency_key=key)
-
-
-def _winner_paid(c: Challenge) -> list[Movement]:
-    """Out of the winner's vault once it holds the whole pot: the payout, and the fee to the platform."""
-    key = f"challenge:{c.pk}"
-    side = c.creator_funding if c.winner_id == c.creator_id else c.acceptor_funding
-    return [_to_player(c.winner_id, amount=c.payout, purpose="payout", key=f"{key}:payout", challenge_id=c.pk),
-            _pocket(side, purpose="fee", amount=c.fee, direction=OUT, key=f"{key}:fee", challenge_id=c.pk)]
-
-
-def _settled_movements(c: Challenge) -> tuple[dict[str, list[Movement]], list[TransferSpec]]:
-    """The movements that pay a settled challenge (``winner``, ``payout``, ``fee`` set), per gateway,
-    and the ledger transfer that books a fee the external side took into the house fees account."""
-    key = f"challenge:{c.pk}"
-    creator_won = c.winner_id == c.creator_id
-    win_side, lose_side = ((c.creator_funding, c.acceptor_funding) if creator_won
-                           else (c.acceptor_funding, c.creator_funding))
-    moves: dict[str, list[Movement]] = defaultdict(list)
-    if win_side != lose_side:
-        moves[lose_side].append(_pocket(lose_side, purpose="sweep", amount=c.stake, direction=OUT,
-                                        key=f"{key}:sweep:out", challenge_id=c.pk))
-        moves[win_side].append(_pocket(win_side, purpose="sweep", amount=c.stake, direction=IN,
-                                       key=f"{key}:sweep:in", challenge_id=c.pk))
-    # The external vault may not pay before the treasury's part has arrived (it would fail short):
-    # then the winner is paid when that top-up confirms (pot_top_up_decided).
-    if win_side == lose_side or win_side == Gateway.INTERNAL:
-        moves[win_side] += _winner_paid(c)
-    ledger = []
-    if win_side == Gateway.EXTERNAL:
-        ledger.append(TransferSpec(
-            debit=house_account(Account.House.EXTERNAL_CLEARING), credit=house_account(Account.House.FEES),
-            amount=c.fee, kind=Transfer.Kind.P2P_FEE, reference_type="challenge", reference_id=c.pk,
-            idempotency_key=f"{key}:fee:external"))
-    return moves, ledger
-
-
-def _stakes_in(challenges: list[Challenge]) -> dict[tuple[int, int], GatewayTransfer]:
-    """(challenge id, user id) → that party's stake confirmed into escrow (the latest, after failed tries)."""
-    rows = GatewayTransfer.objects.filter(
-        reference_type="challenge", reference_id__in=[str(c.pk) for c in challenges], purpose="stake",
-        direction=IN, status=GatewayTransfer.Status.CONFIRMED).order_by("id")
-    return {(int(t.reference_id), t.user_id): t for t in rows}
-
-
-def _held_parties(status: str) -> list[str]:
-    """The parties whose stake escrow holds in this status (a stake still on its way is refunded when it lands)."""
-    return {S.OPEN: ["creator"], S.MATCHING: ["creator"], S.MATCHED: ["creator", "acceptor"]}.get(status, [])
+VOIDABLE = Challenge.VOIDABLE
 
 
 # --- Writing ---------------------------------------------------------------------------------------
 
-def challenges_decided_write(decided: list[Decided], *, actor: Actor) -> None:
-    """Write decided challenges, their movements, audit rows, notifications and socket messages,
-    set-based. The caller holds the challenges' row locks."""
-    now = timezone.now()
-    # Only a void refunds the stakes it holds; a settled challenge pays from the pot, so reads none.
-    stakes_in = _stakes_in([d.challenge for d in decided if d.result is None and _held_parties(d.challenge.status)])
-    moves: dict[str, list[Movement]] = defaultdict(list)
-    ledger: list[TransferSpec] = []
-    audits: list[dict[str, Any]] = []
-    notifications: list[dict[str, Any]] = []
-    messages = []
-    refunded: dict[int, dict[str, str]] = {}
-    for d in decided:
-        c, before = d.challenge, d.challenge.status
-        c.settled_at = now
-        if d.result is not None:
-            c.status, c.result = S.SETTLED, d.result
-            c.winner_id = c.creator_id if d.result == Challenge.Result.WON else c.acceptor_id
-            _, c.payout, c.fee = challenge_payout(c.stake)
-            by_gateway, fee_specs = _settled_movements(c)
-            refunds = {}
-            ledger += fee_specs
-        else:
-            c.status, c.status_reason = S.VOID, d.reason[:200]
-            by_gateway, refunds = {}, {}
-            for party in _held_parties(before):
-                stake_in = stakes_in[(c.pk, c.creator_id if party == "creator" else c.acceptor_id)]
-                party_moves = refund_movements(c.pk, stake_in, key=f"challenge:{c.pk}:{party}")
-                by_gateway.setdefault(stake_in.gateway, []).extend(party_moves)
-                refunds[party] = str(next((m.amount for m in party_moves if m.purpose == "refund"), ZERO))
-        refunded[c.pk] = refunds
-        for side, side_moves in by_gateway.items():
-            moves[side] += side_moves
-        details = {"before": before, "result": c.result, **({"winner_id": c.winner_id, "payout": str(c.payout),
-                                                             "fee": str(c.fee)} if c.result else
-                                                            {"reason": c.status_reason, "refunds": refunds})}
-        audits.append(audit_entry(actor=actor, action="challenge.settle" if c.result else "challenge.void",
-                                  category=AuditLog.Category.BETTING, resource_type="challenge", resource_id=c.pk,
-                                  resource_label=f"CH-{c.pk}", details=details))
-        message = challenge_message(c)  # one payload for both parties: serialised once (oddslab.live)
-        for user_id in filter(None, (c.creator_id, c.acceptor_id)):
-            notifications.append({"user_id": user_id, "audience": Notification.Audience.PLAYER,
-                                  "kind": "challenge_settled", "message": _message(c, user_id, refunds),
-                                  "data": {"challenge_id": c.pk, "status": c.status, "result": c.result}})
-            messages.append((user_id, message))
-    _challenges_update([d.challenge for d in decided])
-    insert_values(AuditLog, audits)
-    insert_values(Notification, notifications)
-    # The money late: from its first transfer every batch holds the escrow account's and the players'
-    # wallets' row locks until commit, so another worker's batch waits on them; the stats lines last
-    # (their rows are the players' too). made=[]: a challenge is decided once, under its row lock, so
-    # no movement can carry these keys yet (the keys' unique index would refuse one that did).
-    for name, side_moves in moves.items():
-        wallet_gateway(name).transfer(side_moves, actor=actor, made=[])
-    if ledger:
-        transfers_create(ledger)
-    bettor_stats_record(rows=[line for d in decided for line in _stats_lines(d.challenge, refunded[d.challenge.pk])])
-    live.to_users([*messages, *((n["user_id"], notification_message(kind=n["kind"], message=n["message"],
-                                                                     data=n["data"])) for n in notifications)])
-    challenges_board_news([d.challenge for d in decided])  # an open challenge made void leaves the board
-
-
-def _stats_lines(c: Challenge, refunds: dict[str, str]) -> list[SettledLine]:
-    """A settled challenge counts for both parties (the winner returned the payout, the loser nothing);
-    a void one for each party whose stake escrow held (returned: the refund, net of network fees)."""
-    line = partial(SettledLine, product=BettorStats.Product.P2P, staked=c.stake, settled_at=c.settled_at)
-    if c.result is not None:
-        loser_id = c.acceptor_id if c.winner_id == c.creator_id else c.creator_id
-        return [line(user_id=c.winner_id, result="won", returned=c.payout),
-                line(user_id=loser_id, result="lost", returned=ZERO)]
-    users = {"creator": c.creator_id, "acceptor": c.acceptor_id}
-    return [line(user_id=users[party], result="void", returned=Decimal(amount)) for party, amount in refunds.items()]
-
-
-def _challenges_update(challenges: list[Challenge]) -> None:
+def _challenges_decide(*, actor: Actor, event_ids: list[int] | None = None, size: int | None = None,
+                       void_id: int | None = None, reason: str = "") -> int:
+    """The one write path of settlement and voids, in the caller's transaction: a batch of the decided
+    challenges of ``event_ids`` (claimed), or the challenge ``void_id`` (locked by the caller) made
+    void for ``reason``. The database function writes every internal movement and row; the external
+    movements it answers go to the external gateway here; the socket messages go out after commit.
+    The number of challenges written."""
+    entry = audit_entry(actor=actor, action="", category=AuditLog.Category.BETTING)  # the actor's columns
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {Challenge._meta.db_table} c SET status = v.status, result = v.result,
-                    winner_id = v.winner_id, fee = v.fee, payout = v.payout, status_reason = v.reason,
-                    settled_at = v.settled_at
-                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::numeric[], %s::numeric[],
-                            %s::text[], %s::timestamptz[])
-                     AS v(id, status, result, winner_id, fee, payout, reason, settled_at)
-                WHERE c.id = v.id""",
-            [[c.pk for c in challenges], [c.status for c in challenges], [c.result for c in challenges],
-             [c.winner_id for c in challenges], [c.fee for c in challenges], [c.payout for c in challenges],
-             [c.status_reason for c in challenges], [c.settled_at for c in challenges]])
-
-
-def _message(c: Challenge, user_id: int, refunds: dict[str, str]) -> str:
-    if c.status == S.VOID:
-        party = "creator" if user_id == c.creator_id else "acceptor"
-        back = f" {refunds[party]} is on its way back to your wallet." if party in refunds else ""
-        return f"Your challenge CH-{c.pk} is void: {c.status_reason}.{back}"
-    if c.winner_id == user_id:
-        return f"You won challenge CH-{c.pk}: {c.payout} is on its way to your wallet."
-    return f"You lost challenge CH-{c.pk}."
+        cursor.execute(sql.challenges_call(), [
+            event_ids, size or settings.SETTLEMENT_BATCH_SIZE, void_id, reason, fee_rate(), network_fee(),
+            entry["created_at"], entry["actor_id"], entry["actor_label"], entry["actor_role"], entry["ip_address"],
+            entry["user_agent"], entry["expires_at"]])
+        answer = json.loads(cursor.fetchone()[0])  # Django's connection leaves jsonb as text; money in it is text
+    if not answer["count"]:
+        return 0
+    external = [Movement(user_id=user_id, direction=direction, amount=Decimal(amount), purpose=purpose,
+                         reference_type="challenge", reference_id=challenge_id, idempotency_key=key,
+                         platform_account=platform_account)
+                for challenge_id, user_id, direction, amount, purpose, key, platform_account in answer["external"]]
+    if external:
+        # made=[]: a challenge is decided once, under its row lock, so no movement can carry these
+        # keys yet (the keys' unique index would refuse one that did).
+        wallet_gateway(Gateway.EXTERNAL).transfer(external, actor=actor, made=[])
+    news: dict[int, dict] = {}  # one payload per challenge for both parties: serialised once (core.live)
+    messages, notifications, opened = [], [], set()
+    for challenge_id, user_id, before, text, data in answer["parties"]:
+        if challenge_id not in news:
+            news[challenge_id] = challenge_status_message(challenge_id, data["status"], data["result"])
+        messages.append((user_id, news[challenge_id]))
+        notifications.append((user_id, notification_message(kind="challenge_settled", message=text, data=data)))
+        if before == S.OPEN:
+            opened.add(challenge_id)
+    live.to_users([*((user_id, {"type": "wallet", "balance": balance}) for user_id, balance in answer["wallets"]),
+                   *messages, *notifications])
+    if opened:  # an open challenge made void leaves the board
+        left = list(Challenge.objects.select_related("outcome__market", "player").filter(pk__in=opened))
+        for challenge in left:
+            challenge.status_known = S.OPEN  # as it was before this transaction
+        challenges_board_news(left)
+    return answer["count"]
 
 
 # --- Batches ---------------------------------------------------------------------------------------
@@ -287,29 +106,14 @@ def challenge_settlement_batch(*, event_ids: list[int], size: int | None = None)
     Nothing while the liquidity audit finds escrow out of balance (it runs only when there is
     something to pay: a bet settlement on an event without challenges does not audit)."""
     with connection.cursor() as cursor:
-        cursor.execute(_ANY_PENDING, [event_ids])
+        cursor.execute(sql.challenges_any_pending(), [event_ids])
         if cursor.fetchone() is None:
             return 0
     if not escrow_balanced():
         logger.warning("challenge settlement held back: escrow does not balance")
         return 0
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM, {"events": event_ids, "size": size or settings.SETTLEMENT_BATCH_SIZE})
-            rows = cursor.fetchall()
-        if not rows:
-            return 0
-        width = len(Challenge._meta.concrete_fields)
-        claimed = [(loaded(Challenge, row[:width]), *row[width:]) for row in rows]
-        players = {p.pk: p for p in Player.objects.filter(pk__in={c.player_id for c, *_ in claimed if c.player_id})}
-        decided = []
-        for c, event_status, outcome_status, market_status in claimed:
-            player = players.get(c.player_id)
-            decided.append(challenge_grade(c, event_status=event_status, outcome_status=outcome_status,
-                                           market_status=market_status,
-                                           stat=player.stats[c.stat] if player else None))
-        challenges_decided_write(decided, actor=Actor.system("settlement"))
-        return len(rows)
+        return _challenges_decide(actor=Actor.system("settlement"), event_ids=event_ids, size=size)
 
 
 def challenges_settle(*, event_ids: list[int]) -> int:
@@ -327,16 +131,27 @@ def challenges_settle(*, event_ids: list[int]) -> int:
 def challenge_events_pending() -> list[int]:
     """Events with challenges decided but not yet settled (for the settlement sweep)."""
     with connection.cursor() as cursor:
-        cursor.execute(_PENDING_EVENTS)
+        cursor.execute(sql.challenge_events_pending())
         return [row[0] for row in cursor.fetchall()]
 
 
 # --- External movements decided later -----------------------------------------------------------
 
+def _winner_paid(c: Challenge) -> list[Movement]:
+    """Out of an external winner's vault once it holds the whole pot: the payout, and the fee to the
+    platform's treasury, under the keys the settlement function gives every other winner's."""
+    key = f"challenge:{c.pk}"
+    common = {"direction": GatewayTransfer.Direction.OUT, "reference_type": "challenge", "reference_id": c.pk}
+    return [Movement(user_id=c.winner_id, amount=c.payout, purpose="payout", idempotency_key=f"{key}:payout",
+                     **common),
+            Movement(user_id=None, amount=c.fee, purpose="fee", idempotency_key=f"{key}:fee", **common)]
+
+
 def pot_top_up_decided(moved: GatewayTransfer, *, challenge: Challenge, actor: Actor) -> None:
     """The platform's part of a cross-gateway pot was decided on its way into the winner's external
     vault (called from the challenge's confirmation handler, the challenge locked): confirmed, the
-    vault now holds the whole pot and pays the winner and the fee; failed, it is asked for again."""
+    vault now holds the whole pot and pays the winner and the fee (the settlement function pays every
+    other winner at once); failed, it is asked for again."""
     if moved.status == GatewayTransfer.Status.CONFIRMED:
         wallet_gateway(moved.gateway).transfer(_winner_paid(challenge), actor=actor)
     else:
@@ -427,5 +242,6 @@ def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge
         if not balanced:
             raise Conflict("Escrow does not balance, so no money leaves it until compliance has put it right.",
                            code="escrow_mismatch", details={"challenge_id": challenge.pk})
-        challenges_decided_write([Decided(challenge, None, reason.strip())], actor=actor)
+        _challenges_decide(actor=actor, void_id=challenge.pk, reason=reason.strip())
+        challenge.refresh_from_db()
     return challenge

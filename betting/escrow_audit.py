@@ -83,13 +83,16 @@ def escrow_expected() -> dict[str, Decimal]:
     expected = {name: (sums[f"creator_{name}"] or ZERO) + (sums[f"acceptor_{name}"] or ZERO) for name in Gateway.values}
     # The decided challenges with money on its way (a pending movement) or waiting: a handful, found
     # first through their indexes, so the confirmed movements are read by reference, not by a scan of
-    # every movement ever made (which grew by two per settled challenge).
+    # every movement ever made (which grew by two per settled challenge). Two reads, not one with an
+    # OR: the OR of the two conditions made PostgreSQL scan every challenge ever, before every batch.
     challenge_moves = GatewayTransfer.objects.filter(reference_type="challenge")
     in_flight = challenge_moves.filter(status=GatewayTransfer.Status.PENDING) \
         .annotate(challenge_id=Cast("reference_id", BigIntegerField())).values("challenge_id")
-    decided = Challenge.objects.filter(Q(pk__in=in_flight) | ~Q(money_waiting=Challenge.Waiting.NOTHING)) \
-        .exclude(status__in=Challenge.HELD)
-    on_their_way = challenge_moves.filter(reference_id__in=_references(decided),
+    decided = Challenge.objects.exclude(status__in=Challenge.HELD)
+    references = {*_references(decided.filter(pk__in=in_flight)).values_list("reference", flat=True),
+                  *_references(decided.exclude(money_waiting=Challenge.Waiting.NOTHING))
+                  .values_list("reference", flat=True)}
+    on_their_way = challenge_moves.filter(reference_id__in=sorted(references),
                                           status=GatewayTransfer.Status.CONFIRMED)
     net = Case(When(direction=GatewayTransfer.Direction.IN, then=F("amount")), default=-F("amount"))
     for row in on_their_way.values("gateway").annotate(total=Sum(net)).order_by():

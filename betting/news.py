@@ -11,8 +11,12 @@ def bet_message(bet_id: int, status: str, result: str | None = None) -> dict:
 
 def challenge_message(challenge) -> dict:
     """The ``/ws/v1/me`` message of a challenge's new status (the result from the creator's side)."""
-    return {"type": "challenge", "challenge_id": challenge.pk, "status": challenge.status,
-            "result": challenge.result}
+    return challenge_status_message(challenge.pk, challenge.status, challenge.result)
+
+
+def challenge_status_message(challenge_id: int, status: str, result: str | None) -> dict:
+    """``challenge_message`` from the fields (settlement has them as the database answered, not a Challenge)."""
+    return {"type": "challenge", "challenge_id": challenge_id, "status": status, "result": result}
 
 
 def challenge_selection(challenge: Challenge) -> dict:

@@ -1,7 +1,8 @@
 """Bettor stats: what each player staked and got back, per product and week, kept by settlement.
 
-Settlement adds its batch's lines in the same transaction (``bettor_stats_record``), so the stats
-always agree with the settled bets and challenges; the settlement's own audit rows record the
+Settlement adds its batch's lines in the same transaction (``bettor_stats_record``; challenge
+settlement's database function writes the same upsert itself, betting/sql.py), so the stats always
+agree with the settled bets and challenges; the settlement's own audit rows record the
 change. Corrections and resettlement do not exist yet: when they come, they must add the
 difference (a negative line) here too.
 """

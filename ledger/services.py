@@ -1,4 +1,7 @@
-"""The only code that moves money: every movement is one ``Transfer`` written by ``transfer_create``."""
+"""The code that moves money: every movement is one ``Transfer`` written by ``transfers_create``, or by
+one of the betting app's database functions (placement, challenge settlement: betting/sql.py), which
+write the same rows by the same rules (balance-storing accounts locked in id order, balances before
+and after, never below zero)."""
 
 from __future__ import annotations
 

@@ -11,14 +11,14 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from audit.sql import AUDIT_WRITE, audit_functions
-from betting.sql import challenge_functions, slip_function
+from betting.sql import challenge_functions, challenges_function, slip_function
 from ledger.models import Account, format_entry_number
 from ledger.sql import ENTRY_REFERENCE, ESCROW_SHARD, ledger_functions
 from risk.sql import risk_functions
 from wallet.sql import wallet_functions
 
 SHIPPED = [risk_functions(), audit_functions(), ledger_functions(), wallet_functions(), slip_function(),
-           challenge_functions()]
+           challenge_functions(), challenges_function()]
 FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$fn\$(.*?)\$fn\$", re.S)
 BODIES = {name: body for text in SHIPPED for name, body in FUNCTION.findall(text)}
 

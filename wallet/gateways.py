@@ -160,7 +160,9 @@ KIND = {"stake": Transfer.Kind.ESCROW_HOLD, "payout": Transfer.Kind.P2P_PAYOUT,
 
 class InternalGateway:
     """The platform wallet: movements are ledger transfers between a player's wallet (or a house
-    account) and the house escrow, written and confirmed in the caller's transaction."""
+    account) and the house escrow, written and confirmed in the caller's transaction. (Challenge
+    settlement writes the same rows, ledger transfer and confirmed GatewayTransfer per movement, in the
+    database: betting/sql.py ``betting_challenges_settle``.)"""
 
     name = Gateway.INTERNAL
     confirms_at_once = True

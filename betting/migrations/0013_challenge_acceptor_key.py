@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("betting", "0011_slip_place_function"),
+        ("betting", "0012_challenge_settle_function"),
     ]
 
     operations = [

@@ -8,12 +8,12 @@ import pytest
 from celery import current_app
 
 from audit.context import Actor
-from betting import challenge_settlement
+from audit.models import AuditLog, Notification
 from betting.challenge_money import challenge_payout, refund_amount
-from betting.challenge_settlement import challenge_grade, challenge_void, challenges_settle
+from betting.challenge_settlement import challenge_void, challenges_settle
 from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_figures
-from betting.models import Challenge
+from betting.models import BettorStats, Challenge
 from betting.selectors import bettor_stats
 from betting.tasks import settle_markets_task, settlement_sweep_task
 from core import live
@@ -25,7 +25,7 @@ from ledger.selectors import account_balance, ledger_verify
 from ledger.services import escrow_vault_balance, house_account
 from tests.conftest import audit_rows, ledger_snapshot, outcome_of
 from wallet.external import ESCROW_ADDRESS, external_wallet_open, external_wallet_top_up, platform_address
-from wallet.gateways import external_transfer_confirm
+from wallet.gateways import ExternalGateway, external_transfer_confirm
 from wallet.models import ExternalAccount, GatewayTransfer
 
 D = Decimal
@@ -142,34 +142,6 @@ def test_payout_and_fee_to_the_cent(stake, pot, payout, fee):
 ])
 def test_refund_is_the_stake_less_the_partys_own_network_fees(stake, fee_in, fee_out, refund):
     assert refund_amount(D(stake), fee_in=D(fee_in), fee_out=D(fee_out)) == D(refund)
-
-
-def _proposition(side: str, line: str) -> Challenge:
-    return Challenge(pk=1, status="matched", player_id=1, stat="points", line=D(line), side=side)
-
-
-@pytest.mark.parametrize(("side", "line", "stat", "result"), [
-    ("over", "20.5", 21, "won"), ("over", "20.5", 20, "lost"), ("under", "20.5", 20, "won"),
-    ("under", "20.5", 21, "lost"), ("over", "20.0", 20, None), ("under", "20.0", 20, None),
-    ("over", "20.0", 21, "won"), ("under", "0.0", 0, None),
-])
-def test_a_proposition_is_decided_by_the_final_stat_and_a_stat_on_the_line_is_void(side, line, stat, result):
-    decided = challenge_grade(_proposition(side, line), event_status="finished", stat=stat)
-    assert decided.result == result
-    assert (decided.reason == "the stat landed exactly on the line") == (result is None)
-
-
-@pytest.mark.parametrize(("event_status", "outcome", "market", "result"), [
-    ("finished", "won", "resulted", "won"), ("finished", "lost", "resulted", "lost"),
-    ("finished", "void", "resulted", None), ("finished", "active", "cancelled", None),
-    ("finished", "won", "settled", "won"),
-    # a market decided before its event was cancelled stands, as for bets
-    ("cancelled", "lost", "resulted", "lost"), ("cancelled", "active", "cancelled", None),
-])
-def test_an_outcome_challenge_follows_its_outcome(event_status, outcome, market, result):
-    challenge = Challenge(pk=1, status="matched", outcome_id=1)
-    decided = challenge_grade(challenge, event_status=event_status, outcome_status=outcome, market_status=market)
-    assert (decided.challenge, decided.result) == (challenge, result)
 
 
 # --- settlement on the internal wallet -----------------------------------------------------------
@@ -396,18 +368,21 @@ def test_a_batch_that_dies_half_written_leaves_nothing_and_the_rerun_settles(eve
     matched(bob, alice, event, acceptor_funding="external")
     home_wins(event)
     before = {**ledger_snapshot(), "challenges": list(Challenge.objects.values_list("pk", "status")),
-              "gateway_transfers": GatewayTransfer.objects.count()}
-    # when the batch dies after the challenges, its audit rows, the payouts and the fees are written,
-    # at its last statement (the stats lines)
-    def crash(rows):
+              "gateway_transfers": GatewayTransfer.objects.count(), "stats": BettorStats.objects.count(),
+              "audit": AuditLog.objects.count(), "notifications": Notification.objects.count()}
+    # when the batch dies after the database function has written the challenges, the audit rows,
+    # the notifications, the internal payouts and fees and the stats, at its last step (the
+    # external gateway's movements)
+    def crash(self, movements, **kwargs):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(challenge_settlement, "bettor_stats_record", crash)
+    monkeypatch.setattr(ExternalGateway, "transfer", crash)
     with pytest.raises(RuntimeError):
         challenges_settle(event_ids=[event.pk])
     # then nothing of it remains
     assert {**ledger_snapshot(), "challenges": list(Challenge.objects.values_list("pk", "status")),
-            "gateway_transfers": GatewayTransfer.objects.count()} == before
+            "gateway_transfers": GatewayTransfer.objects.count(), "stats": BettorStats.objects.count(),
+            "audit": AuditLog.objects.count(), "notifications": Notification.objects.count()} == before
     # and the rerun settles both, each once
     monkeypatch.undo()
     assert challenges_settle(event_ids=[event.pk]) == 2
