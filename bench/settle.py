@@ -383,9 +383,9 @@ def sql_settlement() -> tuple[list[str], str]:
     The same rows the worker writes, in the same lock order (bets, wallets, exposure, stats); no live
     messages (they are no rows: compare with the worker's runs with the live messages stubbed too)."""
     from audit.models import AuditLog, Notification
-    from betting import sql
     from betting.models import Bet, BetLeg, BettorStats
     from betting.settlement import _CLAIM
+    from betting.sql import stats as stats_sql
     from events.models import Market, Outcome
     from ledger.models import Account, Transfer
     from risk.models import OutcomeExposure
@@ -464,7 +464,7 @@ def sql_settlement() -> tuple[list[str], str]:
     a = col(AuditLog, "actor", "actor_label", "actor_role", "ip_address", "user_agent", "action", "resource_type",
             "resource_id", "resource_label", "details", "severity", "category", "outcome", "created_at", "expires_at")
     n = col(Notification, "user", "audience", "kind", "message", "data", "created_at")
-    week = sql._WEEK.format("%(now)s::timestamptz")
+    week = stats_sql.WEEK.format("%(now)s::timestamptz")
     rest = f"""
         WITH released AS (
             UPDATE {table(OutcomeExposure)} e
@@ -491,8 +491,8 @@ def sql_settlement() -> tuple[list[str], str]:
                        ELSE ' lost.' END,
                    jsonb_build_object('bet_id', g.bet_id, 'result', g.result, 'payout', {payout_text}), %(now)s
             FROM bench_graded g ORDER BY g.bet_id)
-        {sql._stats_upsert(BettorStats, f'''
-            SELECT g.player_id, %(sports)s, {week}, count(*), {sql._counted("g.result")}, sum(g.stake),
+        {stats_sql.stats_upsert(BettorStats, f'''
+            SELECT g.player_id, %(sports)s, {week}, count(*), {stats_sql.counted("g.result")}, sum(g.stake),
                    sum(g.payout)
             FROM bench_graded g GROUP BY 1, 2, 3 ORDER BY 1, 2, 3''')}"""
     return [grade, lock_wallets, money, lock_exposure, rest], setup

@@ -3,7 +3,7 @@
 
 A batch first runs the liquidity audit (betting/escrow_audit.py): on a mismatch it does nothing and
 the challenges wait. Otherwise one call of the database function ``betting_challenges_settle``
-(betting/sql.py, installed by betting/migrations/0012) claims up to ``SETTLEMENT_BATCH_SIZE`` decided
+(betting/sql/settlement.py, installed by betting/migrations/0012) claims up to ``SETTLEMENT_BATCH_SIZE`` decided
 challenges with ``FOR UPDATE SKIP LOCKED`` (several workers share an event), grades them and writes
 everything of the internal gateway: the challenges, the audit rows, the notifications, the ledger and
 gateway transfers, the wallets' balances and the weekly stats. It answers only what the rest needs:
@@ -35,11 +35,11 @@ from django.db import connection, transaction
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_entry, audit_record, audited_transaction, notification_create, notification_message
-from betting import sql
 from betting.challenge_money import fee_rate
 from betting.escrow_audit import escrow_balanced
 from betting.models import Challenge
 from betting.news import challenge_status_message, challenges_board_news
+from betting.sql import settlement as settlement_sql
 from core import live
 from core.db import retried_on_conflict
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
@@ -64,7 +64,7 @@ def _challenges_decide(*, actor: Actor, event_ids: list[int] | None = None, size
     The number of challenges written."""
     entry = audit_entry(actor=actor, action="", category=AuditLog.Category.BETTING)  # the actor's columns
     with connection.cursor() as cursor:
-        cursor.execute(sql.challenges_call(), [
+        cursor.execute(settlement_sql.challenges_call(), [
             event_ids, size or settings.SETTLEMENT_BATCH_SIZE, void_id, reason, fee_rate(), network_fee(),
             entry["created_at"], entry["actor_id"], entry["actor_label"], entry["actor_role"], entry["ip_address"],
             entry["user_agent"], entry["expires_at"]])
@@ -106,7 +106,7 @@ def challenge_settlement_batch(*, event_ids: list[int], size: int | None = None)
     Nothing while the liquidity audit finds escrow out of balance (it runs only when there is
     something to pay: a bet settlement on an event without challenges does not audit)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.challenges_any_pending(), [event_ids])
+        cursor.execute(settlement_sql.challenges_any_pending(), [event_ids])
         if cursor.fetchone() is None:
             return 0
     if not escrow_balanced():
@@ -131,7 +131,7 @@ def challenges_settle(*, event_ids: list[int]) -> int:
 def challenge_events_pending() -> list[int]:
     """Events with challenges decided but not yet settled (for the settlement sweep)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.challenge_events_pending())
+        cursor.execute(settlement_sql.challenge_events_pending())
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -6,7 +6,7 @@ cancelled, expired, void. Each party's stake goes through the gateway it chose (
 the internal one confirms in the same transaction, the external one later, in
 ``challenge_transfer_decided``. Every change locks the challenge row first, so of many acceptors
 exactly one wins, and writes its audit row and the parties' ``challenge`` socket message on commit.
-Creating and accepting are one call to the database each (betting/sql.py): the rules, the locks,
+Creating and accepting are one call to the database each (betting/sql/challenges.py): the rules, the locks,
 the challenge and, on the internal gateway, the stake and the audit row, written there.
 """
 
@@ -30,7 +30,7 @@ from betting.escrow_audit import escrow_balanced
 from betting.models import Challenge
 from betting.news import challenge_message, challenges_board_news
 from betting.slips import SENTENCES as slip_sentences
-from betting.sql import CHALLENGE_OFFER, CHALLENGE_TAKE
+from betting.sql.challenges import CHALLENGE_OFFER, CHALLENGE_TAKE
 from core.db import from_json, retried_on_conflict
 from core.decimals import exact_decimal
 from core.errors import Conflict, DomainError, IdempotencyConflict, InvalidInput, NotFound, refusal
@@ -58,7 +58,7 @@ def challenge_news(challenge: Challenge, *, balance: Decimal | None = None, user
 
 def _audit(challenge: Challenge, *, actor: Actor, action: str, before: str | None, **details: Any) -> None:
     """The audit row of a change made here; the internal stakes' rows are written with them in the
-    database (betting/sql.py, with these same details)."""
+    database (betting/sql/challenges.py, with these same details)."""
     audit_record(actor=actor, action=action, category=AuditLog.Category.BETTING, resource_type="challenge",
                  resource_id=challenge.pk, resource_label=f"CH-{challenge.pk}",
                  details={"before": before, "after": challenge.status, "stake": str(challenge.stake), **details})
@@ -170,7 +170,7 @@ def _challenge_of(answer: dict[str, Any], *, was: str | None) -> Challenge:
 @retried_on_conflict
 def challenge_create(*, creator: Any, event_id: Any, outcome_id: Any = None, proposition: Any = None,
                      stake: Any, funding: Any, actor: Actor, idempotency_key: str | None = None) -> Challenge:
-    """Offer a challenge in one call to the database (betting/sql.py ``betting_challenge_offer``):
+    """Offer a challenge in one call to the database (betting/sql/challenges.py ``betting_challenge_offer``):
     the player, the event, the selection and the limits checked, the stake into escrow through
     ``funding``'s gateway. Internal: held at once, ``open``. External: ``escrow_pending`` until the
     gateway confirms (``open``) or fails it (``failed``). The same Idempotency-Key and body answer
@@ -208,7 +208,7 @@ def _balance(answer: dict[str, Any]) -> Decimal | None:
 @retried_on_conflict
 def challenge_accept(*, challenge_id: Any, acceptor: Any, funding: Any, actor: Actor,
                      idempotency_key: str | None = None) -> Challenge:
-    """Take the other side with an equal stake, in one call to the database (betting/sql.py
+    """Take the other side with an equal stake, in one call to the database (betting/sql/challenges.py
     ``betting_challenge_take``). The challenge row is locked first, so of many acceptors at once
     exactly one wins; the others get 409 ``challenge_unavailable``. Internal: ``matched`` at once;
     external: ``matching`` until the stake confirms (``matched``) or fails (``open`` again). With an

@@ -18,7 +18,7 @@ from audit.services import audit_record, audited_transaction, notification_creat
 from betting.models import Bet, BetLeg
 from betting.news import bet_news, bet_placed_news
 from betting.slips import PlacedBefore, Slip, SlipAnswer, odds_text, outcome_available, share_lock, slip_parse, slip_run
-from betting.sql import ODDS_TAKEN
+from betting.sql.placement import ODDS_TAKEN
 from core.db import retried_on_conflict
 from core.errors import IdempotencyConflict
 from ledger.models import Account, Transfer
@@ -54,7 +54,7 @@ def bet_validate(*, player: Any, selections: Any, stake: Any, bet_type: Any, odd
 @retried_on_conflict
 def bet_place(*, player: Any, selections: Any, stake: Any, bet_type: Any, odds_change: Any = None,
               actor: Actor, idempotency_key: str | None = None) -> Bet:
-    """Place a slip in one transaction and one call to the database (betting/sql.py): it share-locks
+    """Place a slip in one transaction and one call to the database (betting/sql/placement.py): it share-locks
     the slip's events, markets and outcomes, checks prices, market states, limits and exposure,
     locks the wallet last and checks velocity, today's loss and the balance under it, reserves
     exposure, moves the stake to held stakes and writes the bet, its legs and the audit record.

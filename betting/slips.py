@@ -1,5 +1,5 @@
 """Reading and checking a bet slip: everything placement and validation share. The rules themselves
-run in the database, in one call (betting/sql.py); this module parses the slip and words the answer."""
+run in the database, in one call (betting/sql/placement.py); this module parses the slip and words the answer."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.context import Actor, role_of
 from betting.models import Bet
-from betting.sql import SLIP_FUNCTION
+from betting.sql.placement import SLIP_FUNCTION
 from core.errors import DomainError, InvalidInput, NotFound, refusal
 from core.query import BIGINT_MAX
 from events.models import Event, Market, Outcome
@@ -132,7 +132,7 @@ _CALL = f"SELECT {SLIP_FUNCTION}(%s, %s, %s, %s, %s::bigint[], %s::numeric[], %s
 
 def slip_run(*, place: bool, player: Any, slip: Slip, actor: Actor, idempotency_key: str | None = None) -> SlipAnswer:
     """Check the slip against the book, every limit and the account in one call to the database
-    (betting/sql.py); placing (``place``), also write it there when it passes. A replayed
+    (betting/sql/placement.py); placing (``place``), also write it there when it passes. A replayed
     Idempotency-Key answers the earlier bet (a different slip under it is a conflict)."""
     now = timezone.now()
     with connection.cursor() as cursor:

@@ -1,7 +1,7 @@
 """Bettor stats: what each player staked and got back, per product and week, kept by settlement.
 
 Settlement adds its batch's lines in the same transaction (``bettor_stats_record``; challenge
-settlement's database function writes the same upsert itself, betting/sql.py), so the stats always
+settlement's database function writes the same upsert itself, betting/sql/settlement.py), so the stats always
 agree with the settled bets and challenges; the settlement's own audit rows record the
 change. Corrections and resettlement do not exist yet: when they come, they must add the
 difference (a negative line) here too.
@@ -16,8 +16,8 @@ from typing import Any
 
 from django.db import connection
 
-from betting import sql
 from betting.models import Bet, BettorStats
+from betting.sql import stats as stats_sql
 
 RESULTS = (Bet.Result.WON, Bet.Result.LOST, Bet.Result.VOID)
 
@@ -44,7 +44,7 @@ def bettor_stats_record(*, rows: list[SettledLine]) -> None:
         if row.product not in BettorStats.Product.values or row.result not in RESULTS:
             raise ValueError(f"not a settled line: {row}")
     with connection.cursor() as cursor:
-        cursor.execute(sql.stats_record(BettorStats), {
+        cursor.execute(stats_sql.stats_record(BettorStats), {
             **_result_values(), "users": [r.user_id for r in rows], "products": [r.product for r in rows],
             "results": [r.result for r in rows], "staked": [r.staked for r in rows],
             "returned": [r.returned for r in rows], "settled_at": [r.settled_at for r in rows]})
@@ -54,7 +54,7 @@ def bettor_stats_backfill(*, bet_model: type[Any] = Bet, stats_model: type[Any] 
     """Add every settled bet to the stats (the migration that made the table runs it, with its
     historical models)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.stats_backfill(bet_model, stats_model), {
+        cursor.execute(stats_sql.stats_backfill(bet_model, stats_model), {
             **_result_values(), "sports": BettorStats.Product.SPORTS, "settled": Bet.Status.SETTLED})
 
 

@@ -1,5 +1,5 @@
 """The code that moves money: every movement is one ``Transfer`` written by ``transfers_create``, or by
-one of the betting app's database functions (placement, challenge settlement: betting/sql.py), which
+one of the betting app's database functions (placement, challenge settlement: betting/sql/), which
 write the same rows by the same rules (balance-storing accounts locked in id order, balances before
 and after, never below zero)."""
 

@@ -1,5 +1,5 @@
 """Open liability per outcome: hot counters, changed only by one short conditional UPDATE (a
-placement reserves in betting/sql.py's function; release and alerts are here)."""
+placement reserves in betting/sql/placement.py's function; release and alerts are here)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def exposure_release(*, bets: list[tuple[list[int], Decimal, Decimal]]) -> None:
         return
     ids = sorted(totals)
     with connection.cursor() as cursor:
-        # Lock the counters in id order first, as placement (betting/sql.py) takes them: an UPDATE ... FROM
+        # Lock the counters in id order first, as placement (betting/sql/placement.py) takes them: an UPDATE ... FROM
         # locks rows in whatever order its plan reads them, and a release going the other way round
         # than a multiple's reservation deadlocks with it.
         cursor.execute(f"SELECT 1 FROM {OutcomeExposure._meta.db_table} WHERE outcome_id = ANY(%s) "

@@ -40,7 +40,7 @@ def _velocity(d: dict[str, Any]) -> str:
 
 
 # The sentence a player reads for each rule, from the violation's details. The rules of a slip run
-# in the database (betting/sql.py) and answer codes and details; these words go with them.
+# in the database (betting/sql/placement.py) and answer codes and details; these words go with them.
 SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
     "not_a_player": lambda d: f"This is a {d['role']} account; only player accounts deposit, bet or take "
                               "challenges. Use a player account for that.",

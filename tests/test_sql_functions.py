@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from audit.sql import AUDIT_WRITE, audit_functions
-from betting.sql import challenge_functions, challenges_function, slip_function
+from betting.sql.challenges import challenge_functions
+from betting.sql.placement import slip_function
+from betting.sql.settlement import challenges_function
 from ledger.models import Account, format_entry_number
 from ledger.sql import ENTRY_REFERENCE, ESCROW_SHARD, ledger_functions
 from risk.sql import risk_functions

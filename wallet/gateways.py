@@ -162,7 +162,7 @@ class InternalGateway:
     """The platform wallet: movements are ledger transfers between a player's wallet (or a house
     account) and the house escrow, written and confirmed in the caller's transaction. (Challenge
     settlement writes the same rows, ledger transfer and confirmed GatewayTransfer per movement, in the
-    database: betting/sql.py ``betting_challenges_settle``.)"""
+    database: betting/sql/settlement.py ``betting_challenges_settle``.)"""
 
     name = Gateway.INTERNAL
     confirms_at_once = True

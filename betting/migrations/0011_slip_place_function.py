@@ -1,11 +1,11 @@
 """Placement as one call (issue 15): the PL/pgSQL function betting_slip_place and its helpers.
 
-The text comes from betting/sql.py; a change to it ships as a new migration that runs it again
+The text comes from betting/sql/placement.py; a change to it ships as a new migration that runs it again
 (tests/betting/test_slip_function.py checks the installed function against it)."""
 
 from django.db import migrations
 
-from betting.sql import SLIP_FUNCTION_DROP, slip_function
+from betting.sql.placement import SLIP_FUNCTION_DROP, slip_function
 
 
 class Migration(migrations.Migration):

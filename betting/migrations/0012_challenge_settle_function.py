@@ -1,13 +1,13 @@
 """Challenge settlement in the database: the PL/pgSQL function betting_challenges_settle, its helpers,
 the composite type of one movement of a batch, and the index its claim walks.
 
-The text comes from betting/sql.py; a change to the functions ships as a new migration that runs
+The text comes from betting/sql/settlement.py; a change to the functions ships as a new migration that runs
 ``challenges_function()`` again (tests/betting/test_challenge_settle_function.py checks the installed
 functions against it); a change to the type needs its own ALTER TYPE."""
 
 from django.db import migrations, models
 
-from betting.sql import CHALLENGE_MOVE, CHALLENGES_FUNCTION_DROP, challenge_move_type, challenges_function
+from betting.sql.settlement import CHALLENGE_MOVE, CHALLENGES_FUNCTION_DROP, challenge_move_type, challenges_function
 
 
 class Migration(migrations.Migration):

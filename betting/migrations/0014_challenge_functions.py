@@ -1,12 +1,13 @@
 """A challenge offered and taken in one call each (betting_challenge_offer, betting_challenge_take),
 and the placement function again, now asking the rules, the audit row and the transfer of the
-risk, audit and ledger functions instead of writing them itself (betting/sql.py). The placement
+risk, audit and ledger functions instead of writing them itself (betting/sql/). The placement
 function lost its last argument (the audit row's expiry, which audit_write now works out), so its
 old signature is dropped first."""
 
 from django.db import migrations
 
-from betting.sql import CHALLENGE_FUNCTIONS_DROP, SLIP_FUNCTION, challenge_functions, slip_function
+from betting.sql.challenges import CHALLENGE_FUNCTIONS_DROP, challenge_functions
+from betting.sql.placement import SLIP_FUNCTION, slip_function
 
 # betting_slip_place as 0011 installed it: the same name with one argument more.
 _OLD_SLIP = f"""DROP FUNCTION IF EXISTS {SLIP_FUNCTION}(boolean, bigint, text, text, bigint[], numeric[], numeric, text,

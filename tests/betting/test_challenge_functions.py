@@ -1,4 +1,4 @@
-"""A challenge offered and taken in one call each (betting/sql.py ``betting_challenge_offer`` and
+"""A challenge offered and taken in one call each (betting/sql/challenges.py ``betting_challenge_offer`` and
 ``_take``): the limits of both parties, what the database writes and answers, one statement per
 request, and the lock order. Every transition and refusal through the services is in
 test_challenges.py; the installed text in tests/test_sql_functions.py."""
@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from audit.context import Actor
 from betting.challenges import challenge_accept, challenge_create
 from betting.models import Challenge
-from betting.sql import CHALLENGE_OFFER, CHALLENGE_TAKE
+from betting.sql.challenges import CHALLENGE_OFFER, CHALLENGE_TAKE
 from core.errors import DomainError
 from ledger.models import Account
 from risk.models import LimitProfile, PlayerRestriction

@@ -1,4 +1,4 @@
-"""Challenge settlement in the database (betting/sql.py ``betting_challenges_settle``, installed by
+"""Challenge settlement in the database (betting/sql/settlement.py ``betting_challenges_settle``, installed by
 betting/migrations/0012; tests/test_sql_functions.py checks the text installed): the grading and the
 arithmetic, what one batch writes (exactly what the Python gateway and audit helpers wrote), a rerun,
 two workers at once, a refused batch, and a batch mixing internal and external challenges."""
@@ -21,7 +21,7 @@ from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_figures
 from betting.models import BettorStats, Challenge
 from betting.selectors import bettor_stats
-from betting.sql import CHALLENGE_GRADE, CHALLENGE_PAYOUT, CHALLENGES_FUNCTION
+from betting.sql.settlement import CHALLENGE_GRADE, CHALLENGE_PAYOUT, CHALLENGES_FUNCTION
 from core import live
 from events.models import Player
 from events.services import event_cancel, event_result_set, market_cancel, market_result_set

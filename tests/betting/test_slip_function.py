@@ -1,4 +1,4 @@
-"""The placement function itself (betting/sql.py; tests/test_sql_functions.py checks the text installed):
+"""The placement function itself (betting/sql/placement.py; tests/test_sql_functions.py checks the text installed):
 every refusal code run dry and placing, exact money, and its lock order."""
 
 import threading
@@ -11,7 +11,7 @@ from django.db import OperationalError, connection, connections, transaction
 from audit.context import Actor
 from betting.services import bet_place
 from betting.slips import slip_parse, slip_run
-from betting.sql import SLIP_FUNCTION
+from betting.sql.placement import SLIP_FUNCTION
 from ledger.money import largest_stake_within
 from risk.models import OutcomeExposure
 from tests.betting.test_bet_refusals import CASES
