@@ -43,8 +43,8 @@ class AuditLog(models.Model):
     actor_role = models.CharField(max_length=32, blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True, default="")
-    action = models.CharField(max_length=64, db_index=True)
-    resource_type = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    action = models.CharField(max_length=64)  # indexed: Meta (without the LIKE index db_index adds)
+    resource_type = models.CharField(max_length=32, blank=True, default="")  # leads audit_resource_idx
     resource_id = models.CharField(max_length=64, blank=True, default="")
     resource_label = models.CharField(max_length=200, blank=True, default="")
     details = models.JSONField(default=dict, blank=True)
@@ -57,7 +57,8 @@ class AuditLog(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("export_auditlog", "Can export audit logs as CSV")]
-        indexes = [models.Index(fields=["resource_type", "resource_id"], name="audit_resource_idx")]
+        indexes = [models.Index(fields=["resource_type", "resource_id"], name="audit_resource_idx"),
+                   models.Index(fields=["action"], name="audit_action_idx")]
         triggers = append_only("audit")
 
     def __str__(self) -> str:

@@ -158,7 +158,8 @@ class Challenge(models.Model):
     # hold, a stake.
     VOIDABLE = (Status.ESCROW_PENDING, *HELD)
 
-    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="challenges")
+    # event: indexed by challenge_event_status_idx (and challenge_pending_idx), which lead with it
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="challenges", db_index=False)
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="challenges_created")
     acceptor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="challenges_accepted")
@@ -176,7 +177,7 @@ class Challenge(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ESCROW_PENDING)
     result = models.CharField(max_length=8, choices=Result.choices, null=True, blank=True)
     winner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="challenges_won")
+                               related_name="challenges_won", db_index=False)  # never searched by
     fee = models.DecimalField(**MONEY, null=True, blank=True)
     payout = models.DecimalField(**MONEY, null=True, blank=True)
     status_reason = models.CharField(max_length=200, blank=True, default="")
@@ -200,7 +201,6 @@ class Challenge(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["event", "status"], name="challenge_event_status_idx"),
-            models.Index(fields=["status"], name="challenge_status_idx"),
             # The liquidity audit's sum of held stakes before every payout batch, from the index alone.
             models.Index(fields=["status"], include=["creator_funding", "acceptor_funding", "stake"],
                          condition=Q(status__in=("open", "matching", "matched")), name="challenge_held_idx"),
@@ -250,7 +250,9 @@ class BettorStats(models.Model):
         SPORTS = "sports", "Sportsbook"
         P2P = "p2p", "Peer-to-peer challenges"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bettor_stats")
+    # indexed by bettorstats_user_product_week, which leads with it
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bettor_stats",
+                             db_index=False)
     product = models.CharField(max_length=8, choices=Product.choices)
     week = models.DateField(help_text="The Monday (UTC) the week starts on.")
     bets = models.PositiveIntegerField(default=0)

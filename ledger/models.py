@@ -104,19 +104,21 @@ class Transfer(models.Model):
 
     # Strictly increasing; a rolled-back transaction leaves a gap (a PostgreSQL sequence).
     entry_number = models.BigAutoField(primary_key=True)
-    debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
-    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # Indexed by (account, entry number) below, which also serves the foreign keys: every transfer
+    # written maintains each index, so none is kept that another covers (DESIGN.md "Money").
+    debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     amount = models.DecimalField(**MONEY)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     reference_type = models.CharField(max_length=32, blank=True, default="")
     reference_id = models.CharField(max_length=64, blank=True, default="")
-    idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # unique: Meta
     debit_balance_before = models.DecimalField(**MONEY, null=True, blank=True)
     debit_balance_after = models.DecimalField(**MONEY, null=True, blank=True)
     credit_balance_before = models.DecimalField(**MONEY, null=True, blank=True)
     credit_balance_after = models.DecimalField(**MONEY, null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    created_by = models.ForeignKey(  # never searched by: no index to maintain on every transfer
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -129,6 +131,8 @@ class Transfer(models.Model):
             models.Index(fields=["reference_type", "reference_id"], name="transfer_reference_idx"),
         ]
         constraints = [
+            # A constraint, not unique=True: that would add a LIKE index no lookup uses.
+            models.UniqueConstraint(fields=["idempotency_key"], name="transfer_idempotency_key"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="transfer_amount_positive"),
             models.CheckConstraint(
                 condition=~Q(debit_account=F("credit_account")), name="transfer_two_accounts"

@@ -43,7 +43,7 @@ class GatewayTransfer(models.Model):
     # The player; empty for the platform's own pocket on that side (a fee, a sweep): then the ledger
     # house account (internal) it came from or went to is ``platform_account``.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="gateway_transfers")
+                             related_name="gateway_transfers", db_index=False)  # read by reference, not by user
     platform_account = models.CharField(max_length=64, blank=True, default="")
     amount = models.DecimalField(**MONEY)
     network_fee = models.DecimalField(**MONEY, default=0)
@@ -53,16 +53,22 @@ class GatewayTransfer(models.Model):
     reference_type = models.CharField(max_length=32)
     reference_id = models.CharField(max_length=64)
     purpose = models.CharField(max_length=16)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=200)  # unique: Meta
     failure_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        # Settlement writes thousands a second: only the indexes lookups use, partial where they look
+        # at a few (the pending ones: the liquidity audit; the external ones: their confirmations).
         indexes = [models.Index(fields=["reference_type", "reference_id"], name="gwtransfer_reference_idx"),
-                   models.Index(fields=["status", "gateway"], name="gwtransfer_status_idx")]
+                   models.Index(fields=["reference_type", "reference_id"], condition=Q(status="pending"),
+                                name="gwtransfer_pending_idx"),
+                   models.Index(fields=["tx_id"], condition=Q(gateway="external"), name="gwtransfer_external_tx_idx")]
         constraints = [
+            # A constraint, not unique=True: that would add a LIKE index no lookup uses.
+            models.UniqueConstraint(fields=["idempotency_key"], name="gwtransfer_idempotency_key"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="gwtransfer_amount_positive"),
             models.CheckConstraint(condition=Q(network_fee__gte=0), name="gwtransfer_fee_not_negative"),
         ]
