@@ -37,6 +37,12 @@ def audit_record(
     return instance(AuditLog, entry)
 
 
+def audit_records(entries: list[dict[str, Any]]) -> list[int]:
+    """Write a batch's audit rows (each built by ``audit_entry``) in one insert, in the caller's
+    transaction; their ids. Settlement writes a thousand at a time."""
+    return insert_values(AuditLog, entries)
+
+
 def audit_entry(
     *, actor: Actor, action: str, category: str, resource_type: str = "", resource_id: Any = "",
     resource_label: str = "", details: dict[str, Any] | None = None,
@@ -135,6 +141,15 @@ def notification_create(
                                                data=data or {})
     notification_push(notification)
     return notification
+
+
+def player_notifications_create(*, kind: str, rows: list[tuple[int, str, dict[str, Any]]]) -> list[tuple[int, dict]]:
+    """A batch of player notifications of one kind, ``(user_id, message, data)`` each, in one insert in
+    the caller's transaction; answers their socket messages ``(user_id, payload)``, for the caller to
+    send after commit with its own (one publish per batch)."""
+    insert_values(Notification, [{"user_id": user_id, "audience": Notification.Audience.PLAYER, "kind": kind,
+                                  "message": message, "data": data} for user_id, message, data in rows])
+    return [(user_id, notification_message(kind=kind, message=message, data=data)) for user_id, message, data in rows]
 
 
 def notification_message(*, kind: str, message: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -31,10 +31,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from audit.context import Actor
 from audit.models import AuditLog
-from audit.services import audit_entry, audit_record, audited_transaction, notification_create, notification_message
+from audit.services import audit_record, audited_transaction, notification_create, notification_message
 from betting.challenge_money import fee_rate
 from betting.escrow_audit import escrow_balanced
 from betting.models import Challenge
@@ -62,12 +63,10 @@ def _challenges_decide(*, actor: Actor, event_ids: list[int] | None = None, size
     void for ``reason``. The database function writes every internal movement and row; the external
     movements it answers go to the external gateway here; the socket messages go out after commit.
     The number of challenges written."""
-    entry = audit_entry(actor=actor, action="", category=AuditLog.Category.BETTING)  # the actor's columns
     with connection.cursor() as cursor:
         cursor.execute(settlement_sql.challenges_call(), [
             event_ids, size or settings.SETTLEMENT_BATCH_SIZE, void_id, reason, fee_rate(), network_fee(),
-            entry["created_at"], entry["actor_id"], entry["actor_label"], entry["actor_role"], entry["ip_address"],
-            entry["user_agent"], entry["expires_at"]])
+            timezone.now(), *actor.audit_columns()])
         answer = json.loads(cursor.fetchone()[0])  # Django's connection leaves jsonb as text; money in it is text
     if not answer["count"]:
         return 0

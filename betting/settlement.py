@@ -20,13 +20,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.context import Actor
-from audit.models import AuditLog, Notification
-from audit.services import audit_entry, audited_transaction, notification_message
+from audit.models import AuditLog
+from audit.services import audit_entry, audit_records, audited_transaction, player_notifications_create
 from betting.models import Bet, BetLeg, BettorStats
 from betting.news import bet_message
 from betting.stats import SettledLine, bettor_stats_record
 from core import live
-from core.db import insert_values, retried_on_conflict
+from core.db import retried_on_conflict
 from core.errors import Conflict, InvalidInput, NotFound, refusal
 from events.models import Market
 from events.services import markets_mark_settled
@@ -133,23 +133,21 @@ def settled_write(graded: list[Graded], *, actor: Actor, reason: str) -> None:
                                       **reference))
     transfers_create(specs)
     exposure_release(bets=[(g.outcome_ids, g.bet.stake, g.bet.potential_return) for g in graded])
-    insert_values(AuditLog, [audit_entry(
+    audit_records([audit_entry(
         actor=actor, action="bet.settle", category=AuditLog.Category.BETTING, resource_type="bet",
         resource_id=g.bet.pk, resource_label=g.bet.ticket_number,
         details={"before": g.bet.status, "result": g.result, "payout": str(g.payout),
                  **({"reason": reason} if reason else {})}) for g in graded])
-    notifications = [{"user_id": g.bet.player_id, "audience": Notification.Audience.PLAYER, "kind": "bet_settled",
-                      "message": _settled_message(g),
-                      "data": {"bet_id": g.bet.pk, "result": g.result, "payout": str(g.payout)}} for g in graded]
-    insert_values(Notification, notifications)
+    notified = player_notifications_create(kind="bet_settled", rows=[
+        (g.bet.player_id, _settled_message(g), {"bet_id": g.bet.pk, "result": g.result, "payout": str(g.payout)})
+        for g in graded])
     # Last: every bettor of the batch has a stats row, and another worker's batch with the same
     # players waits on those rows until this one commits, so they are locked as late as possible.
     bettor_stats_record(rows=[SettledLine(user_id=g.bet.player_id, product=BettorStats.Product.SPORTS,
                                           result=g.result, staked=g.bet.stake, returned=g.payout, settled_at=now)
                               for g in graded])
-    live.to_users([message for g, n in zip(graded, notifications, strict=True) for message in (
-        (g.bet.player_id, bet_message(g.bet.pk, Bet.Status.SETTLED, g.result)),
-        (g.bet.player_id, notification_message(kind=n["kind"], message=n["message"], data=n["data"])))])
+    live.to_users([message for g, notice in zip(graded, notified, strict=True) for message in (
+        (g.bet.player_id, bet_message(g.bet.pk, Bet.Status.SETTLED, g.result)), notice)])
 
 
 def _settled_message(g: Graded) -> str:

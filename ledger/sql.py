@@ -1,7 +1,7 @@
 """The ledger's hand-written SQL (DESIGN.md "Layout"): the lock order of accounts, and one transfer
 as ``ledger.services.transfers_create`` writes it, for the one-call services (placement, a
 challenge's stake) that move money inside the database. Names from the models' ``_meta``.
-Installed by ledger/migrations; tests/ledger/test_sql.py checks the installed text against this file."""
+Installed by ledger/migrations; tests/test_sql_functions.py checks the installed text against this file."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ database, and that ``risk.rules.player_gate`` asks for deposits, so each rule is
 
 Table and column names come from the models' ``_meta``, values from the model enums and defaults.
 Installed by risk/migrations (a change ships as a new migration that runs ``risk_functions()``
-again; tests/risk/test_sql.py checks the installed text against this file).
+again; tests/test_sql_functions.py checks the installed text against this file).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The wallet app's hand-written SQL (DESIGN.md "Layout"): a stake into escrow through the internal
 gateway, as ``wallet.gateways.InternalGateway.transfer`` writes it, for the one-call services (a
 challenge's offer and acceptance) that move money inside the database. Names from the models'
-``_meta``, values from their enums. Installed by wallet/migrations; tests/wallet/test_sql.py checks the
+``_meta``, values from their enums. Installed by wallet/migrations; tests/test_sql_functions.py checks the
 installed text against this file."""
 
 from __future__ import annotations

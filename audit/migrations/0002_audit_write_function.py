@@ -1,5 +1,5 @@
 """The audit row as a SQL function (audit/sql.py) for the one-call services. A change to its text
-ships as a new migration that runs it again (tests/audit/test_sql.py checks the installed text)."""
+ships as a new migration that runs it again (tests/test_sql_functions.py checks the installed text)."""
 
 from django.db import migrations
 

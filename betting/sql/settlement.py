@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from audit.sql import AUDIT_WRITE_MANY, NOTIFICATIONS_WRITE
 from betting.sql.stats import WEEK, column, counted, stats_upsert
 from core.db import sql_names
 
@@ -17,7 +18,7 @@ CHALLENGE_MOVE = f"{CHALLENGES_FUNCTION}_move"  # the composite type of one move
 
 def _challenge_values() -> dict[str, Any]:
     """The names and enum values the challenge settlement's SQL is written with."""
-    from audit.models import AuditLog, Notification
+    from audit.models import AuditLog
     from betting.models import Bet, BettorStats, Challenge
     from events.models import Event, Market, Outcome, Player
     from ledger.models import Account, Transfer
@@ -25,8 +26,7 @@ def _challenge_values() -> dict[str, Any]:
     from wallet.models import Gateway, GatewayTransfer
 
     S = Challenge.Status
-    names = sql_names(Challenge, Event, Market, Outcome, Player, Account, Transfer, GatewayTransfer, AuditLog,
-                      Notification)
+    names = sql_names(Challenge, Event, Market, Outcome, Player, Account, Transfer, GatewayTransfer)
     c = names["Challenge"]
     player_stat = " ".join(f"WHEN '{stat}' THEN p.{column(Player, stat)}" for stat in Challenge.Stat.values)
     voidable = _quoted(Challenge.VOIDABLE)
@@ -64,8 +64,7 @@ def _challenge_values() -> dict[str, Any]:
         "kind": "CASE m.purpose " + " ".join(f"WHEN '{p}' THEN '{k}'" for p, k in KIND.items()) + " END",
         "fees": Account.House.FEES, "clearing": Account.House.EXTERNAL_CLEARING,
         "player_account": Account.Kind.PLAYER,
-        "betting": AuditLog.Category.BETTING, "info": AuditLog.Severity.INFO, "success": AuditLog.Outcome.SUCCESS,
-        "audience": Notification.Audience.PLAYER,
+        "betting": AuditLog.Category.BETTING, "audit_many": AUDIT_WRITE_MANY, "notify": NOTIFICATIONS_WRITE,
         "stats": stats_upsert(BettorStats, f"""
             SELECT l.user_id, '{BettorStats.Product.P2P}', {WEEK.format("p_now")}, count(*), {
                 counted("l.result") % {r: f"'{r}'" for r in ("won", "lost", "void")}},
@@ -99,8 +98,8 @@ def challenges_any_pending() -> str:
 def challenges_call() -> str:
     """The call of the settlement function, its arguments in order (see ``challenges_function``)."""
     return f"""SELECT {CHALLENGES_FUNCTION}(%s::bigint[], %s::int, %s::bigint, %s::text, %s::numeric, %s::numeric,
-                                            %s::timestamptz, %s::bigint, %s::text, %s::text, %s::inet, %s::text,
-                                            %s::timestamptz)"""
+                                            %s::timestamptz, %s::bigint, %s::text, %s::text, %s::inet,
+                                            %s::text)"""
 
 
 def challenge_move_type() -> str:
@@ -174,8 +173,8 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION {fn}(
     p_events bigint[], p_size int, p_void bigint, p_reason text, p_fee_rate numeric, p_network_fee numeric,
-    p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet, p_user_agent text,
-    p_expires_at timestamptz) RETURNS jsonb
+    p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet, p_user_agent text)
+    RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_ids bigint[];
@@ -192,6 +191,13 @@ DECLARE
     v_line_results text[];
     v_line_staked numeric[];
     v_line_returned numeric[];
+    v_note_users bigint[];
+    v_note_texts text[];
+    v_note_data jsonb[];
+    v_actions text[];
+    v_resource_ids text[];
+    v_labels text[];
+    v_details jsonb[];
 BEGIN
     -- The claim: each challenge locked with what decides it, read in the statement that locks it.
     IF p_void IS NULL THEN
@@ -345,8 +351,8 @@ BEGIN
     END IF;
 
     -- Before the money (from its first lock every batch holds the escrow shards' and the wallets' rows
-    -- until commit, so another worker's batch waits on them): the audit rows, as audit.services.audit_entry
-    -- builds them, and one notification per party; the parties and the stats lines kept for later.
+    -- until commit, so another worker's batch waits on them): the audit rows and one notification per
+    -- party, through the audit app's own writers; the parties and the stats lines kept for later.
     WITH d AS (
         SELECT c.{Challenge.id} AS id, c.{Challenge.creator} AS creator_id, c.{Challenge.acceptor} AS acceptor_id,
                c.{Challenge.stake} AS stake, c.{Challenge.status} AS status, c.{Challenge.result} AS result,
@@ -365,30 +371,11 @@ BEGIN
           FROM d CROSS JOIN LATERAL (VALUES ('creator', d.creator_id, 0), ('acceptor', d.acceptor_id, 1))
                                     AS p(party, user_id, n)
           LEFT JOIN refunds r ON r.challenge_id = d.id AND r.party = p.party
-         WHERE p.user_id IS NOT NULL),
-    audits AS (
-        INSERT INTO {AuditLog} ({AuditLog.actor}, {AuditLog.actor_label}, {AuditLog.actor_role}, {AuditLog.ip_address},
-                                {AuditLog.user_agent}, {AuditLog.action}, {AuditLog.resource_type},
-                                {AuditLog.resource_id}, {AuditLog.resource_label}, {AuditLog.details},
-                                {AuditLog.severity}, {AuditLog.category}, {AuditLog.outcome}, {AuditLog.created_at},
-                                {AuditLog.expires_at})
-        SELECT p_actor_id, p_actor_label, p_actor_role, p_ip, p_user_agent,
-               CASE WHEN d.result IS NULL THEN 'challenge.void' ELSE 'challenge.settle' END, 'challenge', d.id::text,
-               'CH-' || d.id,
-               CASE WHEN d.result IS NULL
-                    THEN jsonb_build_object('before', d.before, 'result', NULL, 'reason', d.reason, 'refunds',
-                                            coalesce((SELECT jsonb_object_agg(r.party, r.amount::text) FROM refunds r
-                                                       WHERE r.challenge_id = d.id), '{{}}'::jsonb))
-                    ELSE jsonb_build_object('before', d.before, 'result', d.result, 'winner_id', d.winner_id,
-                                            'payout', d.payout::text, 'fee', d.fee::text) END,
-               '{info}', '{betting}', '{success}', p_now, p_expires_at
-          FROM d ORDER BY d.id),
-    notes AS (
-        INSERT INTO {Notification} ({Notification.user}, {Notification.audience}, {Notification.kind},
-                                    {Notification.message}, {Notification.data}, {Notification.created_at})
-        SELECT p.user_id, '{audience}', 'challenge_settled', p.text, p.data, p_now FROM parties p ORDER BY p.id, p.n)
+         WHERE p.user_id IS NOT NULL)
     SELECT coalesce(jsonb_agg(jsonb_build_array(p.id, p.user_id, p.before, p.text, p.data) ORDER BY p.id, p.n),
                     '[]'::jsonb),
+           array_agg(p.user_id ORDER BY p.id, p.n), array_agg(p.text ORDER BY p.id, p.n),
+           array_agg(p.data ORDER BY p.id, p.n),
            -- A settled challenge counts for both parties (the winner returned the payout, the loser
            -- nothing); a void one for each party whose stake escrow held (returned: the refund).
            array_agg(p.user_id ORDER BY p.id, p.n) FILTER (WHERE p.result IS NOT NULL OR p.refund IS NOT NULL),
@@ -403,8 +390,29 @@ BEGIN
                                                         m.purpose, m.key, m.platform_account)
                                       ORDER BY m.challenge_id, m.seq), '[]'::jsonb)
               FROM unnest(v_moves) m WHERE m.gateway = '{external}' AND m.amount > 0)
-      INTO v_parties, v_line_users, v_line_results, v_line_staked, v_line_returned, v_external
+      INTO v_parties, v_note_users, v_note_texts, v_note_data, v_line_users, v_line_results, v_line_staked,
+           v_line_returned, v_external
       FROM parties p;
+    SELECT array_agg(CASE WHEN c.{Challenge.result} IS NULL THEN 'challenge.void' ELSE 'challenge.settle' END
+                     ORDER BY c.{Challenge.id}),
+           array_agg(c.{Challenge.id}::text ORDER BY c.{Challenge.id}),
+           array_agg('CH-' || c.{Challenge.id} ORDER BY c.{Challenge.id}),
+           array_agg(CASE WHEN c.{Challenge.result} IS NULL
+                          THEN jsonb_build_object(
+                              'before', b.before, 'result', NULL, 'reason', c.{Challenge.status_reason},
+                              'refunds', coalesce((SELECT jsonb_object_agg(m.party, m.amount::text)
+                                                     FROM unnest(v_moves) m
+                                                    WHERE m.challenge_id = c.{Challenge.id} AND m.purpose = 'refund'),
+                                                  '{{}}'::jsonb))
+                          ELSE jsonb_build_object(
+                              'before', b.before, 'result', c.{Challenge.result}, 'winner_id', c.{Challenge.winner},
+                              'payout', c.{Challenge.payout}::text, 'fee', c.{Challenge.fee}::text) END
+                     ORDER BY c.{Challenge.id})
+      INTO v_actions, v_resource_ids, v_labels, v_details
+      FROM unnest(v_ids, v_before) AS b(id, before) JOIN {Challenge} c ON c.{Challenge.id} = b.id;
+    PERFORM {audit_many}(p_actor_id, p_actor_label, p_actor_role, p_ip, p_user_agent, '{betting}', 'challenge',
+                         v_actions, v_resource_ids, v_labels, v_details, p_now);
+    PERFORM {notify}('challenge_settled', v_note_users, v_note_texts, v_note_data, p_now);
 
     -- The money: the balance-storing accounts locked in id order, then each internal movement's
     -- ledger transfer with each side's balance before and after, in order (ledger.services.
@@ -482,7 +490,7 @@ $fn$;
 
 CHALLENGES_FUNCTION_DROP = f"""
 DROP FUNCTION IF EXISTS {CHALLENGES_FUNCTION}(bigint[], int, bigint, text, numeric, numeric, timestamptz, bigint, text,
-                                              text, inet, text, timestamptz);
+                                              text, inet, text);
 DROP FUNCTION IF EXISTS {CHALLENGE_PAYOUT}(numeric, numeric);
 DROP FUNCTION IF EXISTS {CHALLENGE_GRADE}(text, bigint, numeric, text, text, text, text, int);
 DROP TYPE IF EXISTS {CHALLENGE_MOVE};

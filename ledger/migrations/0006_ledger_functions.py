@@ -1,6 +1,6 @@
 """The account lock order and one transfer as SQL functions (ledger/sql.py), for the one-call
 services that move money inside the database. A change to their text ships as a new migration that
-runs it again (tests/ledger/test_sql.py checks the installed text)."""
+runs it again (tests/test_sql_functions.py checks the installed text)."""
 
 from django.db import migrations
 

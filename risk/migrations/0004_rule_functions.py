@@ -1,6 +1,6 @@
 """The player gate and the limits as SQL functions (risk/sql.py), so the one-call services run the
 same rules inside the database that risk.rules and risk.limits ask. A change to their text ships as
-a new migration that runs it again (tests/risk/test_sql.py checks the installed text)."""
+a new migration that runs it again (tests/test_sql_functions.py checks the installed text)."""
 
 from django.db import migrations
 

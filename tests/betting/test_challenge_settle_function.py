@@ -279,7 +279,7 @@ def test_a_rerun_of_the_function_pays_nobody_twice(make_user, make_event):
     with connection.cursor() as cursor:
         for events, void in (([event.pk], None), (None, challenge.pk)):
             cursor.execute(f"SELECT {CHALLENGES_FUNCTION}(%s::bigint[], 1000, %s, 'again', 0.05, 0.50, now(), NULL, "
-                           "'system:settlement', 'system', NULL, '', now())", [events, void])
+                           "'system:settlement', 'system', NULL, '')", [events, void])
             assert json.loads(cursor.fetchone()[0])["count"] == 0
     # then nothing moved
     assert state() == before

@@ -1,6 +1,6 @@
 """A stake into the internal escrow vault as a SQL function (wallet/sql.py), for the one-call
 challenge services. A change to its text ships as a new migration that runs it again
-(tests/wallet/test_sql.py checks the installed text)."""
+(tests/test_sql_functions.py checks the installed text)."""
 
 from django.db import migrations
 
