@@ -110,22 +110,35 @@ def loaded_chain(models_: Sequence[type[models.Model]], row: Sequence[Any]) -> l
     return instances
 
 
-def first_row(model: type[models.Model], where: str, params: Sequence[Any] = ()) -> Any:
-    """``SELECT <columns> FROM <model's table> WHERE <where>``: the first row as a model instance, or None.
+@functools.cache
+def _selecting(model: type[models.Model], keys: tuple[str, ...], lock: bool) -> str:
+    """``SELECT <columns> FROM <table> WHERE <field> = %s AND <field> = ANY(%s) ...``: names from ``_meta``
+    (``field__in`` compares with a list), for ``first_row`` and ``all_rows``."""
+    tests = []
+    for key in keys:
+        name, _, lookup = key.partition("__")
+        if lookup not in ("", "in"):
+            raise ValueError(f"only = and __in: {key}")
+        column = connection.ops.quote_name(model._meta.get_field(name).column)
+        tests.append(f"{column} = ANY(%s)" if lookup else f"{column} = %s")
+    return (f"SELECT {columns(model)} FROM {connection.ops.quote_name(model._meta.db_table)} "
+            f"WHERE {' AND '.join(tests)}{' FOR UPDATE' if lock else ''}")
 
-    For reads on every placement, where building the query with the ORM (or ``raw()``) cost more
-    than running it.
-    """
+
+def first_row(model: type[models.Model], *, lock: bool = False, **where: Any) -> Any:
+    """The first row whose fields equal these values (``field__in``: one of a list), as a model instance,
+    or None; ``lock``: FOR UPDATE. For reads on every placement, where building the query with the ORM
+    (or ``raw()``) cost more than running it. Callers name fields, never SQL."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns(model)} FROM {model._meta.db_table} WHERE {where}", params)
+        cursor.execute(_selecting(model, tuple(where), lock), list(where.values()))
         row = cursor.fetchone()
     return None if row is None else loaded(model, row)
 
 
-def all_rows(model: type[models.Model], where: str, params: Sequence[Any] = ()) -> list[Any]:
-    """``first_row``'s every row: ``SELECT <columns> FROM <model's table> WHERE <where>`` as instances."""
+def all_rows(model: type[models.Model], **where: Any) -> list[Any]:
+    """``first_row``'s every row."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns(model)} FROM {model._meta.db_table} WHERE {where}", params)
+        cursor.execute(_selecting(model, tuple(where), False), list(where.values()))
         return [loaded(model, row) for row in cursor.fetchall()]
 
 

@@ -39,7 +39,7 @@ def money_validate(amount: Any, *, field: str = "amount") -> Decimal:
 
 
 def house_account(code: str) -> Account:
-    account = first_row(Account, "code = %s", [f"house:{code}"])
+    account = first_row(Account, code=f"house:{code}")
     if account is None:
         raise Account.DoesNotExist(f"No house account {code!r} (the ledger migrations create them).")
     return account
@@ -48,7 +48,7 @@ def house_account(code: str) -> Account:
 def house_accounts(codes: set[str]) -> dict[str, Account]:
     """House accounts by code, in one read (a settlement batch touches every escrow shard)."""
     found = {a.code.removeprefix("house:"): a
-             for a in all_rows(Account, "code = ANY(%s)", [[f"house:{code}" for code in codes]])}
+             for a in all_rows(Account, code__in=[f"house:{code}" for code in codes])}
     if len(found) != len(codes):
         raise Account.DoesNotExist(f"No house account {sorted(set(codes) - set(found))} (the ledger migrations "
                                    f"create them).")

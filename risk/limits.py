@@ -22,4 +22,4 @@ def selections_bound() -> int:
 
 def restriction_of(player: Any) -> PlayerRestriction | None:
     """The player's responsible-gambling settings, read once per slip or deposit."""
-    return first_row(PlayerRestriction, "player_id = %s", [player.pk])
+    return first_row(PlayerRestriction, player_id=player.pk)

@@ -126,7 +126,7 @@ def transfers_earlier(movements: list[Movement],
     ``made``: every transfer that can carry these keys, when the caller has read them already (a
     challenge's own, read under its lock: its movements' keys name it), instead of looking the keys up."""
     if made is None:
-        made = all_rows(GatewayTransfer, "idempotency_key = ANY(%s)", [[m.idempotency_key for m in movements]])
+        made = all_rows(GatewayTransfer, idempotency_key__in=[m.idempotency_key for m in movements])
     keys = {m.idempotency_key for m in movements}
     earlier = {t.idempotency_key: t for t in made if t.idempotency_key in keys}
     for movement in movements:
@@ -209,8 +209,7 @@ class InternalGateway:
 
 def _wallets_of(user_ids: set[int]) -> dict[int, Account]:
     """Each player's wallet by user id, in one read (a settlement batch pays thousands), opened if new."""
-    found = {a.owner_id: a for a in all_rows(Account, "owner_id = ANY(%s) AND kind = %s",
-                                             [list(user_ids), Account.Kind.PLAYER])}
+    found = {a.owner_id: a for a in all_rows(Account, owner_id__in=list(user_ids), kind=Account.Kind.PLAYER)}
     for user_id in user_ids - found.keys():
         found[user_id] = wallet_open(user=get_user_model().objects.get(pk=user_id))
     return found

@@ -33,7 +33,7 @@ def wallet_open(*, user: Any) -> Account:
 
 def wallet_lock(*, user: Any) -> Account:
     """The player's wallet, row-locked until the caller's transaction ends (created on first use)."""
-    wallet = first_row(Account, "owner_id = %s FOR UPDATE", [user.pk])
+    wallet = first_row(Account, owner_id=user.pk, lock=True)
     return wallet or Account.objects.select_for_update().get(pk=wallet_open(user=user).pk)
 
 
