@@ -17,7 +17,16 @@ from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction, notification_create
 from betting.models import Bet, BetLeg
 from betting.news import bet_news, bet_placed_news
-from betting.slips import PlacedBefore, Slip, SlipAnswer, odds_text, outcome_available, share_lock, slip_parse, slip_run
+from betting.slips import (
+    PlacedBefore,
+    Slip,
+    SlipAnswer,
+    book_share_lock,
+    odds_text,
+    outcome_available,
+    slip_parse,
+    slip_run,
+)
 from betting.sql.placement import ODDS_TAKEN
 from core.db import retried_on_conflict
 from core.errors import IdempotencyConflict
@@ -114,10 +123,8 @@ def bet_decide(*, bet_id: int) -> Bet | None:
         bet = Bet.objects.select_for_update().filter(pk=bet_id, status=Bet.Status.PLACED).first()
         if bet is None or bet.accept_after > timezone.now():
             return None
-        keys = list(bet.legs.values_list("event_id", "market_id", "outcome_id"))
         # Read the markets under share locks, so a suspension cannot commit between check and accept.
-        share_lock(event_ids={e for e, _, _ in keys}, market_ids={m for _, m, _ in keys},
-                   outcome_ids={o for _, _, o in keys})
+        book_share_lock(outcome_ids=list(bet.legs.values_list("outcome_id", flat=True)))
         legs = list(bet.legs.select_related("outcome__market__event").order_by("position").annotate(
             taken=Func(F("bet__odds_change"), F("price"), F("outcome__price"), function=ODDS_TAKEN,
                        output_field=BooleanField())))

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.context import Actor, role_of
 from betting.models import Bet
-from betting.sql.placement import SLIP_FUNCTION
+from betting.sql.placement import BOOK_LOCK, SLIP_FUNCTION
 from core.errors import DomainError, InvalidInput, NotFound, refusal
 from core.query import BIGINT_MAX
 from events.models import Event, Market, Outcome
@@ -178,22 +178,8 @@ def _available(outcome_status: str, market_status: str, event_status: str) -> bo
             and event_status in (Event.Status.SCHEDULED, Event.Status.LIVE))
 
 
-def share_lock(*, event_ids: set[int], market_ids: set[int],
-               outcome_ids: set[int]) -> dict[int, tuple[Decimal, bool, str]]:
-    """FOR SHARE on events, then markets, then outcomes, each by id: the order in which the operator
-    services lock them, so a bet and a trader's change wait for each other without deadlock.
-    Returns each outcome's price, whether it can be bet on, and its event's status, as locked."""
+def book_share_lock(*, outcome_ids: list[int]) -> None:
+    """FOR SHARE on these outcomes' events, then markets, then the outcomes, in the book's one lock
+    order (``betting_book_lock``, betting/sql/placement.py), which placement takes too."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, status FROM {Event._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
-                       [sorted(event_ids)])
-        events = dict(cursor.fetchall())
-        cursor.execute(f"SELECT id, event_id, status FROM {Market._meta.db_table} WHERE id = ANY(%s) "
-                       "ORDER BY id FOR SHARE", [sorted(market_ids)])
-        markets = {market_id: (event_id, status) for market_id, event_id, status in cursor.fetchall()}
-        cursor.execute(f"SELECT id, market_id, price, status FROM {Outcome._meta.db_table} WHERE id = ANY(%s) "
-                       "ORDER BY id FOR SHARE", [sorted(outcome_ids)])
-        state = {}
-        for outcome_id, market_id, price, status in cursor.fetchall():
-            event_id, market_status = markets[market_id]
-            state[outcome_id] = (price, _available(status, market_status, events[event_id]), events[event_id])
-        return state
+        cursor.execute(f"SELECT {BOOK_LOCK}(%s::bigint[])", [sorted(outcome_ids)])

@@ -8,6 +8,7 @@ from ledger.sql import TRANSFER_WRITE
 from risk.sql import LIMITS, PLAYER_GATE
 
 SLIP_FUNCTION = "betting_slip_place"
+BOOK_LOCK = "betting_book_lock"
 ODDS_TAKEN = f"{SLIP_FUNCTION}_takes"  # (policy, seen price, current price): the odds-change policy
 
 
@@ -33,7 +34,8 @@ def slip_function() -> str:
     from risk.models import ExposureCap, OutcomeExposure, PlayerRestriction
 
     values = {
-        "fn": SLIP_FUNCTION, "gate": PLAYER_GATE, "limits": LIMITS, "audit": AUDIT_WRITE, "transfer": TRANSFER_WRITE,
+        "fn": SLIP_FUNCTION, "book_lock": BOOK_LOCK, "gate": PLAYER_GATE, "limits": LIMITS, "audit": AUDIT_WRITE,
+        "transfer": TRANSFER_WRITE,
         "active": Outcome.Status.ACTIVE, "open": Market.Status.OPEN, "scheduled": Event.Status.SCHEDULED,
         "live": Event.Status.LIVE, "any": Bet.OddsChange.ANY, "higher": Bet.OddsChange.HIGHER,
         "placed": Bet.Status.PLACED, "accepted": Bet.Status.ACCEPTED, "rejected": Bet.Status.REJECTED,
@@ -47,6 +49,23 @@ def slip_function() -> str:
 
 # Doubled braces are PL/pgSQL's; single ones are names filled in by slip_function().
 _SLIP_FUNCTION = """
+-- The book's one lock order: FOR SHARE on the events, then the markets, then the outcomes of these
+-- outcomes, each by id, the order in which the operator services lock them (FOR UPDATE), so a bet
+-- and a trader's change wait for each other without deadlock. Placement takes it before it reads the
+-- book; acceptance after the in-play delay (betting.slips.book_share_lock) before it checks the legs.
+CREATE OR REPLACE FUNCTION {book_lock}(p_outcomes bigint[]) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM 1 FROM {Event} e WHERE e.{Event.id} IN (
+        SELECT m.{Market.event} FROM {Market} m JOIN {Outcome} o ON o.{Outcome.market} = m.{Market.id}
+         WHERE o.{Outcome.id} = ANY(p_outcomes)) ORDER BY e.{Event.id} FOR SHARE;
+    PERFORM 1 FROM {Market} m WHERE m.{Market.id} IN (
+        SELECT o.{Outcome.market} FROM {Outcome} o WHERE o.{Outcome.id} = ANY(p_outcomes))
+        ORDER BY m.{Market.id} FOR SHARE;
+    PERFORM 1 FROM {Outcome} o WHERE o.{Outcome.id} = ANY(p_outcomes) ORDER BY o.{Outcome.id} FOR SHARE;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION {fn}(
     p_place boolean, p_player bigint, p_role text, p_country text, p_outcomes bigint[], p_prices numeric[],
     p_stake numeric, p_bet_type text, p_odds_change text, p_idempotency_key text, p_fingerprint text,
@@ -93,13 +112,7 @@ DECLARE
     i int;
 BEGIN
     IF p_place THEN
-        PERFORM 1 FROM {Event} e WHERE e.{Event.id} IN (
-            SELECT m.{Market.event} FROM {Market} m JOIN {Outcome} o ON o.{Outcome.market} = m.{Market.id}
-             WHERE o.{Outcome.id} = ANY(p_outcomes)) ORDER BY e.{Event.id} FOR SHARE;
-        PERFORM 1 FROM {Market} m WHERE m.{Market.id} IN (
-            SELECT o.{Outcome.market} FROM {Outcome} o WHERE o.{Outcome.id} = ANY(p_outcomes))
-            ORDER BY m.{Market.id} FOR SHARE;
-        PERFORM 1 FROM {Outcome} o WHERE o.{Outcome.id} = ANY(p_outcomes) ORDER BY o.{Outcome.id} FOR SHARE;
+        PERFORM {book_lock}(p_outcomes);
     END IF;
 
     -- The book, as locked: each leg is struck at the current price; the policy says whether the
@@ -366,4 +379,5 @@ DROP FUNCTION IF EXISTS {SLIP_FUNCTION}(boolean, bigint, text, text, bigint[], n
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_largest_stake(numeric, numeric);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_odds_text(numeric);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_takes(text, numeric, numeric);
+DROP FUNCTION IF EXISTS {BOOK_LOCK}(bigint[]);
 """

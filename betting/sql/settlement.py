@@ -9,6 +9,7 @@ from typing import Any
 from audit.sql import AUDIT_WRITE_MANY, NOTIFICATIONS_WRITE
 from betting.sql.stats import WEEK, column, counted, stats_upsert
 from core.db import sql_names
+from ledger.sql import ACCOUNTS_LOCK
 
 CHALLENGES_FUNCTION = "betting_challenges_settle"
 CHALLENGE_GRADE = f"{CHALLENGES_FUNCTION}_grade"  # how the event decides one challenge
@@ -65,6 +66,7 @@ def _challenge_values() -> dict[str, Any]:
         "fees": Account.House.FEES, "clearing": Account.House.EXTERNAL_CLEARING,
         "player_account": Account.Kind.PLAYER,
         "betting": AuditLog.Category.BETTING, "audit_many": AUDIT_WRITE_MANY, "notify": NOTIFICATIONS_WRITE,
+        "lock": ACCOUNTS_LOCK,
         "stats": stats_upsert(BettorStats, f"""
             SELECT l.user_id, '{BettorStats.Product.P2P}', {WEEK.format("p_now")}, count(*), {
                 counted("l.result") % {r: f"'{r}'" for r in ("won", "lost", "void")}},
@@ -418,11 +420,8 @@ BEGIN
     -- ledger transfer with each side's balance before and after, in order (ledger.services.
     -- transfers_create), its confirmed gateway transfer (tx_id: ledger.models.format_entry_number),
     -- and the accounts' new balances.
-    PERFORM 1 FROM {Account} a
-      WHERE a.{Account.id} IN (SELECT s.id FROM unnest(v_moves) m, LATERAL (VALUES (m.debit_id), (m.credit_id)) s(id)
-                                WHERE m.amount > 0 AND m.ledger_key IS NOT NULL)
-        AND NOT a.{Account.may_go_negative}
-      ORDER BY a.{Account.id} FOR UPDATE;
+    PERFORM 1 FROM {lock}(ARRAY(SELECT s.id FROM unnest(v_moves) m, LATERAL (VALUES (m.debit_id), (m.credit_id)) s(id)
+                                 WHERE m.amount > 0 AND m.ledger_key IS NOT NULL));
     WITH m AS (SELECT * FROM unnest(v_moves) m WHERE m.amount > 0 AND m.ledger_key IS NOT NULL),
     sides AS (SELECT m.challenge_id, m.seq, m.debit_id AS account_id, -m.amount AS delta FROM m
               UNION ALL
