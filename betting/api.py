@@ -6,7 +6,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,7 +20,7 @@ from betting.models import Bet, BettorStats
 from betting.services import bet_place, bet_validate
 from betting.settlement import bet_settle_manual
 from betting.slips import odds_text
-from core.api import RawValue, errors, idempotency_key, permission
+from core.api import LeanPost, RawValue, errors, idempotency_key, money_text, permission, time_text
 from risk.liabilities import liability_book
 from risk.models import SELECTIONS_CEILING
 
@@ -33,6 +33,7 @@ REFUSALS = errors(
          "(details: potential_return, max_winning, max_allowed_stake), too_many_selections, "
          "odds_below_min, odds_above_max, combined_odds_above_max, related_selections, "
          "exposure_limit (details.max_allowed_stake), loss_limit",
+    r415="unsupported_media_type",
     r429="velocity_limit",
 )
 
@@ -69,6 +70,9 @@ class LegSerializer(serializers.Serializer):
 
 
 class BetSerializer(serializers.Serializer):
+    """Documents ``bet_out``'s shape in the OpenAPI schema (tests/betting/test_bet_api.py checks the two
+    agree)."""
+
     id = serializers.IntegerField()
     ticket_number = serializers.CharField()
     bet_type = serializers.CharField()
@@ -91,6 +95,25 @@ class BetSerializer(serializers.Serializer):
         return odds_text(bet.total_odds)
 
 
+_PRICE = serializers.DecimalField(max_digits=8, decimal_places=3)  # DRF's formatting of a leg's price
+
+
+def bet_out(bet: Bet) -> dict:
+    """The bet as answered (documented by BetSerializer), built by hand: placement answers one per
+    request, and building a serializer's fields for it cost more than placing it in the database."""
+    return {
+        "id": bet.pk, "ticket_number": bet.ticket_number, "bet_type": bet.bet_type, "status": bet.status,
+        "result": bet.result, "stake": money_text(bet.stake), "total_odds": odds_text(bet.total_odds),
+        "potential_return": money_text(bet.potential_return), "payout": money_text(bet.payout),
+        "odds_change": bet.odds_change, "in_play": bet.in_play,
+        "legs": [{"outcome_id": leg.outcome_id, "market_id": leg.market_id, "event_id": leg.event_id,
+                  "price": _PRICE.to_representation(leg.price), "result": leg.result} for leg in bet.leg_list],
+        "rejection_reason": bet.rejection_reason, "placed_at": time_text(bet.placed_at),
+        "accepted_at": time_text(bet.accepted_at), "rejected_at": time_text(bet.rejected_at),
+        "settled_at": time_text(bet.settled_at),
+    }
+
+
 class ValidationSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     total_odds = serializers.CharField()
@@ -99,43 +122,55 @@ class ValidationSerializer(serializers.Serializer):
     violations = serializers.ListField(child=serializers.DictField())
 
 
-def _slip(request) -> dict:
-    data = SlipSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    return {**data.validated_data, "player": request.user, "actor": Actor.from_request(request)}
+def _slip(request, data) -> dict:
+    slip = SlipSerializer(data=data)
+    slip.is_valid(raise_exception=True)
+    return {**slip.validated_data, "player": request.user, "actor": Actor.from_request(request)}
 
 
-class BetValidateApi(APIView):
+class BetValidateApi(LeanPost):
+    def write(self, request, data):
+        check = bet_validate(**_slip(request, data))
+        return 200, {"valid": check.valid, "total_odds": check.total_odds,
+                     "potential_return": money_text(check.potential_return),
+                     "max_allowed_stake": money_text(check.max_allowed_stake), "violations": check.violations}
+
     @extend_schema(request=SlipSerializer, responses={200: ValidationSerializer, **errors(
-        r400="invalid_request, invalid_amount, invalid_price", r404="not_found (unknown outcome)")})
-    def post(self, request):
-        return Response(ValidationSerializer(bet_validate(**_slip(request))).data)
+        r400="invalid_request, invalid_amount, invalid_price", r404="not_found (unknown outcome)",
+        r415="unsupported_media_type")})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
-class BetListApi(ListAPIView):
+class BetListApi(LeanPost, ListAPIView):
     serializer_class = BetSerializer
 
     def get_queryset(self):
         return selectors.bet_list(user=self.request.user, status=self.request.query_params.get("status"))
+
+    def list(self, request, *args, **kwargs):
+        return self.get_paginated_response([bet_out(bet) for bet in self.paginate_queryset(self.get_queryset())])
 
     @extend_schema(parameters=[OpenApiParameter("status", str, enum=Bet.Status.values)],
                    responses={200: BetSerializer(many=True), **errors(r400="invalid_request")})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    def write(self, request, data):
+        return 201, bet_out(bet_place(**_slip(request, data), idempotency_key=idempotency_key(request)))
+
     @extend_schema(request=SlipSerializer, parameters=[OpenApiParameter(
         "Idempotency-Key", str, OpenApiParameter.HEADER,
         description="Same key and body: the same bet again. Same key, other body: 409.")],
         responses={201: BetSerializer, **REFUSALS})
-    def post(self, request):
-        bet = bet_place(**_slip(request), idempotency_key=idempotency_key(request))
-        return Response(BetSerializer(bet).data, status=status.HTTP_201_CREATED)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class BetDetailApi(APIView):
     @extend_schema(responses={200: BetSerializer, **errors(r404="not_found")})
     def get(self, request, pk: int):
-        return Response(BetSerializer(selectors.bet_get(user=request.user, bet_id=pk)).data)
+        return Response(bet_out(selectors.bet_get(user=request.user, bet_id=pk)))
 
 
 class BetSettleApi(APIView):
@@ -151,7 +186,7 @@ class BetSettleApi(APIView):
         data = self.SettleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bet = bet_settle_manual(bet_id=pk, actor=Actor.from_request(request), **data.validated_data)
-        return Response(BetSerializer(selectors.bet_get(user=request.user, bet_id=bet.pk)).data)
+        return Response(bet_out(selectors.bet_get(user=request.user, bet_id=bet.pk)))
 
 
 class EventSettlementApi(APIView):

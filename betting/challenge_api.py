@@ -1,7 +1,7 @@
 """/api/v1/challenges: peer-to-peer challenges (API.md "Peer-to-peer challenges")."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -13,7 +13,7 @@ from betting.challenge_selectors import challenge_get, challenge_list, challenge
 from betting.challenges import challenge_accept, challenge_cancel, challenge_create
 from betting.models import Challenge
 from betting.news import challenge_selection
-from core.api import RawValue, errors, idempotency_key
+from core.api import LeanPost, RawValue, errors, idempotency_key, money_text, time_text
 from wallet.models import Gateway
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
@@ -85,22 +85,10 @@ class ChallengeSerializer(serializers.Serializer):
                   "every retry; an operator will ask again)")
 
 
-# DRF's own formatting of money and times, without building a serializer's fields for every answer
-# (a challenge is answered on every create and accept: that cost more than the database call).
-_MONEY, _TIME = serializers.DecimalField(**MONEY), serializers.DateTimeField()
-
-
-def _money(value) -> str | None:
-    return None if value is None else _MONEY.to_representation(value)
-
-
-def _time(value) -> str | None:
-    return None if value is None else _TIME.to_representation(value)
-
-
 def challenge_out(challenge: Challenge) -> dict:
-    """The challenge as answered (documented by ChallengeSerializer); its transfers are read unless
-    the service that changed it knew them."""
+    """The challenge as answered (documented by ChallengeSerializer), built by hand: a challenge is
+    answered on every create and accept, and building a serializer's fields for it cost more than the
+    database call. Its transfers are read unless the service that changed it knew them."""
     if not hasattr(challenge, "transfer_list"):
         challenges_with_transfers([challenge])
     parties = {challenge.creator_id: "creator", challenge.acceptor_id: "acceptor", None: "platform"}
@@ -108,15 +96,15 @@ def challenge_out(challenge: Challenge) -> dict:
     return {
         "id": challenge.pk, "event_id": challenge.event_id, "creator_id": challenge.creator_id,
         "acceptor_id": challenge.acceptor_id, "selection": challenge_selection(challenge),
-        "stake": _money(challenge.stake), "pot": _money(challenge.pot), "fee": _money(fee),
+        "stake": money_text(challenge.stake), "pot": money_text(challenge.pot), "fee": money_text(fee),
         "status": challenge.status, "result": challenge.result, "winner_id": challenge.winner_id,
-        "payout": _money(challenge.payout),
+        "payout": money_text(challenge.payout),
         "transfers": [{"direction": moved.direction, "party": parties.get(moved.user_id, "acceptor"),
-                       "gateway": moved.gateway, "amount": _money(moved.amount),
-                       "network_fee": _money(moved.network_fee), "status": moved.status, "tx_id": moved.tx_id}
+                       "gateway": moved.gateway, "amount": money_text(moved.amount),
+                       "network_fee": money_text(moved.network_fee), "status": moved.status, "tx_id": moved.tx_id}
                       for moved in challenge.transfer_list],
-        "created_at": _time(challenge.created_at), "matched_at": _time(challenge.matched_at),
-        "settled_at": _time(challenge.settled_at), "money_waiting": challenge.money_waiting or None,
+        "created_at": time_text(challenge.created_at), "matched_at": time_text(challenge.matched_at),
+        "settled_at": time_text(challenge.settled_at), "money_waiting": challenge.money_waiting or None,
     }
 
 
@@ -124,6 +112,7 @@ REFUSALS = errors(
     r400="invalid_request, invalid_amount, invalid_funding, invalid_selection, invalid_idempotency_key",
     r403="not_a_player, self_excluded, geo_blocked", r404="not_found, external_wallet_not_open",
     r409="challenge_unavailable, market_unavailable, idempotency_conflict",
+    r415="unsupported_media_type",
     r422="insufficient_funds, own_challenge, stake_below_min, stake_above_max",
     r503="external_wallet_unavailable")
 
@@ -136,7 +125,7 @@ class PropositionField(RawValue):
     """Documented as a proposition; checked (and refused with its own codes) by the service."""
 
 
-class ChallengeListApi(ListAPIView):
+class ChallengeListApi(LeanPost, ListAPIView):
     serializer_class = ChallengeSerializer
 
     class ChallengeCreateSerializer(serializers.Serializer):
@@ -163,17 +152,20 @@ class ChallengeListApi(ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=ChallengeCreateSerializer, parameters=[IDEMPOTENCY], responses={201: ChallengeSerializer,
-                                                                                 **REFUSALS})
-    def post(self, request):
-        data = self.ChallengeCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+    def write(self, request, data):
+        body = self.ChallengeCreateSerializer(data=data)
+        body.is_valid(raise_exception=True)
+        values = body.validated_data
         challenge = challenge_create(
             creator=request.user, event_id=values.get("event_id"), outcome_id=values.get("outcome_id"),
             proposition=values.get("proposition"), stake=values.get("stake"), funding=values["funding"],
             actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
-        return Response(challenge_out(challenge), status=status.HTTP_201_CREATED)
+        return 201, challenge_out(challenge)
+
+    @extend_schema(request=ChallengeCreateSerializer, parameters=[IDEMPOTENCY], responses={201: ChallengeSerializer,
+                                                                                 **REFUSALS})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class ChallengeDetailApi(APIView):
@@ -184,18 +176,21 @@ class ChallengeDetailApi(APIView):
         return Response(challenge_out(challenge_get(user=request.user, challenge_id=pk)))
 
 
-class ChallengeAcceptApi(APIView):
+class ChallengeAcceptApi(LeanPost):
     class ChallengeAcceptSerializer(serializers.Serializer):
         funding = _funding()
 
+    def write(self, request, data, pk: int):
+        body = self.ChallengeAcceptSerializer(data=data)
+        body.is_valid(raise_exception=True)
+        challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=body.validated_data["funding"],
+                                     actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
+        return 200, challenge_out(challenge)
+
     @extend_schema(request=ChallengeAcceptSerializer, parameters=[IDEMPOTENCY], responses={200: ChallengeSerializer,
                                                                                  **REFUSALS})
-    def post(self, request, pk: int):
-        data = self.ChallengeAcceptSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        challenge = challenge_accept(challenge_id=pk, acceptor=request.user, funding=data.validated_data["funding"],
-                                     actor=Actor.from_request(request), idempotency_key=idempotency_key(request))
-        return Response(challenge_out(challenge))
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class ChallengeCancelApi(APIView):

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import re
+from decimal import Decimal
 from typing import Any
 
-from django.http import JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.authentication import TokenAuthentication
 from core.errors import DomainError
+from core.hygiene import StorableJSONParser
 from core.query import query_int
 
 _DRF_CODES = {
@@ -48,8 +54,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Every error, whatever its status: ``{"error", "message", "details"}`` (API.md)."""
     if isinstance(exc, DomainError):
         return error_response(exc)
-    from django.http import Http404
-
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
@@ -150,3 +154,83 @@ def idempotency_key(request) -> str | None:
         raise DomainError("The Idempotency-Key header must be 1 to 100 printable ASCII characters.",
                           code="invalid_idempotency_key", status=400)
     return key
+
+
+# --- the lean write path ---------------------------------------------------------------------------
+
+# DRF's own formatting of money and times, without building a serializer's fields for every answer.
+_MONEY, _TIME = serializers.DecimalField(max_digits=18, decimal_places=2), serializers.DateTimeField()
+
+
+def money_text(value: Decimal | None) -> str | None:
+    """Money as DRF's ``DecimalField(18, 2)`` shows it (``"10.00"``); None stays None."""
+    return None if value is None else _MONEY.to_representation(value)
+
+
+def time_text(value: Any) -> str | None:
+    """A time as DRF's ``DateTimeField`` shows it (ISO 8601, ``Z`` for UTC); None stays None."""
+    return None if value is None else _TIME.to_representation(value)
+
+
+_TOKEN, _SESSION, _JSON = TokenAuthentication(), SessionAuthentication(), StorableJSONParser()
+
+
+class LeanPost(APIView):
+    """An API view whose POST goes around DRF's generic request handling (issue 15, "a lean HTTP
+    path"): the same authentication (an ``Authorization: Token`` header, else the session with its
+    CSRF check), the same JSON parser, the view's own input serializer and the same error shape, but
+    no Request wrapper, content negotiation or renderer; the view's ``write`` answers ``(status,
+    body)`` with a body it builds itself. Its other methods, and the OpenAPI schema (``extend_schema``
+    on ``post``), are DRF's as ever. A view on this path reads JSON only (``parser_classes``), so the
+    schema documents what it takes."""
+
+    parser_classes = [StorableJSONParser]
+
+    def write(self, request: Any, data: Any, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        """DRF's path to ``write`` (the schema reads this method; requests take ``dispatch``'s)."""
+        status_code, body = self.write(request, request.data, *args, **kwargs)
+        return Response(body, status=status_code)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        if request.method != "POST":
+            return super().dispatch(request, *args, **kwargs)
+        self.args, self.kwargs, self.request, self.headers = args, kwargs, request, {}
+        try:
+            request.user = _authenticated(request)
+            status_code, body = self.write(request, _json_body(request), *args, **kwargs)
+        except (DomainError, exceptions.APIException, Http404) as exc:
+            return _as_json(self.handle_exception(exc))
+        return JsonResponse(body, status=status_code, safe=False, json_dumps_params={"separators": (",", ":")})
+
+
+def _authenticated(request: HttpRequest) -> Any:
+    """The token's user, else the session's (its CSRF token checked), as DRF's authentication classes
+    and IsAuthenticated decide it; else 401."""
+    found = _TOKEN.authenticate(request)  # None without a Token header; AuthenticationFailed for a bad one
+    if found is not None:
+        return found[0]
+    user = getattr(request, "user", None)  # the session's (AuthenticationMiddleware)
+    if user is None or not user.is_authenticated or not user.is_active:
+        raise exceptions.NotAuthenticated()
+    _SESSION.enforce_csrf(request)
+    return user
+
+
+def _json_body(request: HttpRequest) -> Any:
+    """The body as DRF's parser reads it: JSON only (else 415), nothing sent is an empty object."""
+    if not request.body:
+        return {}
+    if request.content_type != "application/json":
+        raise exceptions.UnsupportedMediaType(request.content_type)
+    return _JSON.parse(io.BytesIO(request.body))
+
+
+def _as_json(response: Response) -> JsonResponse:
+    answer = JsonResponse(response.data, status=response.status_code, json_dumps_params={"separators": (",", ":")})
+    for header, value in response.items():
+        if header not in ("Content-Type", "Vary", "Allow"):
+            answer[header] = value
+    return answer
