@@ -332,3 +332,72 @@ def daphne_server(request, transactional_db):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def _until_a_backend_waits() -> None:
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + 10
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND datname = current_database()")
+            if cursor.fetchone()[0]:
+                return
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _taken(table: str, key: str, value: int) -> bool:
+    """Whether another transaction holds a lock on the row (a writer could not take it now)."""
+    from django.db import OperationalError, connection, transaction
+
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE NOWAIT", [value])
+    except OperationalError as exc:
+        assert "could not obtain lock" in str(exc)
+        return True
+    return False
+
+
+def locks_held_while_waiting(held: tuple[str, str, int], act: Callable[[], Any],
+                             probes: list[tuple[str, str, int]]) -> tuple[dict, Any]:
+    """Hold the row ``held`` (table, key column, value) FOR UPDATE, run ``act`` in another thread
+    meanwhile, and once it waits on that row, say which of the rows ``probes`` it holds already; then
+    let it finish. Returns ({probe: held or not}, what ``act`` returned): a lock order, observed."""
+    from django.db import connection, transaction
+
+    holding, go, results = threading.Event(), threading.Event(), []
+
+    def hold():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SELECT 1 FROM {held[0]} WHERE {held[1]} = %s FOR UPDATE", [held[2]])
+                holding.set()
+                assert go.wait(10)
+        finally:
+            connections.close_all()
+
+    def run():
+        try:
+            results.append(act())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=hold, daemon=True), threading.Thread(target=run, daemon=True)]
+    try:
+        threads[0].start()
+        assert holding.wait(10)
+        threads[1].start()
+        _until_a_backend_waits()
+        taken = {probe: _taken(*probe) for probe in probes}
+    finally:
+        go.set()
+        for thread in threads:
+            thread.join(20)
+        threads_stop(threads)
+    assert len(results) == 1, "the action did not finish"
+    return taken, results[0]

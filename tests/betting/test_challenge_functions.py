@@ -3,11 +3,10 @@
 request, and the lock order. Every transition and refusal through the services is in
 test_challenges.py; the installed text in tests/test_sql_functions.py."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.context import Actor
@@ -18,7 +17,7 @@ from core.errors import DomainError
 from ledger.models import Account
 from risk.models import LimitProfile, PlayerRestriction
 from tests.betting.test_challenges import snapshot
-from tests.conftest import audit_rows, outcome_of, threads_stop, wallet_of
+from tests.conftest import audit_rows, locks_held_while_waiting, outcome_of, wallet_of
 from wallet.external import external_wallet_open, external_wallet_top_up
 
 
@@ -141,37 +140,9 @@ def test_taking_locks_the_challenge_before_the_wallet(make_user, make_event):
     """Waiting on its wallet, an acceptance already holds the challenge's row, so no other taker can
     get past it: the order is the challenge, then the accounts by id (as settlement takes them)."""
     alice, bob = make_user(balance="100.00"), make_user(balance="100.00")
-    event = make_event()
-    challenge = offer(alice, event)
-    holding, go, results = threading.Event(), threading.Event(), []
-
-    def hold_wallet():
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM ledger_account WHERE owner_id = %s FOR UPDATE", [bob.pk])
-                holding.set()
-                assert go.wait(10)
-        finally:
-            connections.close_all()
-
-    def accept():
-        try:
-            results.append(take(challenge, bob).status)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=hold_wallet, daemon=True), threading.Thread(target=accept, daemon=True)]
-    try:
-        threads[0].start()
-        assert holding.wait(10)
-        threads[1].start()
-        from tests.betting.test_slip_function import _taken, _until_a_backend_waits
-
-        _until_a_backend_waits()
-        assert _taken("betting_challenge", "id", challenge.pk)
-    finally:
-        go.set()
-        for thread in threads:
-            thread.join(20)
-        threads_stop(threads)
-    assert results == ["matched"]
+    challenge = offer(alice, make_event())
+    taken, status = locks_held_while_waiting(("ledger_account", "owner_id", bob.pk),
+                                             lambda: take(challenge, bob).status,
+                                             [("betting_challenge", "id", challenge.pk)])
+    assert list(taken.values()) == [True]
+    assert status == "matched"

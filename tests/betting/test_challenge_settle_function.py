@@ -17,7 +17,7 @@ from audit.context import Actor
 from audit.models import AuditLog, Notification
 from betting.challenge_money import challenge_payout, fee_rate
 from betting.challenge_settlement import challenge_settlement_batch, challenges_settle
-from betting.challenges import challenge_accept, challenge_create
+from betting.challenges import challenge_create
 from betting.escrow_audit import escrow_figures
 from betting.models import BettorStats, Challenge
 from betting.selectors import bettor_stats
@@ -28,13 +28,12 @@ from events.services import event_cancel, event_result_set, market_cancel, marke
 from ledger.models import Account, Transfer, format_entry_number
 from ledger.selectors import account_balance, ledger_verify
 from ledger.services import escrow_vault_balance, house_account
+from tests.betting.test_challenge_settlement import confirm_pending, matched
 from tests.conftest import ledger_snapshot, outcome_of, run_concurrently
 from wallet.external import external_wallet_open, external_wallet_top_up
-from wallet.gateways import external_transfer_confirm
 from wallet.models import ExternalAccount, GatewayTransfer
 
 D = Decimal
-SUCCEED = lambda: 0.999  # noqa: E731
 TRADER = Actor.system("test")
 concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -45,30 +44,6 @@ def player(make_user, *, external: bool = False):
         external_wallet_open(user=user, actor=Actor.of(user))
         external_wallet_top_up(user=user, amount="1000.00", actor=Actor.of(user))
     return user
-
-
-def matched(creator, acceptor, event, *, stake="10.00", creator_funding="internal", acceptor_funding="internal",
-            **selection) -> Challenge:
-    if "proposition" not in selection:
-        selection.setdefault("outcome_id", outcome_of(event).pk)
-    challenge = challenge_create(creator=creator, event_id=event.pk, stake=stake, funding=creator_funding,
-                                 actor=Actor.of(creator), **selection)
-    confirm_pending()
-    challenge_accept(challenge_id=challenge.pk, acceptor=acceptor, funding=acceptor_funding, actor=Actor.of(acceptor))
-    confirm_pending()
-    challenge.refresh_from_db()
-    assert challenge.status == "matched"
-    return challenge
-
-
-def confirm_pending() -> None:
-    for _ in range(10):
-        pending = list(GatewayTransfer.objects.filter(status="pending").order_by("id"))
-        if not pending:
-            return
-        for moved in pending:
-            external_transfer_confirm(tx_id=moved.tx_id, draw=SUCCEED)
-    raise AssertionError("external transfers still pending after ten rounds")
 
 
 def wallet(user) -> Decimal:

@@ -1,12 +1,10 @@
 """The placement function itself (betting/sql/placement.py; tests/test_sql_functions.py checks the text installed):
 every refusal code run dry and placing, exact money, and its lock order."""
 
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, connection, connections, transaction
+from django.db import connection
 
 from audit.context import Actor
 from betting.services import bet_place
@@ -15,7 +13,7 @@ from betting.sql.placement import SLIP_FUNCTION
 from ledger.money import largest_stake_within
 from risk.models import OutcomeExposure
 from tests.betting.test_bet_refusals import CASES
-from tests.conftest import bets_snapshot, outcome_of, selection, threads_stop, wallet_of
+from tests.conftest import bets_snapshot, locks_held_while_waiting, outcome_of, selection, wallet_of
 
 # The slip codes the function answers (invalid_amount is refused by slip_parse, before it).
 FUNCTION_CASES = [case for case, _ in CASES if case.__name__ != "invalid_amount"]
@@ -64,65 +62,15 @@ def test_the_largest_stake_matches_the_python_rule(db, limit, odds):
 concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def _until_a_backend_waits() -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                           "AND datname = current_database()")
-            if cursor.fetchone()[0]:
-                return
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-def _taken(table: str, key: str, value: int) -> bool:
-    """Whether another transaction holds a lock on the row (a writer could not take it now)."""
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE NOWAIT", [value])
-    except OperationalError as exc:
-        assert "could not obtain lock" in str(exc)
-        return True
-    return False
-
-
 def _locks_of_a_placement_waiting_on(held: tuple[str, str, int], player, selections, probes) -> dict:
-    """Hold the row ``held`` (table, key column, value) FOR UPDATE, place ``selections`` meanwhile,
-    and once the placement waits on it, say which of the rows ``probes`` it holds already; then let
-    it finish."""
-    holding, go, results = threading.Event(), threading.Event(), []
-
-    def hold():
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"SELECT 1 FROM {held[0]} WHERE {held[1]} = %s FOR UPDATE", [held[2]])
-                holding.set()
-                assert go.wait(10)
-        finally:
-            connections.close_all()
-
+    """Which of the rows ``probes`` a placement of ``selections`` holds while it waits on ``held``."""
     def place():
-        try:
-            bet_place(player=player, selections=selections, stake="1.00",
-                      bet_type="single" if len(selections) == 1 else "multiple", actor=Actor.of(player))
-            results.append("placed")
-        finally:
-            connections.close_all()
+        bet_place(player=player, selections=selections, stake="1.00",
+                  bet_type="single" if len(selections) == 1 else "multiple", actor=Actor.of(player))
+        return "placed"
 
-    threads = [threading.Thread(target=hold, daemon=True), threading.Thread(target=place, daemon=True)]
-    try:
-        threads[0].start()
-        assert holding.wait(10)
-        threads[1].start()
-        _until_a_backend_waits()
-        taken = {probe: _taken(*probe) for probe in probes}
-    finally:
-        go.set()
-        for thread in threads:
-            thread.join(20)
-        threads_stop(threads)
-    assert results == ["placed"]
+    taken, result = locks_held_while_waiting(held, place, probes)
+    assert result == "placed"
     return taken
 
 
