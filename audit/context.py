@@ -20,7 +20,10 @@ def role_of(user: Any) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "anonymous"
     if not hasattr(user, "_oddslab_role"):  # once per user object: a request, or a worker's player
-        names = _group_names(user.pk)
+        # read with the user when token authentication loaded it (core.authentication)
+        names = getattr(user, "group_names", None)
+        if names is None:
+            names = _group_names(user.pk)
         user._oddslab_role = next((role for role in ROLES if role in names),
                                   "admin" if user.is_superuser else "staff" if user.is_staff else "user")
     return user._oddslab_role

@@ -100,3 +100,18 @@ def test_a_refusal_keeps_its_status_details_and_retry_header(api, player, event,
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "insufficient_funds" and body["details"]["violations"]
+
+
+def test_a_token_request_reads_the_role_with_the_token(api, player, event):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, body = api(player), slip(event)
+    client.post("/api/v1/bets", body, format="json")  # prepared statements warm
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/v1/bets", body, format="json")
+    assert response.status_code == 201
+    sent = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # the token with its user and groups, then the placement: no separate read of the groups
+    assert len(sent) == 2, sent
+    assert "auth_group" in sent[0] and "betting_slip_place" in sent[1]
