@@ -20,6 +20,17 @@ from audit.models import AuditLog
 from ledger.models import Account, Transfer
 from wallet.services import wallet_deposit
 
+
+def pytest_collection_modifyitems(items):
+    """A transactional test must also be serialized_rollback: a plain one ends with a flush that
+    re-creates content types and permissions under new ids, and the next serialized test's setup
+    then fails on them (CI lost 44 tests that way to one unmarked test)."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(f"{item.nodeid}: django_db(transaction=True) needs serialized_rollback=True")
+
+
 # Transactional tests (threads need committed rows) end with Django's flush, a TRUNCATE of every
 # table; the append-only triggers rightly refuse that, so the test teardown alone lifts them.
 # pgtrigger.ignore() would prepend a set_config to each statement, and a statement of two commands

@@ -7,7 +7,7 @@ from asgiref.testing import ApplicationCommunicator
 
 from oddslab.asgi import RequestHandler
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the view runs on a thread of its own
 
 
 async def _get(app, path: str = "/healthz") -> int:
