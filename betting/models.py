@@ -31,7 +31,9 @@ class Bet(models.Model):
         HIGHER = "higher", "Accept better prices"
         ANY = "any", "Accept any price"
 
-    player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bets")
+    # No index of its own: bet_player_placed_idx leads with it.
+    player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bets",
+                               db_index=False)
     bet_type = models.CharField(max_length=16, choices=Type.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
     result = models.CharField(max_length=8, choices=Result.choices, null=True, blank=True)

@@ -247,16 +247,8 @@ BEGIN
           FROM {Account} a WHERE a.{Account.owner} = p_player;
     END IF;
     window_start := p_now - make_interval(secs => lim.velocity_window_seconds);
-    SELECT count(*) FILTER (WHERE b.{Bet.placed_at} >= window_start),
-           coalesce(sum(b.{Bet.stake}) FILTER (WHERE b.{Bet.placed_at} >= window_start), 0.00),
-           coalesce(sum(b.{Bet.stake}) FILTER (WHERE b.{Bet.placed_at} >= midnight
-                                                 AND b.{Bet.status} <> '{rejected}'), 0.00),
-           coalesce(sum(b.{Bet.payout}) FILTER (WHERE b.{Bet.settled_at} >= midnight), 0.00)
-      INTO recent_bets, recent_stake, staked, paid
-      FROM {Bet} b
-     WHERE b.{Bet.player} = p_player
-       AND (b.{Bet.placed_at} >= least(midnight, window_start)
-            OR b.{Bet.settled_at} >= midnight);
+    SELECT count(*), coalesce(sum(b.{Bet.stake}), 0.00) INTO recent_bets, recent_stake
+      FROM {Bet} b WHERE b.{Bet.player} = p_player AND b.{Bet.placed_at} >= window_start;
     IF recent_bets + 1 > lim.velocity_max_bets THEN
         v := v || jsonb_build_array(jsonb_build_array('velocity_limit', jsonb_build_object(
             'max_bets', lim.velocity_max_bets, 'window_seconds', lim.velocity_window_seconds)));
@@ -267,10 +259,20 @@ BEGIN
     END IF;
     SELECT r.{PlayerRestriction.daily_loss_limit} INTO loss_limit
       FROM {PlayerRestriction} r WHERE r.{PlayerRestriction.player} = p_player;
-    IF staked - paid + p_stake > loss_limit THEN
-        v := v || jsonb_build_array(jsonb_build_array('loss_limit', jsonb_build_object(
-            'daily_loss_limit', loss_limit::text, 'lost_today', (staked - paid)::text,
-            'max_allowed_stake', greatest(loss_limit - (staked - paid), 0.00)::text)));
+    -- Today's loss is summed only for a player who set a limit on it: the sum reads every bet of the
+    -- player's day, and most players have none.
+    IF loss_limit IS NOT NULL THEN
+        SELECT coalesce(sum(b.{Bet.stake}) FILTER (WHERE b.{Bet.placed_at} >= midnight
+                                                     AND b.{Bet.status} <> '{rejected}'), 0.00),
+               coalesce(sum(b.{Bet.payout}) FILTER (WHERE b.{Bet.settled_at} >= midnight), 0.00)
+          INTO staked, paid
+          FROM {Bet} b
+         WHERE b.{Bet.player} = p_player AND (b.{Bet.placed_at} >= midnight OR b.{Bet.settled_at} >= midnight);
+        IF staked - paid + p_stake > loss_limit THEN
+            v := v || jsonb_build_array(jsonb_build_array('loss_limit', jsonb_build_object(
+                'daily_loss_limit', loss_limit::text, 'lost_today', (staked - paid)::text,
+                'max_allowed_stake', greatest(loss_limit - (staked - paid), 0.00)::text)));
+        END IF;
     END IF;
     v_balance := coalesce(wallet.balance, 0.00);
     IF v_balance < p_stake THEN
