@@ -47,7 +47,9 @@ the targets are checked on the first one named, with its first window):
   ``odds.event.<id>`` and ``odds.all``, the same serialisation, seq and ts) instead of going through
   the Redis hash and the window timer. Nothing else changes (Daphne, consumers and layer are the same).
 
-It also counts "over capacity" channel-layer warnings (and other warnings and errors) in each
+Each row also prints Daphne's CPU per frame sent to one socket (its CPU over the frames all clients
+received): the server's own cost of the push, which the naive design's row gives a baseline for in
+the same run. It also counts "over capacity" channel-layer warnings (and other warnings and errors) in each
 Daphne log. Before each measurement it waits while another benchmark (bench/place_bets.py,
 bench/settle.py) runs, up to 15 minutes, and prints the load average.
 """
@@ -698,6 +700,13 @@ class Row:
         return common.percentile(self.latencies, q)
 
     @property
+    def daphne_us_per_frame(self) -> float:
+        """Daphne's CPU per frame sent to one socket: its share of a core over the frames per second
+        all clients received (the naive design's figure is the run's baseline: one frame per tick)."""
+        frames_per_s = self.frames_per_client_per_s * self.connected
+        return self.cpu.get("daphne", float("nan")) / 100 * 1e6 / frames_per_s if frames_per_s else float("nan")
+
+    @property
     def label(self) -> str:
         if self.design == "naive":
             return "naive (per tick)"
@@ -778,7 +787,8 @@ def measure(ctx: Any, env: dict[str, str], driver: DriverProcess, redis_pid: int
           f"delivered {100 * row.delivered:5.1f}%  "
           f"finals missed {row.finals_missed}  statuses missed {row.statuses_missed}/"
           f"{row.expected_statuses * row.connected}  over capacity {row.log['over_capacity']}  "
-          f"CPU daphne {row.cpu['daphne']:.0f}% clients {row.cpu['clients']:.0f}% "
+          f"CPU daphne {row.cpu['daphne']:.0f}% ({fmt(row.daphne_us_per_frame)} µs a socket-frame) "
+          f"clients {row.cpu['clients']:.0f}% "
           f"machine {row.cpu['machine']:.0f}%", flush=True)
     return row
 
@@ -793,11 +803,12 @@ def fmt(value: float, digits: int = 0) -> str:
 def report(rows: list[Row], target_design: tuple[str, int]) -> str:
     """Tables; the targets are checked on ``target_design`` (the first design named, its first window)."""
     main = common.table(
-        ["clients", "design", "p50 ms", "p99 ms", "max ms", "msgs/client/s", "frames/client/s", "delivered",
-         "finals missed", "status changes missed", "over-capacity warnings"],
+        ["clients", "design", "p50 ms", "p99 ms", "max ms", "msgs/client/s", "frames/client/s",
+         "daphne µs per socket-frame", "delivered", "finals missed", "status changes missed",
+         "over-capacity warnings"],
         [[f"{r.connected:,}" + ("" if r.connected == r.clients else f" of {r.clients:,}"), r.label,
           fmt(r.p(50), 1), fmt(r.p(99), 1), fmt(r.p(100)), fmt(r.per_client_per_s, 1),
-          fmt(r.frames_per_client_per_s, 1),
+          fmt(r.frames_per_client_per_s, 1), fmt(r.daphne_us_per_frame),
           f"{100 * r.delivered:.1f}%", f"{r.finals_missed} ({r.clients_missing_finals} clients)",
           f"{r.statuses_missed} of {r.expected_statuses * r.connected:,}", r.log["over_capacity"]]
          for r in rows])
