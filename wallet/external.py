@@ -49,8 +49,13 @@ def external_available() -> None:
                                  retry_after=settings.EXTERNAL_WALLET_RETRY_AFTER)
 
 
-def confirm_seconds() -> float:
-    return float(Decimal(settings.EXTERNAL_WALLET_CONFIRM_SECONDS))  # a delay, not money
+def seconds(text: str) -> timedelta:
+    """A setting's decimal seconds ("0.2") as an exact duration (to the microsecond)."""
+    return timedelta(microseconds=int(Decimal(text) * 1_000_000))
+
+
+def confirm_wait() -> timedelta:
+    return seconds(settings.EXTERNAL_WALLET_CONFIRM_SECONDS)
 
 
 def network_fee() -> Decimal:
@@ -172,7 +177,7 @@ class Order:
     idempotency_key: str
 
 
-def external_transactions_submit(orders: list[Order], *, delay: float = 0.0) -> list[ExternalTransaction]:
+def external_transactions_submit(orders: list[Order], *, delay: timedelta = timedelta(0)) -> list[ExternalTransaction]:
     """Accept transactions as pending, due in ``EXTERNAL_WALLET_CONFIRM_SECONDS`` (plus ``delay``: a
     retry's backoff, so the sweep does not pick it up early either). A player's address
     must cover the amount beyond what it already has on its way out (``insufficient_funds``); its row
@@ -195,7 +200,7 @@ def external_transactions_submit(orders: list[Order], *, delay: float = 0.0) -> 
                 raise InsufficientFunds("Your external wallet balance is too low for this.",
                                         details={"balance": str(available), "amount": str(amount),
                                                  "shortfall": str(amount - available), "gateway": "external"})
-    due = timezone.now() + timedelta(seconds=confirm_seconds() + delay)
+    due = timezone.now() + confirm_wait() + delay
     return ExternalTransaction.objects.bulk_create([
         ExternalTransaction(tx_id=_tx_id(), source=o.source, destination=o.destination, amount=o.amount,
                             idempotency_key=o.idempotency_key, confirm_after=due) for o in orders])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ from core.errors import IdempotencyConflict, InvalidInput, NotFound
 from ledger.models import Account, Transfer, format_entry_number
 from ledger.services import TransferSpec, escrow_vault_balance, house_account, house_accounts, transfers_create
 from wallet import external
-from wallet.models import PURPOSES, Gateway, GatewayTransfer
+from wallet.models import PURPOSES, ExternalTransaction, Gateway, GatewayTransfer
 from wallet.selectors import wallet_balance
 from wallet.services import wallet_open
 
@@ -58,7 +59,7 @@ class WalletGateway(Protocol):
 
     def escrow_balance(self) -> Decimal: ...
 
-    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0,
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: timedelta = timedelta(0),
                  made: list[GatewayTransfer] | None = None) -> list[GatewayTransfer]: ...
 
     def status(self, *, tx_id: str) -> GatewayTransfer: ...
@@ -93,13 +94,13 @@ def gateway_transfer_retry(failed: GatewayTransfer, *, actor: Actor,
                         purpose=failed.purpose, reference_type=failed.reference_type,
                         reference_id=failed.reference_id, idempotency_key=f"{base}#{tried + 1}",
                         platform_account=failed.platform_account)
-    delay = 0.0 if by_operator else retry_backoff(tried)
+    delay = timedelta(0) if by_operator else retry_backoff(tried)
     return wallet_gateway(failed.gateway).transfer([movement], actor=actor, delay=delay)[0]
 
 
-def retry_backoff(tried: int) -> float:
-    """Seconds beyond the confirmation time before the retry after ``tried`` attempts is decided."""
-    return float(Decimal(settings.EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS)) * 2 ** (tried - 1)  # a delay, not money
+def retry_backoff(tried: int) -> timedelta:
+    """The wait beyond the confirmation time before the retry after ``tried`` attempts is decided."""
+    return external.seconds(settings.EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS) * 2 ** (tried - 1)
 
 
 def wallet_gateway(name: str) -> WalletGateway:
@@ -173,7 +174,7 @@ class InternalGateway:
     def escrow_balance(self) -> Decimal:
         return escrow_vault_balance()
 
-    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0,
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: timedelta = timedelta(0),
                  made: list[GatewayTransfer] | None = None) -> list[GatewayTransfer]:
         """Write every new movement's ledger transfer at once (``insufficient_funds`` writes none);
         a movement whose key was seen before (``transfers_earlier``, given ``made``) gets its first
@@ -237,10 +238,10 @@ class ExternalGateway:
     def escrow_balance(self) -> Decimal:
         return external.platform_address(external.ESCROW_ADDRESS).balance
 
-    def transfer(self, movements: list[Movement], *, actor: Actor, delay: float = 0.0,
+    def transfer(self, movements: list[Movement], *, actor: Actor, delay: timedelta = timedelta(0),
                  made: list[GatewayTransfer] | None = None) -> list[GatewayTransfer]:
         """Record each new movement as one pending external transaction and one pending transfer,
-        and queue its confirmation after commit, ``delay`` seconds later than usual; nothing moves yet.
+        and queue its confirmation after commit, ``delay`` later than usual; nothing moves yet.
         A movement whose key was seen before (``transfers_earlier``, given ``made``) gets its first transfer back."""
         movements_check(movements)
         earlier = transfers_earlier(movements, made)
@@ -260,20 +261,20 @@ class ExternalGateway:
             rows = gateway_transfers_write(new, gateway=self.name, status=GatewayTransfer.Status.PENDING,
                                            tx_ids=[tx.tx_id for tx in submitted])
             earlier.update({row.idempotency_key: row for row in rows})
-            countdown = external.confirm_seconds() + delay
             for tx in submitted:
-                _confirm_queue(tx.tx_id, countdown)
+                _confirm_queue(tx)
         return [earlier[m.idempotency_key] for m in movements]
 
     def status(self, *, tx_id: str) -> GatewayTransfer:
         return _transfer_of(self.name, tx_id)
 
 
-def _confirm_queue(tx_id: str, countdown: float) -> None:
+def _confirm_queue(tx: ExternalTransaction) -> None:
+    """The confirmation task, after commit, due when the transaction is (``confirm_after``)."""
     # By name: the tasks module imports this one. robust: with the broker down the transfer stays
     # pending, logged, and the beat sweep confirms it.
-    transaction.on_commit(lambda: current_app.send_task(CONFIRM_TASK, args=[tx_id], countdown=countdown),
-                          robust=True)
+    tx_id, due = tx.tx_id, tx.confirm_after
+    transaction.on_commit(lambda: current_app.send_task(CONFIRM_TASK, args=[tx_id], eta=due), robust=True)
 
 
 CONFIRM_TASK = "wallet.tasks.external_confirm_task"

@@ -21,12 +21,14 @@ from wallet.external import (
     external_wallet_open,
     external_wallet_top_up,
     platform_address,
+    seconds,
 )
 from wallet.gateways import (
     Movement,
     external_confirm_sweep,
     external_transfer_confirm,
     gateway_handler_register,
+    retry_backoff,
     wallet_gateway,
 )
 from wallet.models import ExternalAccount, ExternalTransaction, GatewayTransfer
@@ -247,3 +249,10 @@ def test_a_confirmation_while_the_service_is_down_waits_for_the_sweep(funded):
         assert external_transfer_confirm(tx_id=pending.tx_id, draw=SUCCEED) is None
     assert GatewayTransfer.objects.get(pk=pending.pk).status == "pending"
     assert external_transfer_confirm(tx_id=pending.tx_id, draw=SUCCEED).status == "confirmed"
+
+
+def test_the_waits_are_exact_durations_from_the_settings_decimal_seconds(settings):
+    # a delay is read as a decimal and kept as a timedelta: no float on the way (0.1 + 0.2 stays 0.3)
+    settings.EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS = "0.05"
+    assert seconds("0.1") + seconds("0.2") == seconds("0.3") == timedelta(milliseconds=300)
+    assert [retry_backoff(tried) for tried in (1, 2, 3)] == [timedelta(milliseconds=ms) for ms in (50, 100, 200)]
