@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from audit.admin_tools import ObjectAction, ReadOnlyAdmin, ReadOnlyInline, ServiceActionsAdmin
-from betting.challenge_settlement import VOIDABLE, challenge_payout_retry, challenge_void
+from betting.challenge_settlement import challenge_payout_retry, challenge_void
 from betting.models import Bet, BetLeg, Challenge, EscrowAudit
 from betting.settlement import bet_settle_manual
 
@@ -65,7 +65,7 @@ class ChallengeAdmin(ServiceActionsAdmin, ReadOnlyAdmin):
     date_hierarchy = "created_at"
     object_actions = (
         ObjectAction("void", "Void with reason", "betting.settle_bet", _void, form=VoidForm,
-                     offered=lambda challenge: challenge.status in VOIDABLE),
+                     offered=lambda challenge: challenge.status in Challenge.VOIDABLE),
         ObjectAction("retry_payout", "Retry payout", "betting.settle_bet", _retry,
                      offered=lambda challenge: challenge.money_waiting == Challenge.Waiting.OPERATOR,
                      help="Its payout, refund or sweep failed every automatic retry; the money is still in "

@@ -51,7 +51,6 @@ from wallet.models import Gateway, GatewayTransfer
 logger = logging.getLogger(__name__)
 
 S = Challenge.Status
-VOIDABLE = Challenge.VOIDABLE
 
 
 # --- Writing ---------------------------------------------------------------------------------------
@@ -234,7 +233,7 @@ def challenge_void(*, challenge_id: int, reason: str, actor: Actor) -> Challenge
         challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
         if challenge is None:
             raise NotFound(f"No challenge with id {challenge_id}.")
-        if challenge.status not in VOIDABLE:
+        if challenge.status not in Challenge.VOIDABLE:
             raise Conflict(f"Only a challenge that holds or awaits stakes can be made void; this one is "
                            f"{challenge.status}.", code="invalid_challenge_state",
                            details={"status": challenge.status})

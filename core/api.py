@@ -180,24 +180,22 @@ class LeanPost(APIView):
     path"): the same authentication (an ``Authorization: Token`` header, else the session with its
     CSRF check), the same JSON parser, the view's own input serializer and the same error shape, but
     no Request wrapper, content negotiation or renderer; the view's ``write`` answers ``(status,
-    body)`` with a body it builds itself. Its other methods, and the OpenAPI schema (``extend_schema``
-    on ``post``), are DRF's as ever. A view on this path reads JSON only (``parser_classes``), so the
-    schema documents what it takes."""
+    body)`` with a body it builds itself. Its other methods are DRF's as ever, and the OpenAPI schema
+    reads ``post`` (a view documents it with ``extend_schema`` on its own ``post``, which calls this
+    one). A view on this path reads JSON only (``parser_classes``), so the schema documents what it takes."""
 
     parser_classes = [StorableJSONParser]
 
     def write(self, request: Any, data: Any, *args: Any, **kwargs: Any) -> tuple[int, Any]:
         raise NotImplementedError
 
-    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
-        """DRF's path to ``write`` (the schema reads this method; requests take ``dispatch``'s)."""
-        status_code, body = self.write(request, request.data, *args, **kwargs)
-        return Response(body, status=status_code)
-
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
         if request.method != "POST":
             return super().dispatch(request, *args, **kwargs)
         self.args, self.kwargs, self.request, self.headers = args, kwargs, request, {}
+        return self.post(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         try:
             request.user = _authenticated(request)
             status_code, body = self.write(request, _json_body(request), *args, **kwargs)
