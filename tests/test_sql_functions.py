@@ -21,8 +21,11 @@ from wallet.sql import wallet_functions
 
 SHIPPED = [risk_functions(), audit_functions(), ledger_functions(), wallet_functions(), slip_function(),
            challenge_functions(), challenges_function()]
-FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$fn\$(.*?)\$fn\$", re.S)
-BODIES = {name: body for text in SHIPPED for name, body in FUNCTION.findall(text)}
+FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\((.*?)\$fn\$(.*?)\$fn\$", re.S)
+SETTING = re.compile(r"^[^-\n]*\bSET (\w+) = (\w+)", re.M)  # a function's own settings, outside comments
+FOUND = [found for text in SHIPPED for found in FUNCTION.findall(text)]
+BODIES = {name: body for name, _, body in FOUND}
+SETTINGS = {name: sorted(f"{key}={value}" for key, value in SETTING.findall(header)) for name, header, _ in FOUND}
 
 
 def test_every_function_is_found():
@@ -32,9 +35,10 @@ def test_every_function_is_found():
 @pytest.mark.parametrize("name", sorted(BODIES))
 def test_the_installed_function_is_the_one_in_the_code(db, name):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [name])
-        installed = [body for (body,) in cursor.fetchall()]
-    assert installed == [BODIES[name]], f"{name} changed in an app's sql.py: ship it in a new migration"
+        cursor.execute("SELECT prosrc, proconfig FROM pg_proc WHERE proname = %s", [name])
+        installed = [(body, sorted(settings or [])) for body, settings in cursor.fetchall()]
+    assert installed == [(BODIES[name], SETTINGS[name])], \
+        f"{name} changed in an app's sql.py: ship it in a new migration"
 
 
 def _one(sql: str, *params):

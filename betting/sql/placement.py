@@ -54,7 +54,8 @@ _SLIP_FUNCTION = """
 -- and a trader's change wait for each other without deadlock. Placement takes it before it reads the
 -- book; acceptance after the in-play delay (betting.slips.book_share_lock) before it checks the legs.
 CREATE OR REPLACE FUNCTION {book_lock}(p_outcomes bigint[]) RETURNS void
-LANGUAGE plpgsql AS $fn$
+-- Generic plans, for the reason given at betting_slip_place below.
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 BEGIN
     PERFORM 1 FROM {Event} e WHERE e.{Event.id} IN (
         SELECT m.{Market.event} FROM {Market} m JOIN {Outcome} o ON o.{Outcome.market} = m.{Market.id}
@@ -71,7 +72,10 @@ CREATE OR REPLACE FUNCTION {fn}(
     p_stake numeric, p_bet_type text, p_odds_change text, p_idempotency_key text, p_fingerprint text,
     p_now timestamptz, p_default_cap numeric, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet,
     p_user_agent text) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+-- Generic plans, kept for the session: the statements take the slip as arrays, and a custom plan,
+-- costed for this slip's length, always looks cheaper than the generic one, so PostgreSQL would plan
+-- each of them again on every call (a third of the function's time, bench/RESULTS.md 2026-12-07).
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     n int := cardinality(p_outcomes);
     found int := 0;
