@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -47,7 +48,7 @@ class Slip:
     bet_type: str
     odds_change: str
 
-    @property
+    @cached_property  # the call and the Bet it answers with both carry it
     def fingerprint(self) -> str:
         body = {"selections": [[s.outcome_id, str(s.price)] for s in self.selections],
                 "stake": str(self.stake), "bet_type": self.bet_type, "odds_change": self.odds_change}
