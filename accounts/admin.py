@@ -8,7 +8,8 @@ from rest_framework.authtoken.models import TokenProxy
 
 from accounts.models import User
 from accounts.selectors import user_may_manage, user_record, users_manageable
-from accounts.services import token_revoke, user_change_record, user_password_change_record
+from accounts.services import user_change_record, user_password_change_record
+from accounts.sessions import token_revoke
 from audit.context import Actor
 
 # Who holds which role is the admin role's decision: compliance may edit a player's details, but

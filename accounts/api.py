@@ -1,13 +1,18 @@
+from dataclasses import replace
+
 from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import player_register, token_issue, token_revoke
+from accounts.models import UserSession
+from accounts.services import player_register
+from accounts.sessions import client_session_end, client_sessions_list, token_issue, token_revoke, token_session_key
 from accounts.throttle import too_many_attempts
 from audit.context import Actor
 from core.api import errors
@@ -80,8 +85,9 @@ class TokenApi(APIView):
         if user is None:
             raise DomainError("The username or password is wrong.", code="invalid_credentials",
                               status=401)
-        token = token_issue(user=user)
         user_logged_in.send(sender=user.__class__, request=request._request, user=user)
+        token = token_issue(user=user, actor=replace(Actor.from_request(request), user=user,
+                                                     label=user.get_username()))
         return Response({"token": token.key})
 
     @extend_schema(request=None, responses={204: None, **errors()},
@@ -112,3 +118,53 @@ class MeApi(APIView):
             "balance": wallet.balance,
             "currency": wallet.currency,
         }).data)
+
+
+class ClientSessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField(help_text="the session or token of this request")
+    active = serializers.SerializerMethodField(help_text="its client is still logged in with it")
+
+    class Meta:
+        model = UserSession
+        fields = ["id", "kind", "ip", "user_agent", "started_at", "last_seen_at", "ended_at", "current", "active"]
+
+    def get_current(self, session: UserSession) -> bool:
+        return session.key == self.context["current_key"]
+
+    def get_active(self, session: UserSession) -> bool:
+        return session.ended_at is None
+
+
+def _current_key(request) -> str | None:
+    """The key of the request's own client session: its token's, else its browser session's."""
+    if isinstance(request.auth, Token):
+        return token_session_key(request.auth.key)
+    return request.session.session_key
+
+
+class SessionListApi(ListAPIView):
+    """The caller's browser sessions and API tokens, newest first."""
+
+    serializer_class = ClientSessionSerializer
+
+    def get_queryset(self):
+        return client_sessions_list(user=self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "current_key": _current_key(self.request)}
+
+    @extend_schema(responses={200: ClientSessionSerializer(many=True), **errors(r400="invalid_request")})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class SessionEndApi(APIView):
+    @extend_schema(request=None, responses={200: ClientSessionSerializer, **errors(r404="not_found")},
+                   description="Ends one of the caller's sessions: a browser session is deleted and a token "
+                               "revoked, so that client is logged out at once.")
+    def post(self, request, pk: int):
+        current_key = _current_key(request)
+        session = client_session_end(user=request.user, session_id=pk, actor=Actor.from_request(request))
+        if session.key == request.session.session_key:  # this browser's own: it is logged out too
+            request.session.flush()
+        return Response(ClientSessionSerializer(session, context={"current_key": current_key}).data)

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
-        from accounts import throttle  # noqa: F401  (connects the lockout audit receiver)
+        from accounts import signals, throttle  # noqa: F401  (connect the security events' receivers)

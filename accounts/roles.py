@@ -18,23 +18,31 @@ VIEW_RISK = ["risk.view_limitprofile", "risk.view_exposurecap", "risk.view_outco
              "risk.view_geofence", "risk.view_playerrestriction"]
 MANAGE_LIMITS = ["risk.add_limitprofile", "risk.change_limitprofile", "risk.delete_limitprofile",
                  "risk.add_exposurecap", "risk.change_exposurecap", "risk.delete_exposurecap",
-                 "risk.change_geofence", "risk.add_playerrestriction", "risk.change_playerrestriction"]
+                 "risk.change_geofence"]
 VIEW_AUDIT = ["audit.view_auditlog", "audit.export_auditlog", "audit.view_notification"]
 # Challenges and the money moved for them; the liquidity audit's results are compliance's to read.
 VIEW_P2P = ["betting.view_challenge", "wallet.view_gatewaytransfer", "wallet.view_externaltransaction"]
 VIEW_ESCROW_AUDIT = ["betting.view_escrowaudit"]
+# Transaction-monitoring alerts: regulators read them (and export them), compliance works them.
+VIEW_AML = ["risk.view_amlalert"]
+WORK_AML = ["risk.change_amlalert"]
+# Identity documents (KYC): regulators read the queue, numbers masked; compliance decides, and reads a
+# document's number and scan in full.
+VIEW_KYC = ["risk.view_kycdocument"]
+REVIEW_KYC = ["risk.change_kycdocument"]
 
 PERMISSIONS: dict[str, list[str]] = {
     "player": [],
     "agent": [],
     "trader": [*VIEW_LEDGER, *TRADE, *VIEW_BETS, *VIEW_RISK, *VIEW_P2P],
     "compliance": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS,
-                   *VIEW_P2P, *VIEW_ESCROW_AUDIT, "accounts.view_user", "accounts.change_user"],
+                   *VIEW_P2P, *VIEW_ESCROW_AUDIT, *VIEW_AML, *WORK_AML, *VIEW_KYC, *REVIEW_KYC, "accounts.view_user",
+                   "accounts.change_user"],
     "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *EXPORTS, *VIEW_P2P,
-                  *VIEW_ESCROW_AUDIT, "accounts.view_user"],
+                  *VIEW_ESCROW_AUDIT, *VIEW_AML, *VIEW_KYC, "accounts.view_user"],
     "admin": [*VIEW_LEDGER, *VIEW_AUDIT, *TRADE, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS, *VIEW_P2P,
-              *VIEW_ESCROW_AUDIT, "accounts.view_user", "accounts.add_user", "accounts.change_user", "auth.view_group",
-              "auth.change_group"],
+              *VIEW_ESCROW_AUDIT, *VIEW_AML, *WORK_AML, *VIEW_KYC, *REVIEW_KYC, "accounts.view_user",
+              "accounts.add_user", "accounts.change_user", "auth.view_group", "auth.change_group"],
 }
 STAFF_ROLES = {"trader", "compliance", "regulator", "admin"}
 assert set(PERMISSIONS) == set(ROLES)

@@ -1,12 +1,16 @@
-"""Reads about accounts: who may manage whom in the console, and what a user's record holds."""
+"""Reads about accounts: who may manage whom in the console, what a user's record holds, when a client's
+session started."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from accounts.models import UserSession
 
 User = get_user_model()
 
@@ -52,3 +56,9 @@ def user_record(user: Any) -> dict[str, Any]:
         "user_permissions": sorted(f"{app}.{codename}" for app, codename in user.user_permissions.values_list(
             "content_type__app_label", "codename")),
     }
+
+
+def client_session_started(*, user_id: int, key: str) -> datetime | None:
+    """When the user's open client session ``key`` (a browser's session key, a token's SHA-256) started."""
+    return (UserSession.objects.filter(key=key, user_id=user_id, ended_at__isnull=True)
+            .values_list("started_at", flat=True).first())

@@ -1,4 +1,4 @@
-"""Registration, staff accounts, the console's record of user changes, API tokens."""
+"""Registration, staff accounts, the console's record of user changes (API tokens: accounts.sessions)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from accounts.roles import STAFF_ROLES
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record
-from core.authentication import token_valid_since
 from core.errors import Conflict, InvalidInput
+from risk.aml import aml_registration_check_queue
 from wallet.services import wallet_open
 
 User = get_user_model()
@@ -25,12 +24,14 @@ User = get_user_model()
 def player_register(
     *, username: str, password: str, email: str, country: str, actor: Actor
 ) -> User:
-    """Create a player with an empty wallet; usernames are unique whatever their case."""
+    """Create a player with an empty wallet; usernames are unique whatever their case. The address it
+    registers from (``actor.ip``: the trusted proxy header's, else the peer's) is kept for transaction
+    monitoring, whose shared-address check runs in the worker once the account exists."""
     country = (country or "").strip().upper()
     if len(country) != 2 or not country.isalpha():
         raise InvalidInput("Give your country as a two-letter code, e.g. GB.",
                            code="invalid_country", details={"field": "country"})
-    candidate = User(username=username, email=email, country=country)
+    candidate = User(username=username, email=email, country=country, registration_ip=actor.ip)
     try:
         validate_password(password, user=candidate)
     except ValidationError as exc:
@@ -51,6 +52,7 @@ def player_register(
             resource_type="user", resource_id=candidate.pk, resource_label=candidate.username,
             details={"country": country},
         )
+        aml_registration_check_queue(user_id=candidate.pk)
     return candidate
 
 
@@ -89,21 +91,3 @@ def user_password_change_record(*, actor: Actor, user: User) -> None:
     audit_record(actor=actor, action="user.password_change", category=AuditLog.Category.SECURITY,
                  resource_type="user", resource_id=user.pk, resource_label=user.get_username(),
                  details={"change": "password changed"})
-
-
-def token_issue(*, user: User) -> Token:
-    """The user's API token; an expired one is replaced by a fresh one (``AUTH_TOKEN_TTL_HOURS``)."""
-    with transaction.atomic():
-        Token.objects.filter(user=user, created__lt=token_valid_since()).delete()
-        token, _ = Token.objects.get_or_create(user=user)
-    return token
-
-
-def token_revoke(*, token: Token, actor: Actor) -> None:
-    """Delete a token: whoever holds it is logged out of the API at once."""
-    with transaction.atomic():
-        deleted, _ = Token.objects.filter(key=token.key).delete()  # a TokenProxy's pk is its user's
-        if deleted:
-            audit_record(actor=actor, action="auth.token_revoke", category=AuditLog.Category.SECURITY,
-                         resource_type="user", resource_id=token.user_id,
-                         resource_label=token.user.get_username())

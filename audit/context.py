@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ def role_of(user: Any) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "anonymous"
     if not hasattr(user, "_oddslab_role"):  # once per user object: a request, or a worker's player
-        # read with the user when token authentication loaded it (core.authentication)
+        # read with the user when token authentication loaded it (accounts.authentication)
         names = getattr(user, "group_names", None)
         if names is None:
             names = _group_names(user.pk)
@@ -47,6 +48,9 @@ class Actor:
     # ISO country of the request when a trusted proxy header says it; geofencing falls back to
     # the player's registered country.
     country: str = ""
+    # When the client's session (or token) started, if it came through one: the player's session
+    # time limit counts from it (accounts.models.UserSession).
+    session_started: datetime | None = None
 
     @property
     def user_id(self) -> int | None:
@@ -70,6 +74,7 @@ class Actor:
             user_agent=clean_text(request.META.get("HTTP_USER_AGENT", ""), limit=300),
             label=user.get_username() if user else "anonymous",
             country=client_country(request),
+            session_started=getattr(request, "session_started", None),
         )
 
     @classmethod

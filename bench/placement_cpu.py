@@ -91,7 +91,7 @@ def main() -> None:
     data = place_bets.setup_data([])
     print(f"one bet_place sends {len(data['statements'])} SQL statements")
     players = list(get_user_model().objects.filter(pk__in=data["wallets"]).order_by("pk"))
-    for player in players:  # read with the user, as token authentication reads them (core.authentication)
+    for player in players:  # read with the user, as token authentication reads them (accounts.authentication)
         player.group_names = frozenset(player.groups.values_list("name", flat=True))
     connection.close()
     outcomes = data["outcomes"]

@@ -120,8 +120,8 @@ def _fingerprint(**body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_OFFER = f"SELECT {CHALLENGE_OFFER}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)"
-_TAKE = f"SELECT {CHALLENGE_TAKE}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s)"
+_OFFER = f"SELECT {CHALLENGE_OFFER}({', '.join(['%s'] * 17)}, %s::inet, %s, %s)"
+_TAKE = f"SELECT {CHALLENGE_TAKE}({', '.join(['%s'] * 11)}, %s::inet, %s, %s)"
 _NOT_THIS_EVENTS = {"outcome_id": "That outcome is not one of this event's.",
                     "proposition.player_id": "That player is not on this event's roster."}
 _UNKNOWN = {"event_id": "There is no such event.", "challenge_id": "There is no such challenge."}
@@ -188,7 +188,8 @@ def challenge_create(*, creator: Any, event_id: Any, outcome_id: Any = None, pro
         answer = _answered(_OFFER, [
             creator.pk, role_of(creator), actor.country or creator.country, event, selection.get("outcome_id"),
             selection.get("player_id"), selection.get("stat"), selection.get("line"), selection.get("side"), value,
-            gateway.name, idempotency_key, fingerprint, timezone.now(), *actor.audit_columns()], event)
+            gateway.name, idempotency_key, fingerprint, timezone.now(), *actor.audit_columns(),
+            actor.session_started], event)
         if "replay" in answer or "conflict" in answer:
             if "conflict" in answer:
                 raise IdempotencyConflict(details={"challenge_id": answer["conflict"]})
@@ -236,7 +237,7 @@ def _accept(challenge_id: int, *, acceptor: Any, funding: Any, actor: Actor, ide
         answer = _answered(_TAKE, [
             challenge_id, acceptor.pk, role_of(acceptor), actor.country or acceptor.country, gateway.name,
             idempotency_key, idempotency_key and _fingerprint(funding=funding), timezone.now(),
-            *actor.audit_columns()], challenge_id)
+            *actor.audit_columns(), actor.session_started], challenge_id)
         if "started" in answer:
             raise _StartedWhileOpen
         if "conflict" in answer:

@@ -29,8 +29,9 @@ from risk.limits import DEFAULTS, selections_bound
 
 # When a slip breaks several rules, the error code of the response is the first of these it breaks;
 # every violation is listed in details.
-PRIORITY = ["not_a_player", "self_excluded", "geo_blocked", "market_unavailable", "related_selections", "odds_changed",
-            "too_many_selections", "odds_below_min", "odds_above_max", "combined_odds_above_max",
+PRIORITY = ["not_a_player", "self_excluded", "geo_blocked", "session_limit", "market_unavailable",
+            "related_selections", "odds_changed", "too_many_selections", "odds_below_min", "odds_above_max",
+            "combined_odds_above_max",
             "stake_below_min", "stake_above_max", "max_winning_exceeded", "exposure_limit",
             "velocity_limit", "loss_limit", "insufficient_funds"]
 
@@ -128,7 +129,7 @@ def odds_text(odds: Decimal) -> str:
 
 
 _CALL = f"SELECT {SLIP_FUNCTION}(%s, %s, %s, %s, %s::bigint[], %s::numeric[], %s, %s, %s, %s, %s, %s, %s, %s, " \
-    "%s, %s, %s::inet, %s)"
+    "%s, %s, %s::inet, %s, %s)"
 
 
 def slip_run(*, place: bool, player: Any, slip: Slip, actor: Actor, idempotency_key: str | None = None) -> SlipAnswer:
@@ -141,7 +142,7 @@ def slip_run(*, place: bool, player: Any, slip: Slip, actor: Actor, idempotency_
             place, player.pk, role_of(player), actor.country or player.country,
             [s.outcome_id for s in slip.selections], [s.price for s in slip.selections], slip.stake, slip.bet_type,
             slip.odds_change, idempotency_key, slip.fingerprint, now, Decimal(settings.RISK_DEFAULT_EXPOSURE_CAP),
-            *actor.audit_columns()])
+            *actor.audit_columns(), actor.session_started])
         answer = json.loads(cursor.fetchone()[0])  # Django's connection leaves jsonb as text; money in it is text
     if "missing" in answer:
         raise NotFound("A selection refers to an outcome that does not exist.",

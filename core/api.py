@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from decimal import Decimal
@@ -11,15 +12,14 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
-from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.authentication import TokenAuthentication
 from core.errors import DomainError
 from core.hygiene import StorableJSONParser
 from core.query import query_int
@@ -172,7 +172,15 @@ def time_text(value: Any) -> str | None:
     return None if value is None else _TIME.to_representation(value)
 
 
-_TOKEN, _SESSION, _JSON = TokenAuthentication(), SessionAuthentication(), StorableJSONParser()
+_SESSION, _JSON = authentication.SessionAuthentication(), StorableJSONParser()
+
+
+@functools.cache
+def _token_authentication() -> authentication.TokenAuthentication:
+    """The site's token authentication, from REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES: it lives
+    in an app (accounts), which core does not import."""
+    return next(cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+                if issubclass(cls, authentication.TokenAuthentication))
 
 
 class LeanPost(APIView):
@@ -207,7 +215,8 @@ class LeanPost(APIView):
 def _authenticated(request: HttpRequest) -> Any:
     """The token's user, else the session's (its CSRF token checked), as DRF's authentication classes
     and IsAuthenticated decide it; else 401."""
-    found = _TOKEN.authenticate(request)  # None without a Token header; AuthenticationFailed for a bad one
+    # None without a Token header; AuthenticationFailed for a bad one
+    found = _token_authentication().authenticate(request)
     if found is not None:
         return found[0]
     user = getattr(request, "user", None)  # the session's (AuthenticationMiddleware)

@@ -12,8 +12,12 @@ def exact_decimal(value: Any, *, code: str, field: str, example: str) -> Decimal
     if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
         raise InvalidInput(f"Give it as an exact decimal string, e.g. \"{example}\".", code=code,
                            details={"field": field})
+    text = str(value).strip()
+    # Decimal() reads any script's digits ("٣" is 3); an amount is written in ASCII or refused.
+    if not text.isascii():
+        raise InvalidInput("That is not a number.", code=code, details={"field": field})
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise InvalidInput("That is not a number.", code=code, details={"field": field}) from None
     if not number.is_finite():

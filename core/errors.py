@@ -76,6 +76,7 @@ REFUSAL_STATUS = {
     "not_a_player": 403,
     "own_bet": 403,
     "self_excluded": 403,
+    "session_limit": 403,
     "geo_blocked": 403,
     "kyc_required": 403,
     "market_unavailable": 409,

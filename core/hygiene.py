@@ -16,7 +16,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.html import format_html
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 # NUL and the surrogate code points (paired surrogates never survive decoding, so any is lone).
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -62,6 +62,26 @@ class StorableJSONParser(JSONParser):
         if field := unstorable_field(data):
             raise StorableTextParseError(field)
         return data
+
+
+class _StorableForm:
+    """A form parser refusing what PostgreSQL cannot store: the middleware checks POSTed forms, and
+    this the forms DRF parses for other methods (a multipart PUT)."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        parsed = super().parse(stream, media_type, parser_context)
+        form = getattr(parsed, "data", parsed)  # multipart answers its fields and files together
+        if field := unstorable_field({key: form.getlist(key) for key in form}):
+            raise StorableTextParseError(field.split("[")[0])  # the parameter's name, not which of its values
+        return parsed
+
+
+class StorableFormParser(_StorableForm, FormParser):
+    pass
+
+
+class StorableMultiPartParser(_StorableForm, MultiPartParser):
+    pass
 
 
 def clean_text(value: str, *, limit: int) -> str:

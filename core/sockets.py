@@ -19,7 +19,6 @@ import logging
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.security.websocket import OriginValidator
@@ -238,26 +237,3 @@ class BrowserOriginValidator(OriginValidator):
 
     def valid_origin(self, parsed_origin):
         return parsed_origin is None or super().valid_origin(parsed_origin)
-
-
-class TokenAuthMiddleware:
-    """Lets API clients authenticate the handshake with ``Authorization: Token <key>``."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    async def __call__(self, scope, receive, send):
-        header = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
-        if header.startswith("Token "):
-            scope = {**scope, "user": await _token_user(header[6:].strip())}
-        return await self.inner(scope, receive, send)
-
-
-@database_sync_to_async
-def _token_user(key: str):
-    from rest_framework.authtoken.models import Token
-
-    from core.authentication import token_valid_since
-
-    token = Token.objects.select_related("user").filter(key=key, created__gte=token_valid_since()).first()
-    return token.user if token and token.user.is_active else AnonymousUser()

@@ -129,6 +129,10 @@ class Transfer(models.Model):
             models.Index(fields=["debit_account", "entry_number"], name="transfer_debit_idx"),
             models.Index(fields=["credit_account", "entry_number"], name="transfer_credit_idx"),
             models.Index(fields=["reference_type", "reference_id"], name="transfer_reference_idx"),
+            # A wallet's rolling totals (risk/sql.py: deposits and losses over 24 h, 7 d, 30 d): entry
+            # numbers are not in time order across concurrent transactions, so they cannot bound a window.
+            models.Index(fields=["debit_account", "created_at"], name="transfer_debit_time_idx"),
+            models.Index(fields=["credit_account", "created_at"], name="transfer_credit_time_idx"),
         ]
         constraints = [
             # A constraint, not unique=True: that would add a LIKE index no lookup uses.

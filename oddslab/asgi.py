@@ -48,7 +48,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from core.sockets import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
+from accounts.consumers import TokenAuthMiddleware  # noqa: E402
+from core.sockets import BrowserOriginValidator  # noqa: E402
 from oddslab.routing import public_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
 
 websocket_application = URLRouter([

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from core.sockets import ChallengesConsumer, MeConsumer, OddsConsumer
+from accounts.consumers import PlayerMeConsumer
+from core.sockets import ChallengesConsumer, OddsConsumer
 from oddslab.web.consumers import PageChallengesConsumer, PageMeConsumer, PageOddsConsumer
 
 # Public: no session or user (oddslab/asgi.py routes it before the session middleware).
@@ -10,7 +11,7 @@ public_websocket_urlpatterns = [
 ]
 
 websocket_urlpatterns = [
-    path("ws/v1/me", MeConsumer.as_asgi()),
+    path("ws/v1/me", PlayerMeConsumer.as_asgi()),
     # The same messages as server-rendered HTML fragments for the htmx ws extension (player pages).
     path("ws/pages/odds", PageOddsConsumer.as_asgi()),
     path("ws/pages/me", PageMeConsumer.as_asgi()),

@@ -131,6 +131,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.ClientSessionMiddleware",  # request.session_started of a logged-in browser
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -272,6 +273,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ledger.tasks.ledger_reconcile_task",
         "schedule": timedelta(seconds=int(os.environ.get("LEDGER_RECONCILE_SECONDS", "300"))),
     },
+    # A loosened limit applies at most this late after its cooling-off (the stricter one holds till then).
+    "limit-changes-apply": {
+        "task": "risk.tasks.limit_changes_apply_task",
+        "schedule": timedelta(seconds=int(os.environ.get("LIMIT_CHANGES_SECONDS", "60"))),
+    },
 }
 
 # Bets settled per transaction; a crash rolls back at most one batch.
@@ -291,14 +297,14 @@ LIVE_HEARTBEAT_SECONDS = int(os.environ.get("LIVE_HEARTBEAT_SECONDS", "20"))
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "core.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
-    # DRF's defaults, with a JSON parser that refuses text PostgreSQL cannot store (forms: the middleware).
-    "DEFAULT_PARSER_CLASSES": ["core.hygiene.StorableJSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # DRF's defaults, each refusing text PostgreSQL cannot store (core.hygiene).
+    "DEFAULT_PARSER_CLASSES": ["core.hygiene.StorableJSONParser", "core.hygiene.StorableFormParser",
+                               "core.hygiene.StorableMultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -311,6 +317,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # A choice set several components share is named once (else a hash-named enum and a warning).
+    "ENUM_NAME_OVERRIDES": {"KycStatusEnum": "risk.models.KycStatus"},
 }
 
 # --- Money ------------------------------------------------------------------------------------
@@ -321,6 +329,35 @@ ODDSLAB_PRICE_MAX = os.environ.get("ODDSLAB_PRICE_MAX", "1000")
 RISK_DEFAULT_EXPOSURE_CAP = os.environ.get("RISK_DEFAULT_EXPOSURE_CAP", "1000000.00")
 # Players without verified identity may deposit at most this much in total.
 RISK_KYC_DEPOSIT_THRESHOLD = os.environ.get("RISK_KYC_DEPOSIT_THRESHOLD", "1000000.00")
+# ... and withdraw at most this much in total (API.md "Responsible gambling, KYC").
+RISK_KYC_WITHDRAWAL_THRESHOLD = os.environ.get("RISK_KYC_WITHDRAWAL_THRESHOLD", "1000.00")
+
+# Safer gambling: a player's looser limit or removal waits this long; a tighter one applies at once.
+RG_COOLING_OFF_HOURS = int(os.environ.get("RG_COOLING_OFF_HOURS", "24"))
+# A session's last-seen time is written at most this often.
+SESSION_LAST_SEEN_SECONDS = int(os.environ.get("SESSION_LAST_SEEN_SECONDS", "60"))
+# The length in seconds of a reality-check minute (PlayerRestriction.reality_check_minutes, the minutes
+# the message reports): 60; tests shorten it to see checks come (docs/sessions.md).
+REALITY_CHECK_MINUTE_SECONDS = float(os.environ.get("REALITY_CHECK_MINUTE_SECONDS", "60"))
+
+# KYC documents: numbers are encrypted with a key derived from DJANGO_SECRET_KEY and this salt
+# (django-fernet-encrypted-fields); files are encrypted with the same key under MEDIA_ROOT.
+LOCAL_FIELD_ENCRYPTION_KEY = "oddslab-local-field-encryption-salt"
+SALT_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "").strip() or LOCAL_FIELD_ENCRYPTION_KEY
+if PRODUCTION and SALT_KEY == LOCAL_FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("DJANGO_ENV=production needs FIELD_ENCRYPTION_KEY: the salt of the key that "
+                               "encrypts identity documents at rest.")
+MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT") or str(BASE_DIR / "var" / "media")
+KYC_UPLOAD_MAX_BYTES = int(os.environ.get("KYC_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+
+# Transaction monitoring (API.md "Compliance"): each rule raises an alert, never blocks by itself.
+AML_LARGE_DEPOSIT = os.environ.get("AML_LARGE_DEPOSIT", "10000.00")
+AML_DAILY_DEPOSITS = os.environ.get("AML_DAILY_DEPOSITS", "20000.00")
+AML_STRUCTURING_COUNT = int(os.environ.get("AML_STRUCTURING_COUNT", "3"))
+AML_STRUCTURING_BAND = os.environ.get("AML_STRUCTURING_BAND", "0.10")  # within 10% below AML_LARGE_DEPOSIT
+AML_LOW_TURNOVER_WITHDRAWAL = os.environ.get("AML_LOW_TURNOVER_WITHDRAWAL", "1000.00")
+AML_LOW_TURNOVER_SHARE = os.environ.get("AML_LOW_TURNOVER_SHARE", "0.50")
+AML_SHARED_IP_ACCOUNTS = int(os.environ.get("AML_SHARED_IP_ACCOUNTS", "3"))
 # Behind a proxy that geolocates clients, the header carrying their ISO country (e.g. CF-IPCountry);
 # unset, geofencing uses the player's registered country.
 TRUSTED_COUNTRY_HEADER = os.environ.get("ODDSLAB_TRUSTED_COUNTRY_HEADER", "")

@@ -9,6 +9,9 @@ from betting import challenge_api
 from events import api as events_api
 from ledger import api as ledger_api
 from oddslab.views import health
+from risk import aml_api, kyc_api
+from risk import api as risk_api
+from risk.kyc import KYC_DECISIONS
 from wallet import api as wallet_api
 
 api_v1 = [
@@ -16,6 +19,12 @@ api_v1 = [
     path("auth/token", accounts_api.TokenApi.as_view(), name="token"),
     path("me", accounts_api.MeApi.as_view(), name="me"),
     path("me/stats", betting_api.MeStatsApi.as_view(), name="me-stats"),
+    path("me/sessions", accounts_api.SessionListApi.as_view(), name="me-sessions"),
+    path("me/sessions/<int:pk>/end", accounts_api.SessionEndApi.as_view(), name="me-session-end"),
+    path("me/limits", risk_api.MeLimitsApi.as_view(), name="me-limits"),
+    path("me/time-out", risk_api.TimeOutApi.as_view(), name="me-time-out"),
+    path("me/self-exclusion", risk_api.SelfExclusionApi.as_view(), name="me-self-exclusion"),
+    path("me/kyc", kyc_api.MeKycApi.as_view(), name="me-kyc"),
     path("leaderboard", betting_api.LeaderboardApi.as_view(), name="leaderboard"),
     path("wallet", wallet_api.WalletApi.as_view(), name="wallet"),
     path("wallet/deposits", wallet_api.DepositApi.as_view(), name="wallet-deposit"),
@@ -55,6 +64,14 @@ api_v1 = [
     path("audit-logs", audit_api.AuditLogListApi.as_view(), name="audit-logs"),
     path("exports/audit-logs.csv", audit_api.AuditLogExportApi.as_view(),
          name="export-audit-logs"),
+    path("compliance/kyc", kyc_api.KycSubmissionListApi.as_view(), name="compliance-kyc"),
+    path("compliance/kyc/documents/<int:pk>", kyc_api.KycSubmissionDetailApi.as_view(),
+         name="compliance-kyc-document"),
+    *[path(f"compliance/kyc/<int:user_id>/{decision}", kyc_api.KycDecisionApi.as_view(decision=decision),
+           name=f"compliance-kyc-{decision}") for decision in KYC_DECISIONS],
+    path("compliance/alerts", aml_api.AmlAlertListApi.as_view(), name="aml-alerts"),
+    path("compliance/alerts/<int:pk>", aml_api.AmlAlertUpdateApi.as_view(), name="aml-alert"),
+    path("exports/aml-alerts.csv", aml_api.AmlAlertExportApi.as_view(), name="export-aml-alerts"),
 ]
 
 handler404 = "core.api.not_found"  # the error shape for an unknown /api/ URL

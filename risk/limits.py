@@ -23,3 +23,10 @@ def selections_bound() -> int:
 def restriction_of(player: Any) -> PlayerRestriction | None:
     """The player's responsible-gambling settings, read once per slip or deposit."""
     return first_row(PlayerRestriction, player_id=player.pk)
+
+
+def restriction_lock(*, player_id: int) -> PlayerRestriction:
+    """The player's restriction row, created on first use and row-locked until the caller's transaction
+    ends: what changes a player's KYC state takes this lock first, so two changes cannot interleave."""
+    PlayerRestriction.objects.get_or_create(player_id=player_id)
+    return PlayerRestriction.objects.select_for_update().get(player_id=player_id)

@@ -13,8 +13,10 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.context import role_of
+from core.errors import refusal
 from risk.limits import restriction_of
-from risk.sql import PLAYER_GATE
+from risk.models import KycStatus
+from risk.sql import PLAYER_GATE, PLAYER_LIMITS_CHECK
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ def _velocity(d: dict[str, Any]) -> str:
     return f"You can stake at most {d['max_stake']} per {d['window_seconds']} s; wait a moment or stake less."
 
 
+PERIODS = {"day": "24 hours", "week": "7 days", "month": "30 days"}
+
 # The sentence a player reads for each rule, from the violation's details. The rules of a slip run
 # in the database (betting/sql/placement.py) and answer codes and details; these words go with them.
 SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -56,13 +60,26 @@ SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
     "max_winning_exceeded": _max_winning,
     "exposure_limit": lambda d: "We cannot take this much on this selection right now; stake less.",
     "velocity_limit": _velocity,
-    "loss_limit": lambda d: f"This stake would take today's losses past your limit of {d['daily_loss_limit']}.",
+    "loss_limit": lambda d: (f"This stake would take your losses of the last {PERIODS[d['period']]} past your "
+                             f"limit of {d['limit']}; you can stake {d['remaining']} more."),
+    "deposit_limit": lambda d: (f"This deposit would take your deposits of the last {PERIODS[d['period']]} past "
+                                f"your limit of {d['limit']}; you can deposit {d['remaining']} more."),
+    "session_limit": lambda d: (f"You have played the {d['session_minutes']} minutes you allowed yourself this "
+                                "session; log out and take a break."),
     "insufficient_funds": lambda d: "Your balance is too low for this stake.",
 }
 
 
 def violation(code: str, details: dict[str, Any]) -> Violation:
     return Violation(code, SENTENCES[code](details), details)
+
+
+def player_only(user: Any) -> None:
+    """Staff and agents neither bet nor deposit (separation of duties): a player's own limits, breaks
+    and identity check are players' alone."""
+    role = role_of(user)
+    if role != "player":
+        raise refusal("not_a_player", SENTENCES["not_a_player"]({"role": role}), {"role": role})
 
 
 def player_gate(*, player_id: int, role: str, country: str, now: datetime | None = None) -> list[Violation]:
@@ -78,19 +95,48 @@ def player_gate(*, player_id: int, role: str, country: str, now: datetime | None
 _GATE = f"SELECT {PLAYER_GATE}(%s, %s, %s, %s)"
 
 
-def deposit_violations(*, player: Any, amount: Decimal, country: str, deposited_today: Decimal,
-                       deposited_ever: Decimal, kyc_threshold: Decimal) -> list[Violation]:
-    restriction = restriction_of(player)
+def own_limit_violations(*, player_id: int, wallet_id: int | None, amount: Decimal, deposit: bool,
+                         session_started: datetime | None = None, now: datetime | None = None) -> list[Violation]:
+    """The player's own limits on a deposit or a stake of ``amount`` (risk/sql.py, where placement and
+    challenges run them too): the session's time, and the deposits or losses of each rolling period.
+    Run under the wallet's lock, so two at once cannot both pass on the same room."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OWN, [player_id, wallet_id, deposit, amount, now or timezone.now(), session_started])
+        found = json.loads(cursor.fetchone()[0])
+    return [violation(code, details) for code, details in found]
+
+
+_OWN = f"SELECT {PLAYER_LIMITS_CHECK}(%s, %s, %s, %s, %s, %s)"
+
+
+def deposit_violations(*, player: Any, amount: Decimal, country: str, deposited_ever: Decimal,
+                       kyc_threshold: Decimal, wallet_id: int | None = None) -> list[Violation]:
+    """Everything money coming in is refused for: the gate (role, self-exclusion or time-out,
+    geofence), the identity check past ``kyc_threshold`` in all and, for a deposit to the platform
+    wallet (``wallet_id``), the player's deposit limits. A top-up of the player's own external wallet
+    is not a deposit to the operator: the limits count the wallet's deposits alone."""
     found = player_gate(player_id=player.pk, role=role_of(player), country=country)
-    limit = restriction.daily_deposit_limit if restriction else None
-    if limit is not None and deposited_today + amount > limit:
-        found.append(Violation("deposit_limit",
-                               f"This deposit would pass your daily deposit limit of {limit}.",
-                               {"daily_deposit_limit": str(limit), "deposited_today": str(deposited_today),
-                                "max_allowed_amount": str(max(limit - deposited_today, Decimal("0.00")))}))
-    verified = bool(restriction and restriction.kyc_verified)
+    if wallet_id is not None:
+        found += own_limit_violations(player_id=player.pk, wallet_id=wallet_id, amount=amount, deposit=True)
+    restriction = restriction_of(player)
+    verified = bool(restriction and restriction.kyc_status == KycStatus.VERIFIED)
     if not verified and deposited_ever + amount > kyc_threshold:
         found.append(Violation("kyc_required",
                                f"Verify your identity to deposit more than {kyc_threshold} in total.",
                                {"threshold": str(kyc_threshold), "deposited_ever": str(deposited_ever)}))
     return found
+
+
+def withdrawal_violations(*, player: Any, amount: Decimal, withdrawn_ever: Decimal,
+                          kyc_threshold: Decimal) -> list[Violation]:
+    """What a withdrawal is refused for: past ``kyc_threshold`` withdrawn in all, the player's identity
+    must be verified. Nothing else: self-excluded or timed-out players still withdraw."""
+    if withdrawn_ever + amount <= kyc_threshold:
+        return []
+    restriction = restriction_of(player)
+    if restriction and restriction.kyc_status == KycStatus.VERIFIED:
+        return []
+    return [Violation("kyc_required",
+                      f"Verify your identity to withdraw more than {kyc_threshold} in total: send an identity "
+                      "document from your account's identity page.",
+                      {"threshold": str(kyc_threshold), "withdrawn_ever": str(withdrawn_ever)})]

@@ -37,7 +37,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import User, UserSession
 from accounts.roles import PERMISSIONS
 from accounts.services import user_with_role
 from audit.context import Actor
@@ -52,6 +52,8 @@ from events.services import MarketSpec, event_create, market_suspend, outcome_pr
 from ledger.models import Account, Checkpoint, Transfer
 from ledger.services import checkpoint_create
 from oddslab import routing
+from risk.aml import aml_alert_update, aml_check_deposit
+from risk.kyc import kyc_submit
 from risk.models import ExposureCap, Geofence, LimitProfile, OutcomeExposure, PlayerRestriction
 from wallet.external import external_wallet_open, external_wallet_top_up
 from wallet.models import GatewayTransfer
@@ -173,6 +175,12 @@ def _toggle_home(client, w) -> None:
     client.post(reverse("web:slip-toggle", args=[w.home.pk]), HTTP_HX_REQUEST="true")
 
 
+def _loosen_a_limit(client, w) -> None:
+    """The acting user's own deposit limit, set and then loosened: a change waiting to be withdrawn."""
+    for value in ("100.00", "200.00"):
+        client.post(reverse("web:safer-gambling"), {"action": "limits", "deposit_day": value})
+
+
 API_ROWS = [
     Row("register", "POST", everyone(OK),
         body=lambda w: {"username": "matrix-new", "password": PASSWORD, "email": "new@example.test",
@@ -181,6 +189,19 @@ API_ROWS = [
     Row("token", "DELETE", logged_in(OK)),
     Row("me", "GET", logged_in(OK)),
     Row("me-stats", "GET", logged_in(OK)),  # staff never bet: zeros, as their wallet reads 0.00
+    # anyone's own sessions; another user's session is not there for them
+    Row("me-sessions", "GET", logged_in(OK)),
+    Row("me-session-end", "POST", roles(LOGIN, OK, *[NOT_FOUND] * (len(ROLES) - 2)),
+        args=lambda w: [w.player_session.pk]),
+    # Safer gambling: anyone reads their own (staff: none set); only players set limits or take a break.
+    Row("me-limits", "GET", logged_in(OK)),
+    Row("me-limits", "PUT", players(NOT_A_PLAYER), body=lambda w: {"deposit_day": "500.00", "session_minutes": 90}),
+    Row("me-time-out", "POST", players(NOT_A_PLAYER), body=lambda w: {"days": 1}),
+    Row("me-self-exclusion", "POST", players(NOT_A_PLAYER), body=lambda w: {"months": 6}),
+    # KYC: anyone reads their own state; only players send a document (the world's player has one waiting)
+    Row("me-kyc", "GET", logged_in(OK)),
+    Row("me-kyc", "POST", roles(LOGIN, "409 kyc_pending", OK, *[NOT_A_PLAYER] * len(NOT_PLAYERS)),
+        body=lambda w: {"document_type": "passport", "document_number": "MATRIX123"}),
     Row("leaderboard", "GET", everyone(OK), query="period=week"),
     Row("wallet", "GET", logged_in(OK)),
     Row("wallet-deposit", "POST", players(NOT_A_PLAYER), body=lambda w: {"amount": "10.00"}),
@@ -237,6 +258,18 @@ API_ROWS = [
     Row("export-challenges", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
     Row("audit-logs", "GET", api_staff(*READERS)),
     Row("export-audit-logs", "GET", api_staff(*READERS), query=PERIOD),
+    # AML alerts: compliance and admins work them, regulators read and export them
+    Row("aml-alerts", "GET", api_staff(*READERS)),
+    Row("aml-alert", "POST", api_staff(*COMPLIANCE), args=lambda w: [w.aml_alert.pk],
+        body=lambda w: {"status": "investigating", "reason": "matrix"}),
+    Row("export-aml-alerts", "GET", api_staff(*READERS)),
+    # KYC review: regulators read the queue (numbers masked); compliance and admins open and decide documents
+    Row("compliance-kyc", "GET", api_staff(*READERS), query="status=pending"),
+    Row("compliance-kyc-document", "GET", api_staff(*COMPLIANCE), args=lambda w: [w.kyc_document.pk]),
+    Row("compliance-kyc-verify", "POST", api_staff(*COMPLIANCE), args=lambda w: [w.player.pk],
+        body=lambda w: {"reason": "matrix"}),
+    Row("compliance-kyc-reject", "POST", api_staff(*COMPLIANCE), args=lambda w: [w.player.pk],
+        body=lambda w: {"reason": "matrix"}),
     Row("schema", "GET", everyone(OK)),
     Row("swagger", "GET", everyone(OK)),
     Row("redoc", "GET", everyone(OK)),
@@ -278,6 +311,22 @@ PAGE_ROWS = [
     Row("web:my-bets", "GET", logged_in(OK)),
     Row("web:leaderboard", "GET", everyone(OK)),
     Row("web:notifications", "GET", logged_in(OK)),
+    Row("web:sessions", "GET", logged_in(OK)),
+    Row("web:session-end", "POST", roles(LOGIN, OK, *[NOT_FOUND] * (len(ROLES) - 2)),
+        args=lambda w: [w.player_session.pk]),
+    # a player's own safer-gambling limits and breaks; staff and agents have none, so are refused
+    Row("web:safer-gambling", "GET", logged_in(OK)),
+    Row("web:safer-gambling", "POST", players(FORBIDDEN), on="limits",
+        body=lambda w: {"action": "limits", "deposit_day": "500.00", "session_minutes": "90"}),
+    Row("web:safer-gambling", "POST", players(FORBIDDEN), on="withdraw a loosening", before=_loosen_a_limit,
+        body=lambda w: {"action": "withdraw", "limit": "deposit_day"}),
+    Row("web:safer-gambling", "POST", players(FORBIDDEN), on="time-out",
+        body=lambda w: {"action": "time_out", "time_out-days": "1", "time_out-confirm": "on"}),
+    Row("web:safer-gambling", "POST", players(FORBIDDEN), on="self-exclusion",
+        body=lambda w: {"action": "self_exclusion", "self_exclusion-months": "6", "self_exclusion-confirm": "on"}),
+    Row("web:kyc", "GET", logged_in(OK)),
+    Row("web:kyc", "POST", roles(LOGIN, "REFUSED_ON_PAGE kyc_pending", OK, *[PAGE_NOT_A_PLAYER] * len(NOT_PLAYERS)),
+        body=lambda w: {"document_type": "passport", "document_number": "MATRIX123"}),
     Row("web:signup", "GET", everyone(OK)),
     Row("web:signup", "POST", everyone(OK),
         body=lambda w: {"username": "matrix-signup", "password": PASSWORD, "email": "s@example.test",
@@ -306,6 +355,13 @@ CONSOLE_ROWS = [
     Row("console:ledger", "GET", staff(*ALL_STAFF)),
     Row("console:ledger-statement", "GET", staff(*ALL_STAFF), args=lambda w: [w.wallet.pk]),
     Row("console:audit", "GET", staff(*READERS)),
+    Row("console:aml-alerts", "GET", staff(*READERS)),
+    Row("console:aml-alert", "POST", staff(*COMPLIANCE), args=lambda w: [w.aml_alert.pk],
+        body=lambda w: {"status": "investigating", "reason": "matrix"}),
+    Row("console:kyc", "GET", staff(*READERS)),
+    Row("console:kyc-document", "GET", staff(*COMPLIANCE), args=lambda w: [w.kyc_document.pk]),
+    Row("console:kyc-decide", "POST", staff(*COMPLIANCE), args=lambda w: [w.kyc_document.pk],
+        body=lambda w: {"decision": "verify", "reason": "matrix"}),
 ]
 
 ADMIN_SITE_ROWS = [
@@ -318,7 +374,7 @@ ADMIN_SITE_ROWS = [
                         "new_password2": "another-long-pass-9"}),
     Row("admin:password_change_done", "GET", staff(*ALL_STAFF)),
     Row("admin:autocomplete", "GET", staff(*READERS),
-        query="app_label=risk&model_name=playerrestriction&field_name=player"),
+        query="app_label=risk&model_name=limitprofile&field_name=player"),
     Row("admin:jsi18n", "GET", staff(*ALL_STAFF)),
     # no model has a page on the site (get_absolute_url)
     Row("admin:view_on_site", "GET", staff(NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
@@ -449,12 +505,25 @@ ADMIN_ROWS = [
     *admin_model("risk.geofence", lambda w: w.geofence, view=ALL_STAFF, add=NOBODY, change=COMPLIANCE,
                  delete=NOBODY),
     *simple_history("risk.geofence", lambda w: w.geofence, view=ALL_STAFF, revert=NOBODY),
-    *admin_model("risk.playerrestriction", lambda w: w.restriction, view=ALL_STAFF, add=COMPLIANCE,
-                 change=COMPLIANCE, delete=ADMIN_ONLY,
-                 add_body=lambda w: {"player": w.other_player.pk, "max_stake": "20.00"}),
+    # Read-only: the player sets their own limits (the cooling-off), nobody shortens an exclusion.
+    *admin_model("risk.playerrestriction", lambda w: w.restriction, view=ALL_STAFF, add=NOBODY, change=NOBODY,
+                 delete=NOBODY),
     *simple_history("risk.playerrestriction", lambda w: w.restriction, view=ALL_STAFF, revert=NOBODY),
     *admin_model("risk.outcomeexposure", lambda w: w.exposure, view=ALL_STAFF, add=NOBODY, change=NOBODY,
                  delete=NOBODY),
+    # Raised by the monitoring, moved on only by its workflow (compliance, admin)
+    *admin_model("risk.amlalert", lambda w: w.aml_alert, view=READERS, add=NOBODY, change=NOBODY, delete=NOBODY),
+    *object_actions("risk.amlalert", lambda w: w.aml_alert, who=COMPLIANCE,
+                    bodies={"investigate": REASON, "close": REASON},
+                    objects={"close": lambda w: w.investigating_alert}),
+    # Decided only through risk.kyc (compliance, admin); regulators read them, numbers masked
+    *admin_model("risk.kycdocument", lambda w: w.kyc_document, view=READERS, add=NOBODY, change=NOBODY,
+                 delete=NOBODY),
+    *object_actions("risk.kycdocument", lambda w: w.kyc_document, who=COMPLIANCE,
+                    bodies={"verify": REASON, "reject": REASON}),
+    # the world's document has no scan (tests/risk/test_kyc.py downloads one)
+    Row("admin:risk_kycdocument_file", "GET", staff(FORBIDDEN, NOT_FOUND, FORBIDDEN, NOT_FOUND),
+        args=lambda w: [w.kyc_document.pk]),
     *admin_model("accounts.user", lambda w: w.player, view=READERS, add=ADMIN_ONLY, change=None,
                  delete=ADMIN_ONLY,
                  add_body=lambda w: {"username": "matrix-user", "password1": "another-long-pass-9",
@@ -545,6 +614,16 @@ def _world_build() -> SimpleNamespace:
     w.exposure_cap = ExposureCap.objects.create(market_kind="match_result", cap="900000.00")
     w.geofence = Geofence.objects.first() or Geofence.objects.create()
     w.restriction, _ = PlayerRestriction.objects.get_or_create(player=w.player)
+    w.player_session = UserSession.objects.create(user=w.player, kind=UserSession.Kind.SESSION,
+                                                  key="matrix-browser-elsewhere", started_at=timezone.now(),
+                                                  last_seen_at=timezone.now())
+    w.kyc_document = kyc_submit(player=w.player, document_type="passport", document_number="MATRIX-123456",
+                                actor=Actor.of(w.player))
+    alerted = user("player", "m-alerted")
+    w.aml_alert, w.investigating_alert = [
+        aml_check_deposit(wallet_deposit(user=alerted, amount=Decimal("10000.00"), actor=system).transfer.pk)[0]
+        for _ in range(2)]
+    aml_alert_update(alert_id=w.investigating_alert.pk, status="investigating", reason="matrix", actor=system)
     w.notification = notification_create(kind="matrix", message="Hello.", user=w.player)
     w.audit_row = AuditLog.objects.latest("pk")
     w.group = Group.objects.get(name="player")

@@ -282,3 +282,26 @@ def test_an_api_url_that_matches_no_route_is_a_404_in_the_error_shape(api, make_
     # then a 404 in the one error shape, not Django's HTML page
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
     assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("amount", ["٣", "١٠.٠٠", "１０.００", "10.0\u0660"])
+def test_an_amount_in_another_scripts_digits_is_refused_not_read_as_a_number(api, player, amount):
+    # given digits Python's Decimal() would read ("٣" is 3)
+    before = ledger_snapshot()
+    # when they are deposited
+    response = api(player).post("/api/v1/wallet/deposits", {"amount": amount}, format="json")
+    # then 400 invalid_amount naming the field, and nothing moved
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_amount")
+    assert response.json()["details"]["field"] == "amount"
+    assert ledger_snapshot() == before
+
+
+def test_a_nul_in_a_multipart_put_is_a_400_not_a_500(api, player):
+    # given a form body DRF parses itself (the middleware checks POSTed forms only)
+    from risk.models import PlayerRestriction
+
+    # when a limit's value holds a NUL
+    response = api(player).put("/api/v1/me/limits", {"loss_month": "5\x00"}, format="multipart")
+    # then the parser refuses it, naming the field, and nothing is set
+    _assert_refused(response, "loss_month")
+    assert not PlayerRestriction.objects.filter(player=player).exists()

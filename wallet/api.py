@@ -73,7 +73,7 @@ class WithdrawalApi(_WalletMoveApi):
         request=_WalletMoveApi.WalletMoveInputSerializer, parameters=[IDEMPOTENCY_HEADER],
         responses={201: _WalletMoveApi.WalletMoveSerializer,
                    **errors(r400="invalid_request, invalid_amount, invalid_idempotency_key",
-                            r409="idempotency_conflict", r422="insufficient_funds")},
+                            r403="kyc_required", r409="idempotency_conflict", r422="insufficient_funds")},
     )
     def post(self, request):
         return super().post(request)

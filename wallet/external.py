@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from audit.context import Actor, role_of
@@ -151,12 +151,10 @@ def external_wallet_top_up(*, user: Any, amount: Any, actor: Actor, idempotency_
 
 
 def _top_up_check(*, user: Any, account: ExternalAccount, amount: Decimal, actor: Actor) -> None:
-    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    totals = ExternalTransaction.objects.filter(destination=account, source__isnull=True).aggregate(
-        ever=Sum("amount"), today=Sum("amount", filter=Q(created_at__gte=midnight)))
+    ever = ExternalTransaction.objects.filter(destination=account, source__isnull=True).aggregate(
+        ever=Sum("amount"))["ever"]
     found = deposit_violations(
-        player=user, amount=amount, country=actor.country or user.country,
-        deposited_today=totals["today"] or Decimal("0.00"), deposited_ever=totals["ever"] or Decimal("0.00"),
+        player=user, amount=amount, country=actor.country or user.country, deposited_ever=ever or Decimal("0.00"),
         kyc_threshold=Decimal(settings.RISK_KYC_DEPOSIT_THRESHOLD))
     if found:
         raise refusal(found[0].error, found[0].message,

@@ -7,8 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
-from django.utils import timezone
+from django.db.models import Sum
 
 from audit.context import Actor
 from audit.models import AuditLog
@@ -17,7 +16,8 @@ from core.db import first_row, retried_on_conflict
 from core.errors import IdempotencyConflict, InvalidInput, refusal
 from ledger.models import Account, Transfer
 from ledger.services import house_account, money_validate, player_account_open, transfer_create
-from risk.rules import deposit_violations
+from risk.aml import aml_transfer_check_queue
+from risk.rules import Violation, deposit_violations, withdrawal_violations
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ def _wallet_move(
                 return _replay(earlier, wallet=wallet, kind=kind, amount=value)
         if kind == Transfer.Kind.DEPOSIT:
             _deposit_check(user=user, wallet=wallet, amount=value, actor=actor)
+        else:
+            _withdrawal_check(user=user, wallet=wallet, amount=value)
         cashier = house_account(Account.House.CASHIER)
         debit, credit = (cashier, wallet) if kind == Transfer.Kind.DEPOSIT else (wallet, cashier)
         transfer = transfer_create(
@@ -88,6 +90,7 @@ def _wallet_move(
             details={"amount": str(value), "transfer": transfer.reference,
                      "balance": str(wallet.balance)},
         )
+        aml_transfer_check_queue(transfer=transfer)  # monitoring, in the worker after commit; never blocks
         return WalletMovement(transfer=transfer, balance=wallet.balance)
 
 
@@ -102,14 +105,29 @@ def _replay(earlier: Transfer, *, wallet: Account, kind: str, amount: Decimal) -
 
 
 def _deposit_check(*, user: Any, wallet: Account, amount: Decimal, actor: Actor) -> None:
-    """Geofence, self-exclusion, the player's daily deposit limit and the KYC threshold."""
-    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    totals = Transfer.objects.filter(credit_account=wallet, kind=Transfer.Kind.DEPOSIT).aggregate(
-        ever=Sum("amount"), today=Sum("amount", filter=Q(created_at__gte=midnight)))
+    """Geofence, self-exclusion or time-out, the player's deposit limits and the KYC threshold."""
+    ever = Transfer.objects.filter(credit_account=wallet, kind=Transfer.Kind.DEPOSIT).aggregate(
+        ever=Sum("amount"))["ever"]
     found = deposit_violations(
-        player=user, amount=amount, country=actor.country or user.country,
-        deposited_today=totals["today"] or Decimal("0.00"), deposited_ever=totals["ever"] or Decimal("0.00"),
-        kyc_threshold=Decimal(settings.RISK_KYC_DEPOSIT_THRESHOLD))
+        player=user, wallet_id=wallet.pk, amount=amount, country=actor.country or user.country,
+        deposited_ever=ever or Decimal("0.00"), kyc_threshold=Decimal(settings.RISK_KYC_DEPOSIT_THRESHOLD))
+    _refuse(found)
+
+
+def _withdrawal_check(*, user: Any, wallet: Account, amount: Decimal) -> None:
+    """The KYC threshold on everything withdrawn; read under the wallet's lock, so two withdrawals at
+    once cannot both slip under it. A withdrawal the balance cannot cover is left to the transfer's
+    refusal for funds: a verified identity would not let it through either."""
+    if wallet.balance < amount:
+        return
+    ever = Transfer.objects.filter(debit_account=wallet, kind=Transfer.Kind.WITHDRAWAL).aggregate(
+        ever=Sum("amount"))["ever"]
+    _refuse(withdrawal_violations(player=user, amount=amount, withdrawn_ever=ever or Decimal("0.00"),
+                                  kyc_threshold=Decimal(settings.RISK_KYC_WITHDRAWAL_THRESHOLD)))
+
+
+def _refuse(found: list[Violation]) -> None:
+    """Raise the first violation found, with all of them in its details."""
     if found:
         first = found[0]
         raise refusal(first.error, first.message,

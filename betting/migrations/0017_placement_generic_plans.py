@@ -6,11 +6,17 @@ from django.db import migrations
 
 from betting.sql.placement import BOOK_LOCK, SLIP_FUNCTION, slip_function
 
-# Back to the planner's choice; the bodies are unchanged.
+# Back to the planner's choice (whatever the functions' arguments are by then); the bodies are unchanged.
 RESET = f"""
-ALTER FUNCTION {BOOK_LOCK}(bigint[]) RESET plan_cache_mode;
-ALTER FUNCTION {SLIP_FUNCTION}(boolean, bigint, text, text, bigint[], numeric[], numeric, text, text, text, text,
-                               timestamptz, numeric, bigint, text, text, inet, text) RESET plan_cache_mode;
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p WHERE p.proname IN ('{BOOK_LOCK}', '{SLIP_FUNCTION}') LOOP
+        EXECUTE format('ALTER FUNCTION %s RESET plan_cache_mode', f);
+    END LOOP;
+END
+$$;
 """
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from audit.sql import AUDIT_WRITE
 from core.db import sql_names
-from risk.sql import LIMITS, PLAYER_GATE
+from risk.sql import LIMITS, PLAYER_GATE, PLAYER_LIMITS_CHECK
 
 CHALLENGE = "betting_challenge"
 CHALLENGE_OFFER = f"{CHALLENGE}_offer"
@@ -37,6 +37,7 @@ def challenge_functions() -> str:
 
     return _CHALLENGE_FUNCTIONS.format_map({
         "ch": CHALLENGE, "offer": CHALLENGE_OFFER, "take": CHALLENGE_TAKE, "gate": PLAYER_GATE, "limits": LIMITS,
+        "own": PLAYER_LIMITS_CHECK,
         "lock": ACCOUNTS_LOCK, "shard": ESCROW_SHARD, "hold": INTERNAL_HOLD, "audit": AUDIT_WRITE,
         "internal": Gateway.INTERNAL, "stake": PURPOSES[0], "betting": AuditLog.Category.BETTING,
         "scheduled": Event.Status.SCHEDULED, "active": Outcome.Status.ACTIVE, "market_open": Market.Status.OPEN,
@@ -131,7 +132,8 @@ $fn$;
 CREATE OR REPLACE FUNCTION {offer}(
     p_creator bigint, p_role text, p_country text, p_event bigint, p_outcome bigint, p_player bigint, p_stat text,
     p_line numeric, p_side text, p_stake numeric, p_funding text, p_idempotency_key text, p_fingerprint text,
-    p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet, p_user_agent text)
+    p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet, p_user_agent text,
+    p_session_started timestamptz)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
     internal boolean := p_funding = '{internal}';
@@ -200,6 +202,10 @@ BEGIN
     IF refused IS NOT NULL THEN
         RETURN jsonb_build_object('refused', refused);
     END IF;
+    refused := {own}(p_creator, wallet_id, false, p_stake, p_now, p_session_started);
+    IF jsonb_array_length(refused) > 0 THEN
+        RETURN jsonb_build_object('refused', refused -> 0);
+    END IF;
 
     -- Written with the status the stake gives it, so that nothing but the audit row follows the
     -- stake's lock on the escrow shard until commit.
@@ -230,7 +236,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION {take}(
     p_challenge bigint, p_acceptor bigint, p_role text, p_country text, p_funding text, p_idempotency_key text,
     p_fingerprint text, p_now timestamptz, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet,
-    p_user_agent text)
+    p_user_agent text, p_session_started timestamptz)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
     internal boolean := p_funding = '{internal}';
@@ -285,6 +291,10 @@ BEGIN
     IF refused IS NOT NULL THEN
         RETURN jsonb_build_object('refused', refused);
     END IF;
+    refused := {own}(p_acceptor, wallet_id, false, c.stake, p_now, p_session_started);
+    IF jsonb_array_length(refused) > 0 THEN
+        RETURN jsonb_build_object('refused', refused -> 0);
+    END IF;
 
     -- After a failed external stake the challenge is open again for anyone, this taker included: each
     -- attempt's key carries the taker and its number.
@@ -311,11 +321,16 @@ END
 $fn$;
 """
 
+# The arguments of the offer and the take before the session's start came in (dropped first, by the
+# migration that installs these).
+TAKE_ARGUMENTS_BEFORE_SESSIONS = ("bigint, bigint, text, text, text, text, text, timestamptz, bigint, text, text, "
+                                  "inet, text")
+OFFER_ARGUMENTS_BEFORE_SESSIONS = ("bigint, text, text, bigint, bigint, bigint, text, numeric, text, numeric, text, "
+                                   "text, text, timestamptz, bigint, text, text, inet, text")
+
 CHALLENGE_FUNCTIONS_DROP = f"""
-DROP FUNCTION IF EXISTS {CHALLENGE_TAKE}(bigint, bigint, text, text, text, text, text, timestamptz, bigint, text,
-                                         text, inet, text);
-DROP FUNCTION IF EXISTS {CHALLENGE_OFFER}(bigint, text, text, bigint, bigint, bigint, text, numeric, text, numeric,
-                                          text, text, text, timestamptz, bigint, text, text, inet, text);
+DROP FUNCTION IF EXISTS {CHALLENGE_TAKE}({TAKE_ARGUMENTS_BEFORE_SESSIONS}, timestamptz);
+DROP FUNCTION IF EXISTS {CHALLENGE_OFFER}({OFFER_ARGUMENTS_BEFORE_SESSIONS}, timestamptz);
 DROP FUNCTION IF EXISTS {CHALLENGE}_hold(bigint, bigint, bigint, numeric, bigint, numeric, numeric, text, text, text,
                                          text, text, timestamptz, bigint, text, text, inet, text);
 DROP FUNCTION IF EXISTS {CHALLENGE}_stake_refused(numeric, numeric, numeric, boolean, numeric);

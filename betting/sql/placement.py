@@ -5,7 +5,7 @@ from __future__ import annotations
 from audit.sql import AUDIT_WRITE
 from core.db import sql_names
 from ledger.sql import TRANSFER_WRITE
-from risk.sql import LIMITS, PLAYER_GATE
+from risk.sql import LIMITS, PLAYER_GATE, PLAYER_LIMITS_CHECK
 
 SLIP_FUNCTION = "betting_slip_place"
 BOOK_LOCK = "betting_book_lock"
@@ -18,12 +18,13 @@ def slip_function() -> str:
     One call reads the slip's outcomes, markets, events and sports (placing: share-locked events,
     then markets, then outcomes, each by id, the order the operator services lock them), the
     player's restriction, the geofence, the limit profiles of every scope and the exposure caps;
-    applies every rule; placing, locks the wallet last, checks velocity, today's loss and the
-    balance under it, answers a replayed Idempotency-Key, reserves exposure (counters in outcome id
-    order, each a conditional upsert) and writes the bet, its legs, the stake transfer, the wallet's
-    balance and the audit row. It answers one jsonb: ``missing`` (unknown outcome ids), or
-    ``replay``/``conflict`` (an earlier bet under the key), or ``violations`` (each ``[code,
-    details]``; the caller rolls back) with the figures of the slip, or the placed ``bet``.
+    applies every rule; placing, locks the wallet last, checks velocity, the player's own limits
+    (losses per period, the session's time; risk/sql.py) and the balance under it, answers a
+    replayed Idempotency-Key, reserves exposure (counters in outcome id order, each a conditional
+    upsert) and writes the bet, its legs, the stake transfer, the wallet's balance and the audit row.
+    It answers one jsonb: ``missing`` (unknown outcome ids), or ``replay``/``conflict`` (an earlier
+    bet under the key), or ``violations`` (each ``[code, details]``; the caller rolls back) with the
+    figures of the slip, or the placed ``bet``.
     Refusals are answers, not exceptions: no subtransaction per bet. The sentences a player reads
     are written in Python (betting/slips.py), from the codes and details.
     """
@@ -31,18 +32,17 @@ def slip_function() -> str:
     from betting.models import Bet, BetLeg
     from events.models import Event, Market, Outcome, Sport
     from ledger.models import Account, Transfer
-    from risk.models import ExposureCap, OutcomeExposure, PlayerRestriction
+    from risk.models import ExposureCap, OutcomeExposure
 
     values = {
-        "fn": SLIP_FUNCTION, "book_lock": BOOK_LOCK, "gate": PLAYER_GATE, "limits": LIMITS, "audit": AUDIT_WRITE,
-        "transfer": TRANSFER_WRITE,
+        "fn": SLIP_FUNCTION, "book_lock": BOOK_LOCK, "gate": PLAYER_GATE, "limits": LIMITS, "own": PLAYER_LIMITS_CHECK,
+        "audit": AUDIT_WRITE, "transfer": TRANSFER_WRITE,
         "active": Outcome.Status.ACTIVE, "open": Market.Status.OPEN, "scheduled": Event.Status.SCHEDULED,
         "live": Event.Status.LIVE, "any": Bet.OddsChange.ANY, "higher": Bet.OddsChange.HIGHER,
         "placed": Bet.Status.PLACED, "accepted": Bet.Status.ACCEPTED, "rejected": Bet.Status.REJECTED,
         "stakes_held": f"house:{Account.House.STAKES_HELD}", "bet_stake": Transfer.Kind.BET_STAKE,
         "betting": AuditLog.Category.BETTING,
-        **sql_names(Bet, BetLeg, Event, Market, Outcome, Sport, Account, ExposureCap, OutcomeExposure,
-                    PlayerRestriction),
+        **sql_names(Bet, BetLeg, Event, Market, Outcome, Sport, Account, ExposureCap, OutcomeExposure),
     }
     return _SLIP_FUNCTION.format_map(values)
 
@@ -71,7 +71,7 @@ CREATE OR REPLACE FUNCTION {fn}(
     p_place boolean, p_player bigint, p_role text, p_country text, p_outcomes bigint[], p_prices numeric[],
     p_stake numeric, p_bet_type text, p_odds_change text, p_idempotency_key text, p_fingerprint text,
     p_now timestamptz, p_default_cap numeric, p_actor_id bigint, p_actor_label text, p_actor_role text, p_ip inet,
-    p_user_agent text) RETURNS jsonb
+    p_user_agent text, p_session_started timestamptz) RETURNS jsonb
 -- Generic plans, kept for the session: the statements take the slip as arrays, and a custom plan,
 -- costed for this slip's length, always looks cheaper than the generic one, so PostgreSQL would plan
 -- each of them again on every call (a third of the function's time, bench/RESULTS.md 2026-12-07).
@@ -81,7 +81,6 @@ DECLARE
     found int := 0;
     leg record;
     lim record;
-    loss_limit numeric;
     wallet record;
     earlier record;
     v jsonb := '[]';
@@ -102,12 +101,9 @@ DECLARE
     caps numeric[] := '{{}}';
     repeated_events bigint[];
     repeated_outcomes bigint[];
-    midnight timestamptz := date_trunc('day', p_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
     window_start timestamptz;
     recent_bets bigint;
     recent_stake numeric;
-    staked numeric;
-    paid numeric;
     v_balance numeric := 0.00;
     v_bet bigint;
     v_status text;
@@ -261,23 +257,9 @@ BEGIN
             'max_stake', lim.velocity_max_stake::text, 'window_seconds', lim.velocity_window_seconds,
             'staked_in_window', recent_stake::text)));
     END IF;
-    SELECT r.{PlayerRestriction.daily_loss_limit} INTO loss_limit
-      FROM {PlayerRestriction} r WHERE r.{PlayerRestriction.player} = p_player;
-    -- Today's loss is summed only for a player who set a limit on it: the sum reads every bet of the
-    -- player's day, and most players have none.
-    IF loss_limit IS NOT NULL THEN
-        SELECT coalesce(sum(b.{Bet.stake}) FILTER (WHERE b.{Bet.placed_at} >= midnight
-                                                     AND b.{Bet.status} <> '{rejected}'), 0.00),
-               coalesce(sum(b.{Bet.payout}) FILTER (WHERE b.{Bet.settled_at} >= midnight), 0.00)
-          INTO staked, paid
-          FROM {Bet} b
-         WHERE b.{Bet.player} = p_player AND (b.{Bet.placed_at} >= midnight OR b.{Bet.settled_at} >= midnight);
-        IF staked - paid + p_stake > loss_limit THEN
-            v := v || jsonb_build_array(jsonb_build_array('loss_limit', jsonb_build_object(
-                'daily_loss_limit', loss_limit::text, 'lost_today', (staked - paid)::text,
-                'max_allowed_stake', greatest(loss_limit - (staked - paid), 0.00)::text)));
-        END IF;
-    END IF;
+    -- The player's own limits under the wallet's lock: the session time and the losses of each period
+    -- (risk/sql.py), so that bets of one player at once cannot both pass on the same room.
+    v := v || {own}(p_player, wallet.id, false, p_stake, p_now, p_session_started);
     v_balance := coalesce(wallet.balance, 0.00);
     IF v_balance < p_stake THEN
         v := v || jsonb_build_array(jsonb_build_array('insufficient_funds', jsonb_build_object(
@@ -379,9 +361,13 @@ LANGUAGE sql IMMUTABLE AS $fn$
 $fn$;
 """
 
+# The arguments of betting_slip_place: the previous ones (before the session's start) are dropped first.
+SLIP_ARGUMENTS_BEFORE_SESSIONS = """boolean, bigint, text, text, bigint[], numeric[], numeric, text, text, text, text,
+                                 timestamptz, numeric, bigint, text, text, inet, text"""
+SLIP_ARGUMENTS = f"{SLIP_ARGUMENTS_BEFORE_SESSIONS}, timestamptz"
+
 SLIP_FUNCTION_DROP = f"""
-DROP FUNCTION IF EXISTS {SLIP_FUNCTION}(boolean, bigint, text, text, bigint[], numeric[], numeric, text, text, text,
-                                        text, timestamptz, numeric, bigint, text, text, inet, text);
+DROP FUNCTION IF EXISTS {SLIP_FUNCTION}({SLIP_ARGUMENTS});
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_largest_stake(numeric, numeric);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_odds_text(numeric);
 DROP FUNCTION IF EXISTS {SLIP_FUNCTION}_takes(text, numeric, numeric);

@@ -12,4 +12,9 @@ urlpatterns = [
     path("ledger/", views.ledger_accounts, name="ledger"),
     path("ledger/<int:pk>/", views.ledger_statement, name="ledger-statement"),
     path("audit/", views.audit, name="audit"),
+    path("aml-alerts/", views.aml_alerts, name="aml-alerts"),
+    path("aml-alerts/<int:pk>/", views.aml_alert_step, name="aml-alert"),
+    path("kyc/", views.kyc, name="kyc"),
+    path("kyc/<int:pk>/", views.kyc_document, name="kyc-document"),
+    path("kyc/<int:pk>/decide/", views.kyc_decide, name="kyc-decide"),
 ]

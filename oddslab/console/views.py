@@ -1,4 +1,5 @@
-"""Staff pages under /admin/console/: they only read; every change goes through the admin's actions."""
+"""Staff pages under /admin/console/: they read, and where they change something (an AML alert's
+workflow, a KYC decision) they call the same service as the API and the admin's actions."""
 
 from __future__ import annotations
 
@@ -13,19 +14,34 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
+from audit.context import Actor
 from audit.models import AuditLog
 from audit.selectors import audit_log_list, day_bounds
 from betting.reports import event_settlement_rows, ggr_by_day, ggr_report
-from core.errors import InvalidInput
+from core.errors import DomainError, InvalidInput
 from core.query import query_int
 from ledger.models import Account
 from ledger.selectors import account_balance, account_statement_with_balance
 from oddslab.console.selectors import ggr_chart
+from risk.aml import NEXT, aml_alert_list, aml_alert_update
+from risk.kyc import (
+    DOCUMENT_STATUSES,
+    KYC_DECISIONS,
+    KYC_READ,
+    KYC_REVIEW,
+    kyc_document_open,
+    kyc_documents,
+    kyc_state_of,
+    number_masked,
+)
 from risk.liabilities import exposure_alerts, liability_book
+from risk.models import AmlAlert, KycDocument, KycStatus
 
 VIEW_LIABILITIES = "risk.view_outcomeexposure"
 VIEW_BETS = "betting.view_bet"
@@ -33,6 +49,8 @@ EXPORT_REPORTS = "betting.export_reports"
 VIEW_LEDGER = ("ledger.view_account", "ledger.view_transfer")
 VIEW_AUDIT = "audit.view_auditlog"
 EXPORT_AUDIT = "audit.export_auditlog"
+VIEW_AML = "risk.view_amlalert"
+WORK_AML = "risk.change_amlalert"
 POLL_SECONDS = 5
 CHART_DAYS = 14
 
@@ -91,6 +109,10 @@ def index(request: HttpRequest) -> HttpResponse:
         ("console:ledger", "Ledger statements", "Any account's transfers with a running balance.",
          user.has_perms(VIEW_LEDGER)),
         ("console:audit", "Audit log", "Every recorded action, filtered.", user.has_perm(VIEW_AUDIT)),
+        ("console:aml-alerts", "AML alerts", "Transaction-monitoring alerts; investigate and close them.",
+         user.has_perm(VIEW_AML)),
+        ("console:kyc", "KYC review", "Identity documents players sent; verify or reject them.",
+         user.has_perm(KYC_READ)),
     ]
     return render(request, "console/index.html", _context(
         request, "Operator console", pages=[p for p in pages if p[3]]))
@@ -186,3 +208,91 @@ def audit(request: HttpRequest) -> HttpResponse:
         request, "Audit log", page=page, filters=filters, error=error, query=urlencode(active), export=export,
         categories=AuditLog.Category.choices, severities=AuditLog.Severity.choices,
         outcomes=AuditLog.Outcome.choices))
+
+
+AML_FILTERS = ["status", "rule", "user"]
+
+
+def _aml_filters(query) -> dict[str, str]:
+    return {k: v for k in AML_FILTERS if (v := query.get(k, "").strip())}
+
+
+@console_page(VIEW_AML)
+def aml_alerts(request: HttpRequest) -> HttpResponse:
+    """The alerts, filtered like the API's list; for compliance, each one's next step with a reason."""
+    active = _aml_filters(request.GET)
+    error = None
+    try:
+        page = Paginator(aml_alert_list(filters=active).select_related("user"), 50).get_page(request.GET.get("page"))
+    except InvalidInput as refusal:
+        error, page = refusal.message, Paginator(AmlAlert.objects.none(), 50).get_page(1)
+    query = urlencode(active)
+    return render(request, "console/aml_alerts.html", _context(
+        request, "AML alerts", page=page, rows=[(alert, NEXT[alert.status]) for alert in page.object_list],
+        filters={k: request.GET.get(k, "") for k in AML_FILTERS}, error=error, query=query,
+        export=f"/api/v1/exports/aml-alerts.csv?{query}", can_work=request.user.has_perm(WORK_AML),
+        statuses=AmlAlert.Status.choices, rules=AmlAlert.Rule.choices))
+
+
+@require_POST
+@console_page(WORK_AML)
+def aml_alert_step(request: HttpRequest, pk: int) -> HttpResponse:
+    """One alert moved on (risk.aml.aml_alert_update), then back to the list with its filters."""
+    try:
+        alert = aml_alert_update(alert_id=pk, status=request.POST.get("status", ""),
+                                 reason=request.POST.get("reason", ""), actor=Actor.from_request(request))
+    except DomainError as refusal:
+        messages.error(request, f"Alert {pk}: {refusal.message}")
+    else:
+        messages.success(request, f"Alert {alert.pk} is {alert.get_status_display().lower()}.")
+    return redirect(f"{reverse('console:aml-alerts')}?{urlencode(_aml_filters(request.GET))}")
+
+
+@console_page(KYC_READ)
+def kyc(request: HttpRequest) -> HttpResponse:
+    """The identity documents players sent, oldest first, waiting ones unless another status is asked for;
+    numbers masked. Reviewers open each one to decide it."""
+    status = request.GET.get("status", KycStatus.PENDING).strip()
+    error = None
+    try:
+        page = Paginator(kyc_documents(status=status), 50).get_page(request.GET.get("page"))
+    except InvalidInput as refusal:
+        error, page = refusal.message, Paginator(KycDocument.objects.none(), 50).get_page(1)
+    return render(request, "console/kyc.html", _context(
+        request, "KYC review", page=page, rows=[(d, number_masked(d.document_number)) for d in page.object_list],
+        status=status, error=error, query=urlencode({"status": status}),
+        statuses=[(value, KycStatus(value).label) for value in DOCUMENT_STATUSES],
+        can_review=request.user.has_perm(KYC_REVIEW)))
+
+
+@console_page(KYC_REVIEW)
+def kyc_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """One document for its reviewer: the number in full, the scan, the player's other submissions, and
+    the decision's form while it waits. Opening it is audited."""
+    try:
+        document = kyc_document_open(document_id=pk, actor=Actor.from_request(request))
+    except DomainError as refusal:
+        raise Http404(refusal.message) from None
+    return render(request, "console/kyc_document.html", _context(
+        request, f"Identity document {document.pk}", document=document,
+        state=kyc_state_of(player=document.player),
+        others=[(d, number_masked(d.document_number))
+                for d in kyc_documents(player_id=document.player_id).exclude(pk=document.pk)]))
+
+
+@require_POST
+@console_page(KYC_REVIEW)
+def kyc_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Verify or reject one document (risk.kyc), then back to the queue; a refusal is told on the document."""
+    document = get_object_or_404(KycDocument, pk=pk)
+    decide = KYC_DECISIONS.get(request.POST.get("decision", ""))
+    try:
+        if decide is None:
+            raise InvalidInput("Choose verify or reject.")
+        decided = decide(player_id=document.player_id, document_id=document.pk,
+                         reason=request.POST.get("reason", ""), actor=Actor.from_request(request))
+    except DomainError as refusal:
+        messages.error(request, f"Document {pk}: {refusal.message}")
+        return redirect("console:kyc-document", pk=pk)
+    messages.success(request, f"Document {pk} of {document.player} is {decided.status}.")
+    return redirect("console:kyc")

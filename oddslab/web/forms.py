@@ -1,9 +1,13 @@
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 
 from core.query import BIGINT_MAX
+from risk.models import MINUTE_LIMITS, PLAYER_LIMITS
+from risk.rules import PERIODS
+from risk.safer import SELF_EXCLUSION_MONTHS, TIME_OUT_DAYS
 from wallet.models import Gateway
 
 
@@ -61,3 +65,49 @@ class ChallengeForm(forms.Form):
             return {"proposition": {"player_id": data.get("player_id"), "stat": data.get("stat"),
                                     "line": data.get("line"), "side": data.get("side")}}
         return {"outcome_id": data.get("outcome_id")}
+
+
+# The page's words for each of the player's own limits (risk.models.PLAYER_LIMITS).
+LIMIT_LABELS = {
+    **{f"deposit_{period}": f"Deposits per {words}" for period, words in PERIODS.items()},
+    **{f"loss_{period}": f"Losses per {words}" for period, words in PERIODS.items()},
+    "max_stake": "Stake per bet",
+    "session_minutes": "Session time (minutes)",
+    "reality_check_minutes": "Reality check every (minutes)",
+}
+
+
+class LimitsForm(forms.Form):
+    """The player's own limits, each field drawn with the value in force. risk.safer checks what is
+    typed, as it does for the API. Each field also carries the value it was drawn with, so only the
+    limits the player changed are sent: an emptied field removes its limit, one left alone is untouched."""
+
+    def __init__(self, data: Any = None, *, values: Mapping[str, Any]):
+        super().__init__(data, initial=dict(values))
+        for name in PLAYER_LIMITS:
+            self.fields[name] = forms.CharField(
+                required=False, label=LIMIT_LABELS[name], show_hidden_initial=True,
+                widget=forms.TextInput(attrs={"inputmode": "numeric" if name in MINUTE_LIMITS else "decimal",
+                                              "autocomplete": "off", "size": 8}))
+
+    def changes(self) -> dict[str, str | None]:
+        """The changed limits as risk.safer.limits_set takes them: a value, or None to remove it."""
+        return {name: self.cleaned_data[name] or None for name in self.changed_data}
+
+
+class ConfirmedForm(forms.Form):
+    """A step the player cannot take back before it ends: the box must be ticked, and the server
+    checks it, whatever the browser did."""
+
+    confirm = forms.BooleanField(label="I understand this cannot be undone before it ends", error_messages={
+        "required": "Tick the box to confirm: this cannot be undone before it ends."})
+
+
+class TimeOutForm(ConfirmedForm):
+    days = forms.CharField(label=f"Days ({TIME_OUT_DAYS[0]} to {TIME_OUT_DAYS[1]})", widget=forms.NumberInput(
+        attrs={"min": TIME_OUT_DAYS[0], "max": TIME_OUT_DAYS[1]}))
+
+
+class SelfExclusionForm(ConfirmedForm):
+    months = forms.ChoiceField(label="For", choices=[(str(months), f"{months} months")
+                                                     for months in SELF_EXCLUSION_MONTHS])

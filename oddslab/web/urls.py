@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oddslab.web import challenge_views, views
+from oddslab.web import challenge_views, kyc_views, safer_views, session_views, views
 
 app_name = "web"
 
@@ -21,5 +21,9 @@ urlpatterns = [
     path("bets", views.my_bets, name="my-bets"),
     path("leaderboard", views.leaderboard_page, name="leaderboard"),
     path("notifications", views.notifications, name="notifications"),
+    path("account/safer-gambling", safer_views.safer_gambling, name="safer-gambling"),
+    path("account/kyc", kyc_views.kyc, name="kyc"),
+    path("account/sessions", session_views.sessions, name="sessions"),
+    path("account/sessions/<int:pk>/end", session_views.session_end, name="session-end"),
     path("signup", views.signup, name="signup"),
 ]

@@ -46,7 +46,7 @@ def test_30_threads_on_one_wallet_never_pass_the_players_velocity_or_loss_limit(
     if limit == "velocity":
         LimitProfile.objects.create(scope="player", player=player, velocity_max_bets=5)
     else:
-        PlayerRestriction.objects.create(player=player, daily_loss_limit=Decimal("50.00"))
+        PlayerRestriction.objects.create(player=player, loss_day=Decimal("50.00"))
     body = selection(make_event(home="2.00"))
     # when 30 slips of 10 are placed at once
     results = run_concurrently(30, lambda i: bet_place(

@@ -89,7 +89,7 @@ def geo_blocked(player, make_event):
 
 
 def loss_limit(player, make_event):
-    PlayerRestriction.objects.create(player=player, daily_loss_limit=Decimal("5.00"))
+    PlayerRestriction.objects.create(player=player, loss_day=Decimal("5.00"))
     return _slip([make_event()])
 
 
@@ -165,7 +165,7 @@ def test_geofencing_is_off_by_default(api, player, make_event):
 
 # Deposits meet the player gate and the deposit rules too.
 @pytest.mark.parametrize(("code", "status", "restriction"), [
-    ("deposit_limit", 422, {"daily_deposit_limit": Decimal("1000.00")}),
+    ("deposit_limit", 422, {"deposit_day": Decimal("1000.00")}),
     ("self_excluded", 403, {"self_excluded_until": timezone.now() + timedelta(days=1)}),
     ("kyc_required", 403, {}),
     ("geo_blocked", 403, None),
@@ -189,7 +189,7 @@ def test_deposit_refusals_change_nothing_and_are_audited(api, player, settings, 
 
 def test_a_verified_player_deposits_past_the_kyc_threshold(api, player, settings):
     settings.RISK_KYC_DEPOSIT_THRESHOLD = "1000.50"
-    PlayerRestriction.objects.create(player=player, kyc_verified=True)
+    PlayerRestriction.objects.create(player=player, kyc_status="verified")
     assert api(player).post("/api/v1/wallet/deposits", {"amount": "1.00"}, format="json").status_code == 201
 
 

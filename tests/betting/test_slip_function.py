@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from audit.context import Actor
 from betting import slips
-from betting.models import Bet
 from betting.services import bet_place
+from betting.settlement import bet_settle_manual
 from betting.slips import slip_parse, slip_run
 from betting.sql.placement import SLIP_FUNCTION
 from ledger.money import largest_stake_within
@@ -53,35 +53,32 @@ def test_a_dry_run_answers_the_figures_a_placement_would_strike(player, make_eve
     assert [v.error for v in answer.violations] == ["insufficient_funds"]
 
 
-def test_todays_loss_is_todays_stakes_less_todays_payouts_and_the_velocity_window_its_own_bets(
-        player, make_event, monkeypatch):
-    # given four bets of 10.00: one placed yesterday, one rejected today, one placed today, one placed
-    # today and won 15.00 today; all before the last minute; now a noon (UTC), so "today" is certain
+def test_a_loss_is_the_periods_stakes_less_what_came_back_and_the_velocity_window_its_own_bets(
+        player, make_user, make_event, monkeypatch):
+    # given three bets of 10.00 placed now, one of them won at 2.50 (25.00 back to the wallet)
     bets = [bet_place(player=player, selections=[selection(make_event())], stake="10.00", bet_type="single",
-                      actor=Actor.of(player)) for _ in range(4)]
-    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
-    monkeypatch.setattr(slips, "timezone", SimpleNamespace(now=lambda: noon))
-    Bet.objects.filter(pk__in=[b.pk for b in bets]).update(placed_at=noon - timedelta(minutes=5))
-    yesterday, rejected, _, won = (Bet.objects.filter(pk=bet.pk) for bet in bets)
-    yesterday.update(placed_at=noon - timedelta(days=1))
-    rejected.update(status=Bet.Status.REJECTED, rejected_at=noon - timedelta(minutes=5))
-    won.update(status=Bet.Status.SETTLED, result=Bet.Result.WON, payout=Decimal("15.00"),
-               settled_at=noon - timedelta(minutes=1))
-    # and a daily loss limit of 30.00, and a velocity limit of 2 bets a minute
-    PlayerRestriction.objects.create(player=player, daily_loss_limit=Decimal("30.00"))
+                      actor=Actor.of(player)) for _ in range(3)]
+    bet_settle_manual(bet_id=bets[0].pk, result="won", reason="test", actor=Actor.of(make_user("trader")))
+    # and a 24-hour loss limit of 30.00, and a velocity limit of 2 bets a minute
+    PlayerRestriction.objects.create(player=player, loss_day=Decimal("30.00"))
     LimitProfile.objects.update_or_create(scope="global", defaults={"velocity_max_bets": 2,
                                                                     "velocity_window_seconds": 60})
+    placed_at = timezone.now()
 
-    def tried(stake: str):
+    def tried(stake: str, *, later: timedelta):
+        monkeypatch.setattr(slips, "timezone", SimpleNamespace(now=lambda: placed_at + later))
         slip = slip_parse(selections=[selection(make_event())], stake=stake, bet_type="single")
         return slip_run(place=False, player=player, slip=slip, actor=Actor.of(player))
 
-    # when 25.00 and then 25.01 are tried
-    passes, refused = tried("25.00"), tried("25.01")
-    # then today's loss is 10 + 10 - 15 = 5.00 (yesterday's and the rejected stake do not count), so 25.00 is
-    # the most that passes; and no bet is in the velocity window, so its limit of 2 refuses nothing
-    assert passes.violations == []
-    assert [(v.error, v.details["lost_today"]) for v in refused.violations] == [("loss_limit", "5.00")]
+    # when 25.00 and 25.01 are tried two minutes on (out of the velocity window), and 30.00 a day and a second on
+    passes, refused = tried("25.00", later=timedelta(minutes=2)), tried("25.01", later=timedelta(minutes=2))
+    next_day = tried("30.00", later=timedelta(hours=24, seconds=1))
+    # then the loss is 10 + 10 + 10 - 25 = 5.00, so 25.00 is the most that passes; a day on, none of it counts
+    assert passes.violations == [] and next_day.violations == []
+    assert [(v.error, v.details) for v in refused.violations] == [
+        ("loss_limit", {"limit": "30.00", "period": "day", "used": "5.00", "remaining": "25.00"})]
+    # and the velocity window (2 bets a minute) counts only the bets inside it
+    assert [v.error for v in tried("1.00", later=timedelta(seconds=1)).violations] == ["velocity_limit"]
 
 
 @pytest.mark.parametrize(("limit", "odds"), [

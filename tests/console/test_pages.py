@@ -14,7 +14,8 @@ from tests.conftest import wallet_of
 
 D = Decimal
 PAGES = ["/admin/console/", "/admin/console/liabilities/", "/admin/console/reports/ggr/",
-         "/admin/console/reports/settlements/", "/admin/console/ledger/", "/admin/console/audit/"]
+         "/admin/console/reports/settlements/", "/admin/console/ledger/", "/admin/console/audit/",
+         "/admin/console/aml-alerts/"]
 
 
 @pytest.mark.parametrize("path", PAGES)

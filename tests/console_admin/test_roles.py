@@ -25,8 +25,11 @@ LEDGER_READ = {"ledger.account": READ, "ledger.checkpoint": READ, "ledger.transf
 RISK_READ = {m: READ for m in ["risk.exposurecap", "risk.geofence", "risk.limitprofile", "risk.outcomeexposure",
                                "risk.playerrestriction"]}
 AUDIT_READ = {"audit.auditlog": READ, "audit.notification": READ}
+# A player's restriction is read-only to everyone: the player sets it, with the cooling-off (risk.safer).
 LIMITS = {"risk.limitprofile": "vacd", "risk.exposurecap": "vacd", "risk.geofence": "vc",
-          "risk.playerrestriction": "vac", "risk.outcomeexposure": READ}
+          "risk.playerrestriction": READ, "risk.outcomeexposure": READ}
+# KYC documents and AML alerts: read in the admin, decided through their services' buttons.
+COMPLIANCE_READ = {"risk.kycdocument": READ, "risk.amlalert": READ}
 P2P_READ = {"betting.challenge": READ, "wallet.gatewaytransfer": READ, "wallet.externaltransaction": READ}
 ESCROW_AUDIT_READ = {"betting.escrowaudit": READ}
 # v view, a add, c change, d delete: as the admin computes them for its index (ModelAdmin.get_model_perms).
@@ -34,11 +37,11 @@ EXPECTED = {
     "trader": {**EVENTS_READ, "events.sport": "vc", "events.competition": "va", "events.event": "va",
                "betting.bet": READ, **RISK_READ, **LEDGER_READ, **P2P_READ},
     "compliance": {**EVENTS_READ, "betting.bet": READ, **LIMITS, **LEDGER_READ, **AUDIT_READ,
-                   "accounts.user": "vc", **P2P_READ, **ESCROW_AUDIT_READ},
+                   "accounts.user": "vc", **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ},
     "regulator": {**EVENTS_READ, "betting.bet": READ, **RISK_READ, **LEDGER_READ, **AUDIT_READ,
-                  "accounts.user": READ, **P2P_READ, **ESCROW_AUDIT_READ},
+                  "accounts.user": READ, **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ},
     "admin": {**EVENTS_READ, "events.sport": "vacd", "events.competition": "vacd", "events.event": "va",
-              "betting.bet": READ, **LIMITS, "risk.playerrestriction": "vacd", "risk.geofence": "vc",
+              "betting.bet": READ, **LIMITS, **COMPLIANCE_READ, "risk.geofence": "vc",
               **LEDGER_READ, **AUDIT_READ, "accounts.user": "vacd", "auth.group": "vacd",
               "authtoken.tokenproxy": "vd", **P2P_READ, **ESCROW_AUDIT_READ},
 }

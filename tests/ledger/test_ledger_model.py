@@ -21,6 +21,7 @@ from core.errors import InsufficientFunds
 from ledger.models import Account, Transfer
 from ledger.selectors import ledger_verify
 from ledger.services import transfer_create
+from risk.models import KycStatus, PlayerRestriction
 from wallet.services import wallet_deposit, wallet_withdraw
 
 names = itertools.count()
@@ -35,6 +36,9 @@ class LedgerMachine(RuleBasedStateMachine):
             user_with_role(username=f"model{run}_{i}", password="a-long-test-password", role="player")[0]
             for i in range(3)
         ]
+        # verified, so that only the balance decides a withdrawal (the KYC threshold has tests of its own)
+        PlayerRestriction.objects.bulk_create([PlayerRestriction(player=p, kyc_status=KycStatus.VERIFIED)
+                                               for p in self.players])
         self.model = {p.pk: Decimal("0.00") for p in self.players}
         self.transfers = Transfer.objects.count()
 
