@@ -56,6 +56,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         token.user = user
         token.session_started = started_at  # None for a token issued before sessions were tracked
+        token.client_session_id = session_id
         if session_id is not None:
             client_session_seen(session_id=session_id, last_seen_at=last_seen_at)
         return user, token

@@ -15,14 +15,17 @@ from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import TokenAuthentication
-from accounts.selectors import client_session_started
+from accounts.selectors import client_session_of
+from accounts.sessions import SESSION_ENDED
 from core.sockets import MeConsumer
 from risk.reality import reality_check_minutes, session_result
+
+SESSION_ENDED_CLOSE = 4401  # the close code of a socket whose client session ended
 
 
 class TokenAuthMiddleware:
     """Lets API clients authenticate the handshake with ``Authorization: Token <key>``, read as the API
-    reads it: the scope's ``user``, and ``session_started`` of the token's client session."""
+    reads it: the scope's ``user``, and ``client_session``, the token's (id, start)."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -30,29 +33,29 @@ class TokenAuthMiddleware:
     async def __call__(self, scope, receive, send):
         header = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
         if header.startswith("Token "):
-            user, started = await _token_client(header[6:].strip())
-            scope = {**scope, "user": user, "session_started": started}
+            user, session = await _token_client(header[6:].strip())
+            scope = {**scope, "user": user, "client_session": session}
         return await self.inner(scope, receive, send)
 
 
 @database_sync_to_async
-def _token_client(key: str) -> tuple[Any, datetime | None]:
+def _token_client(key: str) -> tuple[Any, tuple[int | None, datetime | None]]:
     try:
         user, token = TokenAuthentication().authenticate_credentials(key)
     except AuthenticationFailed:
-        return AnonymousUser(), None
-    return user, token.session_started
+        return AnonymousUser(), (None, None)
+    return user, (token.client_session_id, token.session_started)
 
 
-async def _session_started(scope: dict[str, Any]) -> datetime | None:
-    """When the socket's client session started: the token's (read on the handshake), else the
+async def _client_session(scope: dict[str, Any]) -> tuple[int | None, datetime | None]:
+    """The socket's client session, (id, start): the token's (read on the handshake), else the
     browser session's."""
-    if "session_started" in scope:
-        return scope["session_started"]
+    if "client_session" in scope:
+        return scope["client_session"]
     key = getattr(scope.get("session"), "session_key", None)
     if key is None:
-        return None
-    return await database_sync_to_async(client_session_started)(user_id=scope["user"].pk, key=key)
+        return None, None
+    return await database_sync_to_async(client_session_of)(user_id=scope["user"].pk, key=key)
 
 
 def reality_check_message(*, player_id: int, started: datetime, minutes: int) -> dict[str, Any]:
@@ -63,28 +66,44 @@ def reality_check_message(*, player_id: int, started: datetime, minutes: int) ->
             "returned": str(result.returned), "net": str(result.net)}
 
 
-class RealityChecks:
-    """A logged-in socket's reality checks: every ``reality_check_minutes`` of the client's session
-    (counted from its start, whenever the socket connected) a ``reality_check`` message, handed on
-    like the socket's live messages. The interval is read when the socket connects and at each check,
-    so a changed one applies from the next; with none set when it connects, the socket sends none
-    (a page connects again on every page, an API client when it reconnects)."""
+class ClientSessionSocket:
+    """A logged-in client's socket, which lives as long as its client session (accounts.sessions):
+
+    - when the session ends (the player ended it, logged out, the token was revoked) the socket is
+      closed with code 4401 (SESSION_ENDED_CLOSE): the end is a ``session_ended`` message to the user's
+      sockets naming the session, and the others drop it;
+    - every ``reality_check_minutes`` of the session (counted from its start, whenever the socket
+      connected) it sends a ``reality_check`` message, handed on like the socket's live messages. The
+      interval is read when the socket connects and at each check, so a changed one applies from the
+      next; with none set when it connects, the socket sends none (a page connects again on every
+      page, an API client when it reconnects)."""
+
+    client_session_id: int | None = None
 
     async def connect(self):
         await super().connect()
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:  # else the handshake was refused
-            self.reality_checks = asyncio.ensure_future(self.reality_checks_send(user.pk))
+            self.client_session_id, started = await _client_session(self.scope)
+            self.reality_checks = asyncio.ensure_future(self.reality_checks_send(user.pk, started))
 
     async def disconnect(self, code):
         if hasattr(self, "reality_checks"):
             self.reality_checks.cancel()
         await super().disconnect(code)
 
-    async def reality_checks_send(self, player_id: int) -> None:
+    async def live_message(self, message):
+        if SESSION_ENDED in message["text"]:  # cheap test first: every live message passes here
+            ended = json.loads(message["text"])
+            if ended.get("type") == SESSION_ENDED:
+                if ended.get("session_id") == self.client_session_id:
+                    await self.close(code=SESSION_ENDED_CLOSE)
+                return
+        await super().live_message(message)
+
+    async def reality_checks_send(self, player_id: int, started: datetime | None) -> None:
         interval = await database_sync_to_async(reality_check_minutes)(player_id=player_id)
-        started = await _session_started(self.scope) if interval else None
-        if started is None:
+        if started is None or not interval:
             return
         minute = settings.REALITY_CHECK_MINUTE_SECONDS
 
@@ -103,6 +122,6 @@ class RealityChecks:
             checked = due
 
 
-class PlayerMeConsumer(RealityChecks, MeConsumer):
+class PlayerMeConsumer(ClientSessionSocket, MeConsumer):
     """/ws/v1/me: the user's bets, wallet and notifications (core.sockets.MeConsumer) and the player's
     reality checks."""

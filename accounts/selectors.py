@@ -58,7 +58,8 @@ def user_record(user: Any) -> dict[str, Any]:
     }
 
 
-def client_session_started(*, user_id: int, key: str) -> datetime | None:
-    """When the user's open client session ``key`` (a browser's session key, a token's SHA-256) started."""
+def client_session_of(*, user_id: int, key: str) -> tuple[int | None, datetime | None]:
+    """The id of the user's open client session ``key`` (a browser's session key, a token's SHA-256)
+    and when it started; (None, None) when there is none."""
     return (UserSession.objects.filter(key=key, user_id=user_id, ended_at__isnull=True)
-            .values_list("started_at", flat=True).first())
+            .values_list("pk", "started_at").first()) or (None, None)

@@ -26,7 +26,11 @@ from accounts.models import UserSession
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record
+from core import live
 from core.errors import NotFound
+
+# The /ws/v1/me message that a client session ended: its sockets close (accounts.consumers).
+SESSION_ENDED = "session_ended"
 
 
 def token_valid_since() -> datetime:
@@ -44,7 +48,10 @@ def _session_store() -> Any:
 
 
 def _end(sessions: QuerySet[UserSession]) -> None:
-    sessions.filter(ended_at__isnull=True).update(ended_at=timezone.now())
+    """End the sessions; after commit their sockets hear it and close (accounts.consumers)."""
+    ended = list(sessions.filter(ended_at__isnull=True).values_list("pk", "user_id"))
+    UserSession.objects.filter(pk__in=[pk for pk, _ in ended]).update(ended_at=timezone.now())
+    live.to_users([(user_id, {"type": SESSION_ENDED, "session_id": pk}) for pk, user_id in ended])
 
 
 def client_session_open(*, user: Any, kind: str, key: str, actor: Actor) -> UserSession:

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
-from accounts.consumers import RealityChecks
+from accounts.consumers import ClientSessionSocket
 from audit.context import Actor
 from betting.challenge_selectors import challenge_get
 from betting.models import Challenge
@@ -132,7 +132,7 @@ def me_fragment(payload: dict[str, Any], scope: dict[str, Any]) -> str:
     if kind == "notification":
         return render_to_string("web/_toast.html", {"message": payload.get("message", ""),
                                                      "kind": payload.get("kind", "")})
-    if kind == "reality_check":  # the socket's own (accounts.consumers.RealityChecks)
+    if kind == "reality_check":  # the socket's own (accounts.consumers.ClientSessionSocket)
         return render_to_string("web/_reality_check.html", payload)
     if kind == "challenge":
         # The party's card wherever it is drawn (the challenges page, the event page that made it)
@@ -207,7 +207,7 @@ class PageChallengesConsumer(RenderedMessages, ChallengesConsumer):
         return await challenges_fragment(payload, self.scope)
 
 
-class PageMeConsumer(RealityChecks, RenderedMessages, MeConsumer):
+class PageMeConsumer(ClientSessionSocket, RenderedMessages, MeConsumer):
     """/ws/pages/me: the logged-in player's slip, bets, balance, notifications and reality checks as HTML."""
 
     async def initial_groups(self):

@@ -322,3 +322,44 @@ def test_the_sockets_send_a_reality_check_every_interval_of_the_session(quick_mi
     assert "10.00" in dialog and "-10.00" in dialog
     assert 'form="logout-form"' in dialog and 'method="dialog"' in dialog and "/account/safer-gambling" in dialog
     assert wallet_of(player).balance == 83
+
+
+@live
+def test_ending_a_session_closes_its_sockets_at_once_and_no_other(daphne_server, api, player):
+    # given: the player's API client and browser, each with its socket open, and a second browser
+    token = token_log_in(api, player.username)
+    browsers = [Client(), Client()]
+    for browser in browsers:
+        browser.force_login(player)
+    cookies = [f"{settings.SESSION_COOKIE_NAME}={b.cookies[settings.SESSION_COOKIE_NAME].value}" for b in browsers]
+    token_session = UserSession.objects.get(kind="token")
+    ended_browser, kept_browser = (UserSession.objects.get(key=b.session.session_key) for b in browsers)
+    ws_url = daphne_server.replace("http", "ws")
+
+    async def scenario():
+        async with websockets.connect(f"{ws_url}/ws/v1/me", additional_headers={"Authorization": f"Token {token}"}) \
+                as api_socket, websockets.connect(f"{ws_url}/ws/pages/me", origin=daphne_server,
+                                                  additional_headers={"Cookie": cookies[0]}) as ended_page, \
+                websockets.connect(f"{ws_url}/ws/pages/me", origin=daphne_server,
+                                   additional_headers={"Cookie": cookies[1]}) as kept_page:
+            await asyncio.sleep(0.5)  # the sockets have joined their groups
+            # when: the first browser's session and then the token are ended from the sessions list
+            for session in (ended_browser, token_session):
+                status, _ = http(daphne_server, f"/api/v1/me/sessions/{session.pk}/end", token, {})
+                assert status == 200
+            closed = []
+            for socket in (ended_page, api_socket):
+                with pytest.raises(websockets.ConnectionClosed) as gone:
+                    while True:
+                        await asyncio.wait_for(socket.recv(), 5)
+                closed.append(gone.value.rcvd.code)
+            # then: the other browser's socket is still open and answers a ping
+            await kept_page.send(json.dumps({"type": "ping"}))
+            answer = await asyncio.wait_for(kept_page.recv(), 5)
+        await sync_to_async(connections.close_all)()
+        return closed, answer
+
+    closed, answer = asyncio.run(scenario())
+    assert closed == [4401, 4401]
+    assert "pong" in answer
+    assert UserSession.objects.get(pk=kept_browser.pk).ended_at is None
