@@ -98,7 +98,10 @@ def ggr_report(*, start: str | None, end: str | None) -> dict[str, Any]:
 
     The top-level figures are the sportsbook's (as before); ``products`` splits them by product: P2P
     staked is both parties' stakes of the settled challenges, its GGR their fees (a void challenge
-    refunds and never settles). The casino, bonuses and commissions do not exist yet: zeros.
+    refunds and never settles). The casino does not exist yet: zeros. ``total`` adds the ledger's
+    costs of the period: ``bonuses`` is the sum of the BONUS transfers and ``commissions`` of the
+    COMMISSION transfers created in [start, end] (UTC days, by ``created_at``), and ``net_revenue`` is
+    ``ggr`` − ``bonuses`` − ``commissions``.
     """
     bets = _between(Bet.objects.filter(status=Bet.Status.SETTLED), "settled_at", start, end)
     totals = _totals(bets)
@@ -108,7 +111,11 @@ def ggr_report(*, start: str | None, end: str | None) -> dict[str, Any]:
                 "casino": _product(ZERO, ZERO),
                 "p2p": _product(2 * (p2p["stakes"] or ZERO), p2p["paid"] or ZERO)}
     ggr = sum((product["ggr"] for product in products.values()), ZERO)
-    bonuses = commissions = ZERO
+    costs = _between(Transfer.objects.filter(kind__in=[Transfer.Kind.BONUS, Transfer.Kind.COMMISSION]),
+                     "created_at", start, end).aggregate(
+        bonuses=Sum("amount", filter=Q(kind=Transfer.Kind.BONUS)),
+        commissions=Sum("amount", filter=Q(kind=Transfer.Kind.COMMISSION)))
+    bonuses, commissions = costs["bonuses"] or ZERO, costs["commissions"] or ZERO
     return {"period": {"start": start, "end": end}, "total_staked": totals["total_staked"],
             "total_paid_out": totals["total_paid_out"], "ggr": totals["ggr"],
             "margin": _margin(totals["ggr"], totals["total_staked"]),

@@ -13,6 +13,7 @@ from risk import aml_api, kyc_api
 from risk import api as risk_api
 from risk.kyc import KYC_DECISIONS
 from wallet import api as wallet_api
+from wallet import bonus_api
 
 api_v1 = [
     path("auth/register", accounts_api.RegisterApi.as_view(), name="register"),
@@ -33,6 +34,7 @@ api_v1 = [
          name="wallet-transactions"),
     path("external-wallet", wallet_api.ExternalWalletApi.as_view(), name="external-wallet"),
     path("external-wallet/top-ups", wallet_api.ExternalTopUpApi.as_view(), name="external-wallet-top-up"),
+    path("bonuses", bonus_api.BonusApi.as_view(), name="bonuses"),
     path("accounts", ledger_api.AccountListApi.as_view(), name="ledger-accounts"),
     path("accounts/<int:pk>/transactions", ledger_api.AccountTransactionsApi.as_view(),
          name="ledger-account-transactions"),
