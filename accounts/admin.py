@@ -1,8 +1,18 @@
-from django.contrib import admin
+import dataclasses
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
@@ -10,20 +20,50 @@ from accounts.models import User
 from accounts.selectors import user_may_manage, user_record, users_manageable
 from accounts.services import user_change_record, user_password_change_record
 from accounts.sessions import token_revoke
-from audit.context import Actor
+from audit.admin_tools import domain_error_text
+from audit.context import Actor, role_of
+from core.errors import DomainError
+from wallet.services import wallet_deposit, wallet_open, wallet_withdraw
 
 # Who holds which role is the admin role's decision: compliance may edit a player's details, but
 # granting a role (or superuser, or single permissions) to anyone, itself included, is not its part.
 PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 
 
+class UserCreationForm(AdminUserCreationForm):
+    # The add page's role: a player is what the console creates (the regulator's walkthrough); staff
+    # roles are granted by a superuser on the change page (the groups field).
+    role = forms.ChoiceField(choices=[("player", "Player (gets a wallet)"), ("", "None (set groups next)")],
+                             initial="player", required=False)
+
+
+class CashierForm(forms.Form):
+    direction = forms.ChoiceField(choices=[("credit", "Credit the wallet (cashier → wallet)"),
+                                           ("debit", "Debit the wallet (wallet → cashier)")])
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    reason = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 60}),
+                             help_text="Kept in the audit trail and on the ledger transfer.")
+
+
+def cashier_may_use(user) -> bool:
+    """The console's cashier moves players' money: the admin role (or a superuser) only."""
+    return role_of(user) == "admin"
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     """Everyone with the view permission sees every user; changing one (details, password, privileges,
     deletion) needs ``user_may_manage``: a page of a user one may not manage is read-only, and a
-    POST to it is a 403. Every change is audited with the fields it changed, before and after."""
+    POST to it is a 403. Every change is audited with the fields it changed, before and after.
+
+    A player's page has a cashier (``<id>/cashier/``, the admin role only): a credit or debit of the
+    wallet with a reason, through the player's own wallet services, so every rule of a deposit or a
+    withdrawal still applies, audited with the staff member as actor."""
 
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Player", {"fields": ("country",)}))
+    add_form = UserCreationForm
+    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Role", {"fields": ("role", "country")}))
+    change_form_template = "admin/oddslab/change_form_actions.html"
     list_display = ["username", "email", "country", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_active", "groups", "country"]
     search_fields = ["username", "email"]
@@ -45,6 +85,9 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        if not change and form.cleaned_data.get("role") == "player":
+            form.instance.groups.add(Group.objects.get(name="player"))
+            wallet_open(user=form.instance)  # as player_register does
         user_change_record(actor=Actor.from_request(request), user=form.instance,
                            action="user.change" if change else "user.add",
                            before=form.record_before, after=user_record(form.instance))
@@ -61,6 +104,54 @@ class UserAdmin(DjangoUserAdmin):
     def _record_deletion(self, request, user):
         user_change_record(actor=Actor.from_request(request), user=user, action="user.delete",
                            before=user_record(user), after={})
+
+    # --- The cashier ---------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [path("<path:object_id>/cashier/", self.admin_site.admin_view(self.cashier_view),
+                     name="accounts_user_cashier"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        offered = obj is not None and cashier_may_use(request.user) and role_of(obj) == "player"
+        extra = {"service_actions": [{"label": "Cashier", "name": "cashier",
+                                      "url": reverse("admin:accounts_user_cashier", args=[obj.pk])}]
+                 if offered else []}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def cashier_view(self, request, object_id):
+        if not cashier_may_use(request.user):
+            raise PermissionDenied
+        player = self.get_object(request, unquote(object_id))
+        if player is None or role_of(player) != "player":
+            raise Http404("No player with this id.")
+        form = CashierForm(request.POST if request.method == "POST" else None)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            service = wallet_deposit if data["direction"] == "credit" else wallet_withdraw
+            # The staff member acts; the geofence reads the player's registered country, not the office's.
+            actor = dataclasses.replace(Actor.from_request(request), country="")
+            try:
+                done = service(user=player, amount=data["amount"], actor=actor, reason=data["reason"])
+            except DomainError as exc:
+                messages.error(request, domain_error_text(exc))
+                status = exc.status
+            else:
+                messages.success(request, f"{player}: {data['direction']} of {data['amount']} done "
+                                          f"({done.transfer.reference}); balance {done.balance}.")
+                return redirect(reverse("admin:accounts_user_change", args=[player.pk]))
+        elif request.method == "POST":
+            status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "original": player, "title": f"Cashier: {player}",
+            "action": {"name": "cashier", "label": "Cashier",
+                       "help": "Through the player's own deposit and withdrawal: their limits, self-exclusion, "
+                               "identity checks, geofence and funds apply."},
+            "form": form, "objects": [player], "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/oddslab/action_confirm.html", context, status=status)
 
     def user_change_password(self, request, id, form_url=""):
         # Django's view checks has_change_permission for the user (so user_may_manage) and saves;

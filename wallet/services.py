@@ -38,27 +38,29 @@ def wallet_lock(*, user: Any) -> Account:
 
 
 def wallet_deposit(
-    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None = None
+    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None = None, reason: str = ""
 ) -> WalletMovement:
+    """``reason``: why staff moved the money (the console's cashier), kept in the audit row and the transfer."""
     return _wallet_move(user=user, amount=amount, actor=actor, idempotency_key=idempotency_key,
-                        kind=Transfer.Kind.DEPOSIT)
+                        kind=Transfer.Kind.DEPOSIT, reason=reason)
 
 
 def wallet_withdraw(
-    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None = None
+    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None = None, reason: str = ""
 ) -> WalletMovement:
     return _wallet_move(user=user, amount=amount, actor=actor, idempotency_key=idempotency_key,
-                        kind=Transfer.Kind.WITHDRAWAL)
+                        kind=Transfer.Kind.WITHDRAWAL, reason=reason)
 
 
 @retried_on_conflict
 def _wallet_move(
-    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None, kind: str
+    *, user: Any, amount: Any, actor: Actor, idempotency_key: str | None, kind: str, reason: str = ""
 ) -> WalletMovement:
     action = f"wallet.{kind}"
+    because = {"reason": reason} if reason else {}
     with audited_transaction(actor=actor, action=action, category=AuditLog.Category.WALLET,
                              resource_type="wallet", resource_id=user.pk,
-                             details={"amount": str(amount)}):
+                             details={"amount": str(amount), **because}):
         value = money_validate(amount)
         maximum = Decimal(settings.WALLET_MAX_TRANSACTION)
         if value > maximum:
@@ -82,13 +84,13 @@ def _wallet_move(
         transfer = transfer_create(
             debit=debit, credit=credit, amount=value, kind=kind,
             reference_type="wallet", reference_id=wallet.pk, idempotency_key=ledger_key,
-            created_by=actor.user,
+            created_by=actor.user, metadata=because or None,
         )
         audit_record(
             actor=actor, action=action, category=AuditLog.Category.WALLET,
             resource_type="wallet", resource_id=user.pk, resource_label=user.get_username(),
             details={"amount": str(value), "transfer": transfer.reference,
-                     "balance": str(wallet.balance)},
+                     "balance": str(wallet.balance), **because},
         )
         aml_transfer_check_queue(transfer=transfer)  # monitoring, in the worker after commit; never blocks
         return WalletMovement(transfer=transfer, balance=wallet.balance)
