@@ -17,6 +17,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from accounts.authentication import TokenAuthentication
 from accounts.selectors import client_session_of
 from accounts.sessions import SESSION_ENDED
+from core.decimals import decimal_seconds
 from core.sockets import MeConsumer
 from risk.reality import reality_check_minutes, session_result
 
@@ -105,15 +106,11 @@ class ClientSessionSocket:
         interval = await database_sync_to_async(reality_check_minutes)(player_id=player_id)
         if started is None or not interval:
             return
-        minute = settings.REALITY_CHECK_MINUTE_SECONDS
-
-        def played() -> float:  # minutes since the session started
-            return (timezone.now() - started).total_seconds() / minute
-
-        checked = played()
+        minute = decimal_seconds(settings.REALITY_CHECK_MINUTE_SECONDS)
+        checked = (timezone.now() - started) // minute  # whole minutes played
         while interval:
-            due = (checked // interval + 1) * interval  # the session's next whole interval
-            await asyncio.sleep((due - played()) * minute)
+            due = (checked // interval + 1) * interval  # the session's next whole interval, in minutes
+            await asyncio.sleep((started + due * minute - timezone.now()).total_seconds())
             interval = await database_sync_to_async(reality_check_minutes)(player_id=player_id)
             if interval:
                 message = await database_sync_to_async(reality_check_message)(

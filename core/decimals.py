@@ -1,5 +1,6 @@
 """Exact decimals from user and feed input: strings (or ints, or Decimals), never floats."""
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,3 +29,8 @@ def exact_decimal(value: Any, *, code: str, field: str, example: str) -> Decimal
 def has_at_most(number: Decimal, places: int) -> bool:
     step = Decimal(1).scaleb(-places)
     return number.as_tuple().exponent >= -places or number == number.quantize(step)
+
+
+def decimal_seconds(text: str) -> timedelta:
+    """A setting's decimal seconds ("0.2") as an exact duration (to the microsecond), never a float."""
+    return timedelta(microseconds=int(Decimal(text) * 1_000_000))

@@ -338,7 +338,7 @@ RG_COOLING_OFF_HOURS = int(os.environ.get("RG_COOLING_OFF_HOURS", "24"))
 SESSION_LAST_SEEN_SECONDS = int(os.environ.get("SESSION_LAST_SEEN_SECONDS", "60"))
 # The length in seconds of a reality-check minute (PlayerRestriction.reality_check_minutes, the minutes
 # the message reports): 60; tests shorten it to see checks come (docs/sessions.md).
-REALITY_CHECK_MINUTE_SECONDS = float(os.environ.get("REALITY_CHECK_MINUTE_SECONDS", "60"))
+REALITY_CHECK_MINUTE_SECONDS = os.environ.get("REALITY_CHECK_MINUTE_SECONDS", "60")  # decimal seconds
 
 # KYC documents: numbers are encrypted with a key derived from DJANGO_SECRET_KEY and this salt
 # (django-fernet-encrypted-fields); files are encrypted with the same key under MEDIA_ROOT.

@@ -27,6 +27,7 @@ from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
 from core import live
 from core.db import retried_on_conflict
+from core.decimals import decimal_seconds
 from core.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, ServiceUnavailable, refusal
 from ledger.money import CENT
 from ledger.services import money_validate
@@ -49,13 +50,8 @@ def external_available() -> None:
                                  retry_after=settings.EXTERNAL_WALLET_RETRY_AFTER)
 
 
-def seconds(text: str) -> timedelta:
-    """A setting's decimal seconds ("0.2") as an exact duration (to the microsecond)."""
-    return timedelta(microseconds=int(Decimal(text) * 1_000_000))
-
-
 def confirm_wait() -> timedelta:
-    return seconds(settings.EXTERNAL_WALLET_CONFIRM_SECONDS)
+    return decimal_seconds(settings.EXTERNAL_WALLET_CONFIRM_SECONDS)
 
 
 def network_fee() -> Decimal:

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from audit.context import Actor
 from core.db import all_rows, insert_values, instance, retried_on_conflict
+from core.decimals import decimal_seconds
 from core.errors import IdempotencyConflict, InvalidInput, NotFound
 from ledger.models import Account, Transfer, format_entry_number
 from ledger.services import TransferSpec, escrow_vault_balance, house_account, house_accounts, transfers_create
@@ -100,7 +101,7 @@ def gateway_transfer_retry(failed: GatewayTransfer, *, actor: Actor,
 
 def retry_backoff(tried: int) -> timedelta:
     """The wait beyond the confirmation time before the retry after ``tried`` attempts is decided."""
-    return external.seconds(settings.EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS) * 2 ** (tried - 1)
+    return decimal_seconds(settings.EXTERNAL_WALLET_RETRY_BACKOFF_SECONDS) * 2 ** (tried - 1)
 
 
 def wallet_gateway(name: str) -> WalletGateway:

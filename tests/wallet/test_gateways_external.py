@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.context import Actor
+from core.decimals import decimal_seconds as seconds
 from core.errors import InsufficientFunds, ServiceUnavailable
 from ledger.models import Account, Transfer
 from ledger.services import house_account
@@ -21,7 +22,6 @@ from wallet.external import (
     external_wallet_open,
     external_wallet_top_up,
     platform_address,
-    seconds,
 )
 from wallet.gateways import (
     Movement,
