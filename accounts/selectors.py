@@ -30,7 +30,7 @@ def users_manageable(actor: Any) -> QuerySet[User]:
     """
     if not (actor.is_active and (actor.is_superuser or actor.is_staff)):
         return User.objects.none()
-    users = User.objects.exclude(pk=actor.pk).filter(is_superuser=False)
+    users = User.objects.visible_to(actor).exclude(pk=actor.pk).filter(is_superuser=False)
     if actor.is_superuser:
         return users
     held = list(_granted(actor.pk).values_list("pk", flat=True))

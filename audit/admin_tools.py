@@ -20,6 +20,20 @@ from audit.services import audit_record
 from core.errors import DomainError
 
 
+class TenantScopedSite(admin.AdminSite):
+    """The admin site (audit.apps.ScopedAdminConfig): every ModelAdmin of a tenant-scoped model
+    (audit.tenancy) reads through ``visible_to(request.user)``, so its changelist, change page, history,
+    actions and lookups show a tenant's staff their tenant's rows only; another tenant's id is not found."""
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        super().register(model_or_iterable, admin_class, **options)
+        for model in [model_or_iterable] if isinstance(model_or_iterable, type) else model_or_iterable:
+            if getattr(model, "tenant_paths", None):
+                model_admin = self._registry[model]
+                every_tenant = model_admin.get_queryset
+                model_admin.get_queryset = lambda request, rows=every_tenant: rows(request).visible_to(request.user)
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For append-only records (transfers, audit rows) and rows only services change."""
 

@@ -37,7 +37,7 @@ class AuditLogListApi(ListAPIView):
     serializer_class = AuditLogSerializer
 
     def get_queryset(self):
-        return audit_log_list(filters=self.request.query_params.dict())
+        return audit_log_list(filters=self.request.query_params.dict(), viewer=self.request.user)
 
     @extend_schema(parameters=FILTERS, responses={
         200: AuditLogSerializer(many=True), **errors(r400="invalid_date", r403="forbidden")})
@@ -55,7 +55,7 @@ class AuditLogExportApi(APIView):
             OpenApiTypes.STR, description="columns: " + ", ".join(AUDIT_LOG_COLUMNS)),
         **errors(r400="invalid_date", r403="forbidden")})
     def get(self, request):
-        records = audit_log_list(filters=request.query_params.dict())
+        records = audit_log_list(filters=request.query_params.dict(), viewer=request.user)
         return csv_stream(
             filename="audit-logs.csv", header=AUDIT_LOG_COLUMNS,
             rows=records.iterator(chunk_size=2000), row=audit_log_row, asynchronous=served_async(request),

@@ -5,10 +5,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
+from audit.tenancy import TenantQuerySet
 from core.db import append_only
 
 
 class AuditLog(models.Model):
+    tenant_paths = ("actor__tenant",)  # audit.tenancy
+
     class Category(models.TextChoices):
         BETTING = "betting", "Betting"
         WALLET = "wallet", "Wallet"
@@ -53,6 +56,7 @@ class AuditLog(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     expires_at = models.DateTimeField()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -68,6 +72,8 @@ class AuditLog(models.Model):
 class Notification(models.Model):
     """A message for one player, or for staff when ``user`` is empty and audience is staff."""
 
+    tenant_paths = ("user__tenant",)  # audit.tenancy
+
     class Audience(models.TextChoices):
         PLAYER = "player", "Player"
         STAFF = "staff", "Staff"
@@ -82,6 +88,7 @@ class Notification(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

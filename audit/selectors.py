@@ -25,10 +25,10 @@ def day_bounds(start: str | None, end: str | None) -> tuple[datetime | None, dat
     )
 
 
-def audit_log_list(*, filters: dict[str, Any]) -> QuerySet[AuditLog]:
-    """Audit records, newest first, narrowed by action, actor (id or username), resource type,
-    category, severity, outcome and a date range."""
-    records = AuditLog.objects.select_related("actor")
+def audit_log_list(*, filters: dict[str, Any], viewer: Any) -> QuerySet[AuditLog]:
+    """The audit records ``viewer`` may see (audit.tenancy), newest first, narrowed by action, actor (id
+    or username), resource type, category, severity, outcome and a date range."""
+    records = AuditLog.objects.visible_to(viewer).select_related("actor")
     start, end = day_bounds(filters.get("start"), filters.get("end"))
     if start:
         records = records.filter(created_at__gte=start)

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from audit.context import Actor
 from audit.exports import csv_stream, served_async
+from audit.tenancy import keeps_the_book
 from betting import reports, selectors
 from betting.escrow_audit import escrow_audit_run
 from betting.models import Bet, BettorStats
@@ -21,6 +22,7 @@ from betting.services import bet_place, bet_validate
 from betting.settlement import bet_settle_manual
 from betting.slips import odds_text
 from core.api import LeanPost, RawValue, errors, idempotency_key, money_text, permission, time_text
+from core.errors import DomainError
 from risk.liabilities import liability_book
 from risk.models import SELECTIONS_CEILING
 
@@ -200,7 +202,7 @@ class EventSettlementApi(APIView):
         "by_result": serializers.DictField(child=serializers.IntegerField())}),
         **errors(r403="forbidden", r404="not_found")})
     def get(self, request, pk: int):
-        report = reports.event_settlement_report(event_id=pk)
+        report = reports.event_settlement_report(event_id=pk, viewer=request.user)
         return Response({**report, **{k: str(report[k]) for k in ("total_staked", "total_paid_out", "ggr")}})
 
 
@@ -212,7 +214,9 @@ class GgrReportApi(APIView):
         "staked": serializers.CharField(), "paid_out": serializers.CharField(), "ggr": serializers.CharField(),
         "margin": serializers.CharField(allow_null=True)})
 
-    @extend_schema(parameters=PERIOD, responses={200: inline_serializer("Ggr", {
+    @extend_schema(parameters=[*PERIOD, OpenApiParameter(
+        "tenant", str, description="a tenant's slug: its figures only (staff of a tenant see only theirs)")],
+        responses={200: inline_serializer("Ggr", {
                        "period": serializers.DictField(), "total_staked": serializers.CharField(),
                        "total_paid_out": serializers.CharField(), "ggr": serializers.CharField(),
                        "margin": serializers.CharField(allow_null=True),
@@ -224,7 +228,9 @@ class GgrReportApi(APIView):
                            "commissions": serializers.CharField(), "net_revenue": serializers.CharField()})}),
                        **errors(r400="invalid_date", r403="forbidden")})
     def get(self, request):
-        report = reports.ggr_report(start=request.query_params.get("start"), end=request.query_params.get("end"))
+        params = request.query_params
+        report = reports.ggr_report(start=params.get("start"), end=params.get("end"), viewer=request.user,
+                                    tenant=params.get("tenant"))
         return Response({**report, **{k: _text(report[k]) for k in self.MONEY},
                          "products": {name: {k: _text(v) for k, v in figures.items()}
                                       for name, figures in report["products"].items()},
@@ -260,6 +266,9 @@ class LiabilityReportApi(APIView):
                 "percent_of_cap": serializers.DecimalField(max_digits=8, decimal_places=1)}))}))}),
         **errors(r403="forbidden")})
     def get(self, request):
+        if not keeps_the_book(request.user):
+            raise DomainError("The liability book is the platform's; a tenant's staff do not read it.",
+                              code="forbidden", status=403)
         money = ("stakes", "worst_case_payout", "net_liability", "percent_of_cap")
         return Response({"markets": [{
             "market_id": m.market_id, "event_id": m.event_id, "event": m.event, "market": m.market,
@@ -287,7 +296,7 @@ class ExportApi(APIView):
     def get(self, request):
         header, rows, row = self.EXPORTS[self.export_name]
         params = request.query_params
-        records = rows(start=params.get("start"), end=params.get("end"))
+        records = rows(start=params.get("start"), end=params.get("end"), viewer=request.user)
         return csv_stream(filename=f"{self.export_name}.csv", header=header, rows=records, row=row,
                           asynchronous=served_async(request))
 

@@ -17,7 +17,7 @@ def _visible_to(user: Any) -> QuerySet[Challenge]:
     challenges = Challenge.objects.select_related("event", "outcome__market", "player")
     if user is not None and user.is_authenticated:
         if user.has_perm(STAFF_VIEW):
-            return challenges
+            return challenges.visible_to(user)
         return challenges.filter(Q(status=Challenge.Status.OPEN) | Q(creator=user) | Q(acceptor=user))
     return challenges.filter(status=Challenge.Status.OPEN)
 

@@ -294,12 +294,13 @@ def challenge_cancel(*, challenge_id: Any, actor: Actor) -> Challenge:
 
 
 def challenge_visible(challenge: Challenge, *, user: Any) -> bool:
-    """Open challenges are everyone's to see; the others, their parties' and staff's."""
+    """Open challenges are everyone's to see; the others, their parties' and their tenant's staff's."""
     if challenge.status == Challenge.Status.OPEN:
         return True
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return user.pk in (challenge.creator_id, challenge.acceptor_id) or user.has_perm(STAFF_VIEW)
+    return user.pk in (challenge.creator_id, challenge.acceptor_id) or (
+        user.has_perm(STAFF_VIEW) and Challenge.objects.visible_to(user).filter(pk=challenge.pk).exists())
 
 
 # --- refunds and expiry ----------------------------------------------------------------------------

@@ -5,12 +5,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
 
+from audit.tenancy import TenantQuerySet
 from core.db import ExactDecimalField
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
 
 class Bet(models.Model):
+    tenant_paths = ("player__tenant",)  # audit.tenancy
+
     class Type(models.TextChoices):
         SINGLE = "single", "Single"
         MULTIPLE = "multiple", "Multiple"
@@ -53,6 +56,7 @@ class Bet(models.Model):
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     # A hash of the request body, so a reused Idempotency-Key with another body is a conflict.
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -96,6 +100,8 @@ def format_ticket_number(bet_id: int) -> str:
 
 
 class BetLeg(models.Model):
+    tenant_paths = ("bet__player__tenant",)  # audit.tenancy
+
     bet = models.ForeignKey(Bet, on_delete=models.PROTECT, related_name="legs")
     position = models.PositiveSmallIntegerField()
     outcome = models.ForeignKey("events.Outcome", on_delete=models.PROTECT, related_name="legs")
@@ -104,6 +110,7 @@ class BetLeg(models.Model):
     event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="legs")
     price = models.DecimalField(max_digits=8, decimal_places=3)
     result = models.CharField(max_length=8, choices=Bet.Result.choices, null=True, blank=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["bet_id", "position"]
@@ -122,6 +129,8 @@ class Challenge(models.Model):
     """A peer-to-peer challenge: the creator backs a selection (an outcome, or a player's stat line
     over or under a line), whoever accepts takes the other side with an equal stake, and both stakes
     sit in escrow until the event decides it (API.md "Peer-to-peer challenges")."""
+
+    tenant_paths = ("creator__tenant", "acceptor__tenant")  # audit.tenancy
 
     class Status(models.TextChoices):
         ESCROW_PENDING = "escrow_pending", "Creator's stake on its way to escrow"
@@ -198,6 +207,7 @@ class Challenge(models.Model):
     # The status as read from the database (None for a challenge made here): whether a change took
     # the challenge into or out of ``open``, which everyone watching challenges hears of (betting.news).
     status_known: str | None = None
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -248,6 +258,8 @@ class BettorStats(models.Model):
     added to by every settlement batch, so /me/stats and the leaderboard read a few rows, not the book.
     Profit is ``returned - staked``."""
 
+    tenant_paths = ("user__tenant",)  # audit.tenancy
+
     class Product(models.TextChoices):
         SPORTS = "sports", "Sportsbook"
         P2P = "p2p", "Peer-to-peer challenges"
@@ -263,6 +275,7 @@ class BettorStats(models.Model):
     void = models.PositiveIntegerField(default=0)
     staked = models.DecimalField(**MONEY, default=0)
     returned = models.DecimalField(**MONEY, default=0)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "bettor stats"

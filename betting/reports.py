@@ -38,16 +38,17 @@ def _totals(bets: QuerySet[Bet]) -> dict[str, Any]:
     return _shape(bets.aggregate(**_aggregates()))
 
 
-def event_settlement_report(*, event_id: int) -> dict[str, Any]:
-    """Settled bets with a leg on this event: how many, staked, paid out, GGR, by result."""
+def event_settlement_report(*, event_id: int, viewer: Any) -> dict[str, Any]:
+    """Settled bets with a leg on this event: how many, staked, paid out, GGR, by result (of the bets
+    ``viewer`` may see: audit.tenancy)."""
     if not Event.objects.filter(pk=event_id).exists():
         raise NotFound(f"No event with id {event_id}.")
-    bets = Bet.objects.filter(status=Bet.Status.SETTLED, pk__in=BetLeg.objects.filter(
+    bets = Bet.objects.visible_to(viewer).filter(status=Bet.Status.SETTLED, pk__in=BetLeg.objects.filter(
         event_id=event_id).values("bet_id"))
     return {"event_id": event_id, **_totals(bets)}
 
 
-def event_settlement_rows(*, start: str | None = None, end: str | None = None,
+def event_settlement_rows(*, viewer: Any, start: str | None = None, end: str | None = None,
                           limit: int | None = None) -> list[dict[str, Any]]:
     """``event_settlement_report`` for every event with settled bets, in one grouped query.
 
@@ -55,7 +56,8 @@ def event_settlement_rows(*, start: str | None = None, end: str | None = None,
     the per-event report counts it; one leg per event per bet, so the join adds each bet once per event.
     ``start``/``end`` narrow by the bets' settlement day; newest settlement first.
     """
-    legs = _between(BetLeg.objects.filter(bet__status=Bet.Status.SETTLED), "bet__settled_at", start, end)
+    legs = _between(BetLeg.objects.visible_to(viewer).filter(bet__status=Bet.Status.SETTLED), "bet__settled_at",
+                    start, end)
     rows = (legs.values("event_id", "event__home", "event__away", "event__start_time", "event__status")
             .annotate(**_aggregates("bet__"), last_settled_at=Max("bet__settled_at"))
             .order_by("-last_settled_at", "-event_id"))
@@ -66,11 +68,12 @@ def event_settlement_rows(*, start: str | None = None, end: str | None = None,
              "last_settled_at": row["last_settled_at"], **_shape(row)} for row in rows]
 
 
-def ggr_by_day(*, first: date, last: date) -> list[dict[str, Any]]:
+def ggr_by_day(*, first: date, last: date, viewer: Any, tenant: str | None = None) -> list[dict[str, Any]]:
     """Staked, paid out and GGR of the bets settled on each UTC day from ``first`` to ``last`` (every day
     listed, zero when nothing settled): the same figures as ``ggr_report`` for a one-day period."""
     start, after_last = day_bounds(first.isoformat(), last.isoformat())
-    rows = (Bet.objects.filter(status=Bet.Status.SETTLED, settled_at__gte=start, settled_at__lt=after_last)
+    rows = (Bet.objects.visible_to(viewer, tenant=tenant)
+            .filter(status=Bet.Status.SETTLED, settled_at__gte=start, settled_at__lt=after_last)
             .annotate(day=TruncDate("settled_at", tzinfo=UTC)).values("day")
             .annotate(staked=Sum("stake"), paid=Sum("payout"), bets=Count("id")).order_by("day"))
     by_day = {row["day"]: row for row in rows}
@@ -93,7 +96,7 @@ def _product(staked: Decimal, paid_out: Decimal) -> dict[str, Any]:
     return {"staked": staked, "paid_out": paid_out, "ggr": ggr, "margin": _margin(ggr, staked)}
 
 
-def ggr_report(*, start: str | None, end: str | None) -> dict[str, Any]:
+def ggr_report(*, start: str | None, end: str | None, viewer: Any, tenant: str | None = None) -> dict[str, Any]:
     """Gross gaming revenue of what settled in [start, end] (UTC days): staked − paid out.
 
     The top-level figures are the sportsbook's (as before); ``products`` splits them by product: P2P
@@ -101,17 +104,21 @@ def ggr_report(*, start: str | None, end: str | None) -> dict[str, Any]:
     refunds and never settles). The casino does not exist yet: zeros. ``total`` adds the ledger's
     costs of the period: ``bonuses`` is the sum of the BONUS transfers and ``commissions`` of the
     COMMISSION transfers created in [start, end] (UTC days, by ``created_at``), and ``net_revenue`` is
-    ``ggr`` − ``bonuses`` − ``commissions``.
+    ``ggr`` − ``bonuses`` − ``commissions``. Every figure is of the rows ``viewer`` may see, narrowed to
+    one ``tenant`` (a slug) when named (audit.tenancy).
     """
-    bets = _between(Bet.objects.filter(status=Bet.Status.SETTLED), "settled_at", start, end)
+    bets = _between(Bet.objects.visible_to(viewer, tenant=tenant).filter(status=Bet.Status.SETTLED),
+                    "settled_at", start, end)
     totals = _totals(bets)
-    challenges = _between(Challenge.objects.filter(status=Challenge.Status.SETTLED), "settled_at", start, end)
+    challenges = _between(Challenge.objects.visible_to(viewer, tenant=tenant).filter(
+        status=Challenge.Status.SETTLED), "settled_at", start, end)
     p2p = challenges.aggregate(stakes=Sum("stake"), paid=Sum("payout"), n=Count("id"))
     products = {"sports": _product(totals["total_staked"], totals["total_paid_out"]),
                 "casino": _product(ZERO, ZERO),
                 "p2p": _product(2 * (p2p["stakes"] or ZERO), p2p["paid"] or ZERO)}
     ggr = sum((product["ggr"] for product in products.values()), ZERO)
-    costs = _between(Transfer.objects.filter(kind__in=[Transfer.Kind.BONUS, Transfer.Kind.COMMISSION]),
+    costs = _between(Transfer.objects.visible_to(viewer, tenant=tenant).filter(
+        kind__in=[Transfer.Kind.BONUS, Transfer.Kind.COMMISSION]),
                      "created_at", start, end).aggregate(
         bonuses=Sum("amount", filter=Q(kind=Transfer.Kind.BONUS)),
         commissions=Sum("amount", filter=Q(kind=Transfer.Kind.COMMISSION)))
@@ -138,9 +145,9 @@ BET_COLUMNS = ["ticket_number", "bet_id", "player", "bet_type", "status", "resul
                "rejected_at", "settled_at", "legs"]
 
 
-def bet_export_rows(*, start: str | None, end: str | None):
+def bet_export_rows(*, start: str | None, end: str | None, viewer: Any):
     """Bets placed in the period; ``legs`` is ``outcome_id@price=result`` joined by ``;``."""
-    bets = _between(Bet.objects.select_related("player").prefetch_related(
+    bets = _between(Bet.objects.visible_to(viewer).select_related("player").prefetch_related(
         Prefetch("legs", queryset=BetLeg.objects.order_by("position"))), "placed_at", start, end)
     return bets.order_by("pk").iterator(chunk_size=2000)
 
@@ -157,9 +164,10 @@ SETTLEMENT_COLUMNS = ["ticket_number", "bet_id", "player", "settled_at", "result
                       "house_result", "events"]
 
 
-def settlement_export_rows(*, start: str | None, end: str | None):
-    bets = _between(Bet.objects.filter(status=Bet.Status.SETTLED).select_related("player").prefetch_related(
-        Prefetch("legs", queryset=BetLeg.objects.order_by("position"))), "settled_at", start, end)
+def settlement_export_rows(*, start: str | None, end: str | None, viewer: Any):
+    bets = _between(Bet.objects.visible_to(viewer).filter(status=Bet.Status.SETTLED).select_related(
+        "player").prefetch_related(Prefetch("legs", queryset=BetLeg.objects.order_by("position"))),
+        "settled_at", start, end)
     return bets.order_by("settled_at", "pk").iterator(chunk_size=2000)
 
 
@@ -173,9 +181,9 @@ CHALLENGE_COLUMNS = ["challenge_id", "event_id", "creator", "acceptor", "selecti
                      "status_reason", "created_at", "matched_at", "settled_at"]
 
 
-def challenge_export_rows(*, start: str | None, end: str | None):
+def challenge_export_rows(*, start: str | None, end: str | None, viewer: Any):
     """Challenges created in the period, every status."""
-    challenges = _between(Challenge.objects.select_related("creator", "acceptor", "winner"),
+    challenges = _between(Challenge.objects.visible_to(viewer).select_related("creator", "acceptor", "winner"),
                           "created_at", start, end)
     return challenges.order_by("pk").iterator(chunk_size=2000)
 
@@ -202,10 +210,11 @@ LEDGER_COLUMNS = ["entry_number", "created_at", "kind", "amount", "debit_account
                   "reference_type", "reference_id", "idempotency_key", "created_by"]
 
 
-def ledger_export_rows(*, start: str | None, end: str | None):
+def ledger_export_rows(*, start: str | None, end: str | None, viewer: Any):
     # Only the columns the CSV prints (each is named after its field): a fetched chunk of full rows
     # (three joined tables, ~45 values a row) is what sets the export's peak memory.
-    transfers = _between(Transfer.objects.select_related("debit_account", "credit_account", "created_by").only(
+    transfers = _between(Transfer.objects.visible_to(viewer).select_related(
+        "debit_account", "credit_account", "created_by").only(
         *LEDGER_COLUMNS, "debit_account__code", "credit_account__code", "created_by__username"),
         "created_at", start, end)
     return transfers.order_by("entry_number").iterator(chunk_size=1000)

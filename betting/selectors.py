@@ -20,10 +20,9 @@ def _with_legs() -> QuerySet[Bet]:
 
 
 def bet_list(*, user: Any, status: str | None = None) -> QuerySet[Bet]:
-    """A player's own bets; staff who may view bets see everyone's."""
+    """A player's own bets; staff who may view bets see those of their tenant (audit.tenancy)."""
     bets = _with_legs()
-    if not _can_see_all(user):
-        bets = bets.filter(player=user)
+    bets = bets.visible_to(user) if _can_see_all(user) else bets.filter(player=user)
     if status:
         if status not in Bet.Status.values:
             raise InvalidInput(f"status must be one of {', '.join(Bet.Status.values)}.",
@@ -33,10 +32,11 @@ def bet_list(*, user: Any, status: str | None = None) -> QuerySet[Bet]:
 
 
 def bet_get(*, user: Any, bet_id: int) -> Bet:
-    """One bet for its owner or staff; to anyone else it does not exist."""
+    """One bet for its owner or staff of its tenant; to anyone else it does not exist."""
     bet = _with_legs().filter(pk=bet_id).first()
     # the owner needs no permission lookup (two queries): the case of every placement's answer
-    if bet is None or (bet.player_id != user.pk and not _can_see_all(user)):
+    if bet is None or (bet.player_id != user.pk and not (
+            _can_see_all(user) and Bet.objects.visible_to(user).filter(pk=bet_id).exists())):
         raise NotFound(f"No bet with id {bet_id}.")
     return bet
 

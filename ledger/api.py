@@ -23,11 +23,14 @@ class AccountSerializer(serializers.ModelSerializer):
 
 
 class AccountListApi(ListAPIView):
-    """Every ledger account with its balance (staff who may read the ledger)."""
+    """The ledger accounts with their balances (staff who may read the ledger; a tenant's staff, its
+    players' wallets: audit.tenancy)."""
 
     permission_classes = [permission("ledger.view_account")]
     serializer_class = AccountSerializer
-    queryset = Account.objects.order_by("id")
+
+    def get_queryset(self):
+        return Account.objects.visible_to(self.request.user).order_by("id")
 
     @extend_schema(responses={200: AccountSerializer(many=True), **errors(r403="forbidden")})
     def get(self, request, *args, **kwargs):
@@ -49,7 +52,7 @@ class AccountTransactionsApi(ListAPIView):
     @extend_schema(responses={200: StatementLineSerializer(many=True),
                               **errors(r403="forbidden", r404="not_found")})
     def get(self, request, *args, **kwargs):
-        self.account = get_object_or_404(Account, pk=kwargs["pk"])
+        self.account = get_object_or_404(Account.objects.visible_to(request.user), pk=kwargs["pk"])
         return super().get(request, *args, **kwargs)
 
 

@@ -10,12 +10,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from audit.tenancy import TenantQuerySet
 from core.db import append_only
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
 
 class Account(models.Model):
+    tenant_paths = ("owner__tenant",)  # audit.tenancy
+
     class Kind(models.TextChoices):
         PLAYER = "player", "Player wallet"
         HOUSE = "house", "House"
@@ -48,6 +51,7 @@ class Account(models.Model):
     # Stored only for accounts that may not go negative; derived for the others.
     balance = models.DecimalField(**MONEY, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -85,6 +89,8 @@ class Account(models.Model):
 
 
 class Transfer(models.Model):
+    tenant_paths = ("debit_account__owner__tenant", "credit_account__owner__tenant")  # audit.tenancy
+
     class Kind(models.TextChoices):
         DEPOSIT = "deposit", "Deposit"
         WITHDRAWAL = "withdrawal", "Withdrawal"
@@ -122,6 +128,7 @@ class Transfer(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     metadata = models.JSONField(default=dict, blank=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["entry_number"]
@@ -170,10 +177,13 @@ def format_entry_number(entry_number: int) -> str:
 class Checkpoint(models.Model):
     """The balance of a derived (house) account over every transfer up to ``entry_number``."""
 
+    tenant_paths = ("account__owner__tenant",)  # audit.tenancy
+
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="checkpoints")
     entry_number = models.BigIntegerField()
     balance = models.DecimalField(**MONEY)
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["-entry_number"]

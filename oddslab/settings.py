@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -90,7 +91,7 @@ else:
 # --- Applications -------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "audit.apps.ScopedAdminConfig",  # django.contrib.admin with the tenant-scoped site (audit.admin_tools)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -113,6 +114,7 @@ INSTALLED_APPS = [
     "accounts",
     "feed",
     "betting",
+    "agents",
     "oddslab.web",  # player pages (HTMX) and their sockets
     "oddslab.console",  # staff pages under /admin/console/: liabilities, reports, exports
     "oddslab",  # project-wide management commands (seed_demo)
@@ -278,6 +280,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "risk.tasks.limit_changes_apply_task",
         "schedule": timedelta(seconds=int(os.environ.get("LIMIT_CHANGES_SECONDS", "60"))),
     },
+    # Agents' commission statements of the last complete week (Monday 00:00 UTC to Monday), shortly after
+    # it ends; a week run again changes nothing (docs/agents.md).
+    "commissions-run": {
+        "task": "agents.tasks.commissions_run_task",
+        "schedule": crontab(minute=os.environ.get("COMMISSIONS_RUN_MINUTE", "30"),
+                            hour=os.environ.get("COMMISSIONS_RUN_HOUR", "0"),
+                            day_of_week=os.environ.get("COMMISSIONS_RUN_DAY_OF_WEEK", "mon")),
+    },
 }
 
 # Bets settled per transaction; a crash rolls back at most one batch.
@@ -320,6 +330,11 @@ SPECTACULAR_SETTINGS = {
     # A choice set several components share is named once (else a hash-named enum and a warning).
     "ENUM_NAME_OVERRIDES": {"KycStatusEnum": "risk.models.KycStatus"},
 }
+
+# --- Tenants -----------------------------------------------------------------------------------
+# The default white-label operator (a migration creates it): users created without a tenant belong to
+# it, and its admins are the platform admin, who sees every tenant (audit.tenancy).
+PLATFORM_TENANT = "oddslab"
 
 # --- Money ------------------------------------------------------------------------------------
 ODDSLAB_CURRENCY = "PLAY"

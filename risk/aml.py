@@ -232,7 +232,7 @@ def aml_alert_update(*, alert_id: int, status: str, reason: str, actor: Actor) -
                                details={"field": "reason"})
         if status == Status.CLOSED and not reason:
             raise InvalidInput("Say why the alert is closed.", code="reason_required", details={"field": "reason"})
-        alert = AmlAlert.objects.select_for_update().filter(pk=alert_id).first()
+        alert = AmlAlert.objects.visible_to(actor.user).select_for_update(of=("self",)).filter(pk=alert_id).first()
         if alert is None:
             raise NotFound(f"No AML alert with id {alert_id}.", details={"resource": "aml_alert", "id": alert_id})
         if status != NEXT[alert.status]:
@@ -252,9 +252,10 @@ def aml_alert_update(*, alert_id: int, status: str, reason: str, actor: Actor) -
 
 # --- Reading ------------------------------------------------------------------------------------
 
-def aml_alert_list(*, filters: dict[str, Any]) -> QuerySet[AmlAlert]:
-    """Alerts, newest first, narrowed by status, rule and user id; a value that is none of them is a 400."""
-    alerts = AmlAlert.objects.all()
+def aml_alert_list(*, filters: dict[str, Any], viewer: Any) -> QuerySet[AmlAlert]:
+    """The alerts ``viewer`` may see (audit.tenancy), newest first, narrowed by status, rule and user id; a
+    value that is none of them is a 400."""
+    alerts = AmlAlert.objects.visible_to(viewer)
     for field, choices in (("status", Status.values), ("rule", Rule.values)):
         if value := filters.get(field):
             if value not in choices:
@@ -270,9 +271,9 @@ AML_ALERT_COLUMNS = ["id", "created_at", "rule", "severity", "status", "user_id"
                      "updated_at", "closed_reason"]
 
 
-def aml_alert_export_rows(*, filters: dict[str, Any]) -> Iterator[AmlAlert]:
+def aml_alert_export_rows(*, filters: dict[str, Any], viewer: Any) -> Iterator[AmlAlert]:
     """The list's alerts for the CSV export, read in chunks."""
-    return aml_alert_list(filters=filters).select_related("user").iterator(chunk_size=2000)
+    return aml_alert_list(filters=filters, viewer=viewer).select_related("user").iterator(chunk_size=2000)
 
 
 def aml_alert_row(alert: AmlAlert) -> list[Any]:

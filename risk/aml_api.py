@@ -45,7 +45,7 @@ class AmlAlertListApi(ListAPIView):
     serializer_class = AmlAlertSerializer
 
     def get_queryset(self):
-        return aml_alert_list(filters=self.request.query_params.dict())
+        return aml_alert_list(filters=self.request.query_params.dict(), viewer=self.request.user)
 
     @extend_schema(parameters=FILTERS, responses={
         200: AmlAlertSerializer(many=True), **errors(r400="invalid_request (status, rule, user)", r403="forbidden")})
@@ -80,6 +80,6 @@ class AmlAlertExportApi(APIView):
         (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="columns: " + ", ".join(AML_ALERT_COLUMNS)),
         **errors(r400="invalid_request (status, rule, user)", r403="forbidden")})
     def get(self, request):
-        return csv_stream(filename="aml-alerts.csv", header=AML_ALERT_COLUMNS,
-                          rows=aml_alert_export_rows(filters=request.query_params.dict()), row=aml_alert_row,
+        rows = aml_alert_export_rows(filters=request.query_params.dict(), viewer=request.user)
+        return csv_stream(filename="aml-alerts.csv", header=AML_ALERT_COLUMNS, rows=rows, row=aml_alert_row,
                           asynchronous=served_async(request))

@@ -81,9 +81,11 @@ def kyc_state_of(*, player: Any) -> KycState:
                     document=KycDocument.objects.filter(player_id=player.pk).order_by("-pk").first())
 
 
-def kyc_documents(*, status: str | None = None, player_id: int | None = None) -> QuerySet[KycDocument]:
-    """Submissions in the review queue's order, oldest first; of one status, or one player, when asked."""
-    documents = KycDocument.objects.select_related("player", "reviewed_by").order_by("submitted_at", "pk")
+def kyc_documents(*, viewer: Any, status: str | None = None, player_id: int | None = None) -> QuerySet[KycDocument]:
+    """The submissions ``viewer`` may see (audit.tenancy) in the review queue's order, oldest first; of one
+    status, or one player, when asked."""
+    documents = (KycDocument.objects.visible_to(viewer).select_related("player", "reviewed_by")
+                 .order_by("submitted_at", "pk"))
     if player_id is not None:
         documents = documents.filter(player_id=player_id)
     if not status:
@@ -206,7 +208,7 @@ def _kyc_decide(*, player_id: int, status: str, reason: Any, actor: Actor, docum
     with audited_transaction(actor=actor, action=action, category=AuditLog.Category.COMPLIANCE,
                              resource_type="player", resource_id=player_id):
         reason = _reason(reason, required=status == KycStatus.REJECTED)
-        if not KycDocument.objects.filter(player_id=player_id).exists():
+        if not KycDocument.objects.visible_to(actor.user).filter(player_id=player_id).exists():
             raise NotFound(f"Player {player_id} has sent no identity document.", code="kyc_not_submitted")
         restriction = restriction_lock(player_id=player_id)  # first, as kyc_submit takes it
         theirs = KycDocument.objects.select_for_update(of=("self",)).select_related("player").filter(
@@ -246,7 +248,8 @@ def _reason(value: Any, *, required: bool) -> str:
 
 def kyc_document_open(*, document_id: int, actor: Actor) -> KycDocument:
     """A submission, its number readable in full, for a reviewer: each opening is audited."""
-    document = KycDocument.objects.select_related("player", "reviewed_by").filter(pk=document_id).first()
+    document = KycDocument.objects.visible_to(actor.user).select_related("player", "reviewed_by").filter(
+        pk=document_id).first()
     if document is None:
         raise NotFound(f"No identity document {document_id}.")
     _opened(document, actor=actor, action="kyc.document_open")
@@ -255,7 +258,7 @@ def kyc_document_open(*, document_id: int, actor: Actor) -> KycDocument:
 
 def kyc_file_open(*, document_id: int, actor: Actor) -> KycFile:
     """A submission's scan, decrypted, for a reviewer: each opening is audited."""
-    document = KycDocument.objects.select_related("player").filter(pk=document_id).first()
+    document = KycDocument.objects.visible_to(actor.user).select_related("player").filter(pk=document_id).first()
     if document is None or not document.file:
         raise NotFound(f"Identity document {document_id} has no file.", code="kyc_file_not_found")
     try:

@@ -109,7 +109,7 @@ class KycSubmissionListApi(ListAPIView):
     serializer_class = KycSubmissionSerializer
 
     def get_queryset(self):
-        return kyc_documents(status=self.request.query_params.get("status"))
+        return kyc_documents(status=self.request.query_params.get("status"), viewer=self.request.user)
 
     @extend_schema(parameters=[OpenApiParameter("status", str, enum=DOCUMENT_STATUSES)],
                    responses={200: KycSubmissionSerializer(many=True),

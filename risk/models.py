@@ -12,6 +12,8 @@ from django.db.models import Q
 from encrypted_fields.fields import EncryptedCharField
 from simple_history.models import HistoricalRecords
 
+from audit.tenancy import TenantQuerySet
+
 MONEY = {"max_digits": 18, "decimal_places": 2}
 ODDS = {"max_digits": 12, "decimal_places": 3}
 
@@ -43,15 +45,27 @@ DEFAULTS = Limits()
 assert [f.name for f in fields(Limits)] == LIMIT_FIELDS
 
 
+TARGETS = ("tenant", "sport", "competition", "group", "player")
+
+
+def _no_target(*but: str) -> dict[str, bool]:
+    return {f"{name}__isnull": True for name in TARGETS if name not in but}
+
+
 class LimitProfile(models.Model):
+    tenant_paths = ("tenant", "player__tenant")  # audit.tenancy
+
     class Scope(models.TextChoices):
         GLOBAL = "global", "Global"
+        TENANT = "tenant", "Tenant"
         SPORT = "sport", "Sport"
         COMPETITION = "competition", "Competition"
         GROUP = "group", "Player group"
         PLAYER = "player", "Player"
 
     scope = models.CharField(max_length=16, choices=Scope.choices)
+    tenant = models.ForeignKey("accounts.Tenant", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="limit_profiles")
     sport = models.ForeignKey("events.Sport", null=True, blank=True, on_delete=models.CASCADE)
     competition = models.ForeignKey("events.Competition", null=True, blank=True, on_delete=models.CASCADE)
     group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
@@ -70,36 +84,33 @@ class LimitProfile(models.Model):
     velocity_window_seconds = models.PositiveIntegerField(null=True, blank=True)
     note = models.CharField(max_length=200, blank=True, default="")
     history = HistoricalRecords()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [
             # Exactly the target its scope names, and one profile per target.
             models.CheckConstraint(name="limitprofile_scope_target", condition=(
-                Q(scope="global", sport__isnull=True, competition__isnull=True, group__isnull=True,
-                  player__isnull=True)
-                | Q(scope="sport", sport__isnull=False, competition__isnull=True, group__isnull=True,
-                    player__isnull=True)
-                | Q(scope="competition", competition__isnull=False, sport__isnull=True,
-                    group__isnull=True, player__isnull=True)
-                | Q(scope="group", group__isnull=False, sport__isnull=True, competition__isnull=True,
-                    player__isnull=True)
-                | Q(scope="player", player__isnull=False, sport__isnull=True, competition__isnull=True,
-                    group__isnull=True))),
-            models.UniqueConstraint(fields=["scope", "sport", "competition", "group", "player"],
+                Q(scope="global", **_no_target())
+                | Q(scope="tenant", tenant__isnull=False, **_no_target("tenant"))
+                | Q(scope="sport", sport__isnull=False, **_no_target("sport"))
+                | Q(scope="competition", competition__isnull=False, **_no_target("competition"))
+                | Q(scope="group", group__isnull=False, **_no_target("group"))
+                | Q(scope="player", player__isnull=False, **_no_target("player")))),
+            models.UniqueConstraint(fields=["scope", "tenant", "sport", "competition", "group", "player"],
                                     name="limitprofile_one_per_target", nulls_distinct=False),
             models.CheckConstraint(name="limitprofile_selections_bounded", condition=(
                 Q(max_selections__isnull=True) | Q(max_selections__gte=1, max_selections__lte=SELECTIONS_CEILING))),
         ]
 
     def __str__(self) -> str:
-        target = self.sport or self.competition or self.group or self.player
+        target = self.tenant or self.sport or self.competition or self.group or self.player
         return f"{self.get_scope_display()} limits" + (f": {target}" if target else "")
 
 
 
 # Most specific first: for each limit, the first scope that sets it decides.
 SCOPE_ORDER = [LimitProfile.Scope.PLAYER, LimitProfile.Scope.GROUP, LimitProfile.Scope.COMPETITION,
-               LimitProfile.Scope.SPORT, LimitProfile.Scope.GLOBAL]
+               LimitProfile.Scope.SPORT, LimitProfile.Scope.TENANT, LimitProfile.Scope.GLOBAL]
 # Lower bounds: within a scope the strictest is the highest; for every other limit it is the lowest.
 LOWER_BOUNDS = {"min_stake", "min_price"}
 
@@ -179,6 +190,8 @@ class PlayerRestriction(models.Model):
     after the cooling-off period (LimitChange); a time-out or a self-exclusion cannot be shortened, and
     the database refuses it (risk/sql.py's trigger)."""
 
+    tenant_paths = ("player__tenant",)  # audit.tenancy
+
     player = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
                                   related_name="restriction")
     self_excluded_until = models.DateTimeField(null=True, blank=True)
@@ -195,6 +208,7 @@ class PlayerRestriction(models.Model):
     kyc_status = models.CharField(max_length=16, choices=KycStatus.choices, default=KycStatus.UNVERIFIED)
     kyc_reason = models.CharField(max_length=200, blank=True, default="")
     history = HistoricalRecords()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -219,6 +233,8 @@ class LimitChange(models.Model):
     """A loosening or a removal of a player's limit, waiting out ``RG_COOLING_OFF_HOURS``; the player
     may withdraw it until it applies. One pending change per limit."""
 
+    tenant_paths = ("player__tenant",)  # audit.tenancy
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         APPLIED = "applied", "Applied"
@@ -231,6 +247,7 @@ class LimitChange(models.Model):
     effective_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -254,6 +271,8 @@ class KycDocument(models.Model):
     file are personal data: the number is encrypted at rest (Fernet, the key from the environment),
     the file is stored encrypted under the media root."""
 
+    tenant_paths = ("player__tenant",)  # audit.tenancy
+
     class DocumentType(models.TextChoices):
         PASSPORT = "passport", "Passport"
         ID_CARD = "id_card", "Identity card"
@@ -271,6 +290,7 @@ class KycDocument(models.Model):
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["status", "submitted_at"], name="kycdocument_queue_idx")]
@@ -286,6 +306,8 @@ class AmlAlert(models.Model):
     """What a transaction-monitoring rule saw (API.md "Compliance"). An alert never blocks anyone by
     itself; compliance investigates and closes it with a reason. One alert per rule and reference
     (the deposit, the withdrawal or the address and day that raised it): a rule run twice raises it once."""
+
+    tenant_paths = ("user__tenant",)  # audit.tenancy
 
     class Rule(models.TextChoices):
         LARGE_DEPOSIT = "large_deposit", "Large deposit"
@@ -312,6 +334,7 @@ class AmlAlert(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     closed_reason = models.CharField(max_length=500, blank=True, default="")
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import models
 
@@ -68,10 +69,12 @@ def risk_functions() -> str:
         "out": ", ".join(f"OUT {name} {_sql_type(name)}" for name in LIMIT_FIELDS),
         "names": ", ".join(LIMIT_FIELDS),
         "chosen": ",\n           ".join(f"{chosen[name]}" for name in LIMIT_FIELDS),
-        "scope_global": LimitProfile.Scope.GLOBAL, "scope_sport": LimitProfile.Scope.SPORT,
+        "scope_global": LimitProfile.Scope.GLOBAL, "scope_tenant": LimitProfile.Scope.TENANT,
+        "scope_sport": LimitProfile.Scope.SPORT,
         "scope_competition": LimitProfile.Scope.COMPETITION, "scope_group": LimitProfile.Scope.GROUP,
         "scope_player": LimitProfile.Scope.PLAYER,
         "Membership": SqlNames(Group.user_set.through),
+        "User": SqlNames(get_user_model()),
         **sql_names(Account, Geofence, LimitProfile, PlayerRestriction, Transfer),
     })
 
@@ -116,6 +119,8 @@ BEGIN
       INTO {names}
       FROM {LimitProfile} p
      WHERE p.{LimitProfile.scope} = '{scope_global}'
+        OR (p.{LimitProfile.scope} = '{scope_tenant}' AND p.{LimitProfile.tenant} = (
+                SELECT u.{User.tenant} FROM {User} u WHERE u.{User.id} = p_player))
         OR (p.{LimitProfile.scope} = '{scope_sport}' AND p.{LimitProfile.sport} = ANY(p_sport_ids))
         OR (p.{LimitProfile.scope} = '{scope_competition}' AND p.{LimitProfile.competition} = ANY(p_competition_ids))
         OR (p.{LimitProfile.scope} = '{scope_group}' AND p.{LimitProfile.group} IN (

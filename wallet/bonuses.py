@@ -46,7 +46,7 @@ def bonus_credit(
         if len(reason) > REASON_MAX:
             raise InvalidInput(f"Keep the reason to {REASON_MAX} characters.", code="invalid_request",
                                details={"field": "reason", "max_length": REASON_MAX})
-        player = get_user_model().objects.filter(pk=user_id).first()
+        player = get_user_model().objects.visible_to(actor.user).filter(pk=user_id).first()
         if player is None:
             raise NotFound(f"No user with id {user_id}.", details={"resource": "user", "id": user_id})
         role = role_of(player)

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from audit.tenancy import TenantQuerySet
+
 MONEY = {"max_digits": 18, "decimal_places": 2}
 # What a gateway movement is for (GatewayTransfer.purpose).
 PURPOSES = ("stake", "payout", "refund", "fee", "sweep")
@@ -28,6 +30,8 @@ class GatewayTransfer(models.Model):
     """One movement the platform asked a gateway for: a stake into escrow (``in``) or a payout or
     refund out of it (``out``). ``tx_id`` is the gateway's own id (a ledger reference or an
     external transaction id); ``network_fee`` is what the external service charged the platform."""
+
+    tenant_paths = ("user__tenant",)  # audit.tenancy
 
     class Direction(models.TextChoices):
         IN = "in", "Into escrow"
@@ -57,6 +61,7 @@ class GatewayTransfer(models.Model):
     failure_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -81,6 +86,8 @@ class ExternalAccount(models.Model):
     """An address at the simulated external wallet service: a player's, or one of the platform's
     (its escrow vault, its treasury that pays network fees, the network's fee sink)."""
 
+    tenant_paths = ("owner__tenant",)  # audit.tenancy
+
     class Kind(models.TextChoices):
         PLAYER = "player", "Player"
         ESCROW = "escrow", "Platform escrow vault"
@@ -96,6 +103,7 @@ class ExternalAccount(models.Model):
     may_go_negative = models.BooleanField(default=False)
     currency = models.CharField(max_length=8, default="PLAY")
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -114,6 +122,8 @@ class ExternalTransaction(models.Model):
     """A transaction at the simulated external service. It is ``pending`` until its confirmation
     is due (``confirm_after``), then ``confirmed`` (balances move) or ``failed`` (nothing moves)."""
 
+    tenant_paths = ("source__owner__tenant", "destination__owner__tenant")  # audit.tenancy
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         CONFIRMED = "confirmed", "Confirmed"
@@ -130,6 +140,7 @@ class ExternalTransaction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     confirm_after = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -20,9 +20,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.models import Tenant
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.selectors import audit_log_list, day_bounds
+from audit.tenancy import keeps_the_book, sees_every_tenant
 from betting.reports import event_settlement_rows, ggr_by_day, ggr_report
 from core.errors import DomainError, InvalidInput
 from core.query import query_int
@@ -113,6 +115,8 @@ def index(request: HttpRequest) -> HttpResponse:
          user.has_perm(VIEW_AML)),
         ("console:kyc", "KYC review", "Identity documents players sent; verify or reject them.",
          user.has_perm(KYC_READ)),
+        ("console:commissions", "Commissions", "Agents' commission statements; approve (pay) or reject them.",
+         user.has_perm("agents.view_commissionstatement")),
     ]
     return render(request, "console/index.html", _context(
         request, "Operator console", pages=[p for p in pages if p[3]]))
@@ -131,35 +135,41 @@ def _days(request: HttpRequest) -> int:
 @console_page(VIEW_LIABILITIES)
 def liabilities(request: HttpRequest) -> HttpResponse:
     """The liability book; htmx polls it every few seconds and swaps in just the live part."""
-    live = {"book": liability_book(), "alerts": exposure_alerts(), "updated_at": timezone.now(),
-            "poll_seconds": POLL_SECONDS}
+    book = keeps_the_book(request.user)  # else the page shows the tenant's own GGR and settlements only
+    live = {"book": liability_book() if book else [], "alerts": exposure_alerts() if book else [],
+            "updated_at": timezone.now(), "poll_seconds": POLL_SECONDS}
     if getattr(request, "htmx", False):
         return render(request, "console/_liabilities.html", live)
     extra: dict[str, Any] = {}
     if request.user.has_perm(VIEW_BETS):
         today = timezone.now().date()
         count = _days(request)
-        days = ggr_by_day(first=today - timedelta(days=count - 1), last=today)
+        days = ggr_by_day(first=today - timedelta(days=count - 1), last=today, viewer=request.user)
         extra = {"chart": ggr_chart(days), "chart_days": count,
-                 "settlements": event_settlement_rows(limit=20)}
+                 "settlements": event_settlement_rows(limit=20, viewer=request.user)}
     return render(request, "console/liabilities.html", _context(request, "Liability dashboard", **live, **extra))
 
 
 @console_page(VIEW_BETS)
 def ggr(request: HttpRequest) -> HttpResponse:
     start, end, error = _period(request, default_days=CHART_DAYS)
-    report = ggr_report(start=start, end=end)
+    # Those who see every tenant may narrow the report to one (audit.tenancy); a tenant's staff see theirs.
+    tenants = Tenant.objects.all() if sees_every_tenant(request.user) else None
+    tenant = request.GET.get("tenant", "").strip() or None if tenants is not None else None
+    report = ggr_report(start=start, end=end, viewer=request.user, tenant=tenant)
     first, last = date.fromisoformat(start), date.fromisoformat(end)
-    chart = ggr_chart(ggr_by_day(first=first, last=last)) if (last - first).days < 92 else None
+    chart = (ggr_chart(ggr_by_day(first=first, last=last, viewer=request.user, tenant=tenant))
+             if (last - first).days < 92 else None)
     return render(request, "console/ggr.html", _context(
         request, "GGR report", report=report, start=start, end=end, error=error, chart=chart,
+        tenants=tenants, tenant=tenant,
         exports=_exports(request, start, end, ["bets", "settlements", "challenges", "ledger"])))
 
 
 @console_page(VIEW_BETS)
 def settlements(request: HttpRequest) -> HttpResponse:
     start, end, error = _period(request, default_days=30)
-    rows = event_settlement_rows(start=start, end=end)
+    rows = event_settlement_rows(start=start, end=end, viewer=request.user)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(request, "console/settlements.html", _context(
         request, "Settlement report", page=page, start=start, end=end, error=error,
@@ -170,7 +180,7 @@ def settlements(request: HttpRequest) -> HttpResponse:
 @console_page(*VIEW_LEDGER)
 def ledger_accounts(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    accounts = Account.objects.select_related("owner").order_by("kind", "code")
+    accounts = Account.objects.visible_to(request.user).select_related("owner").order_by("kind", "code")
     if search:
         accounts = accounts.filter(Q(code__icontains=search) | Q(owner__username__icontains=search))
     page = Paginator(accounts, 50).get_page(request.GET.get("page"))
@@ -180,7 +190,7 @@ def ledger_accounts(request: HttpRequest) -> HttpResponse:
 
 @console_page(*VIEW_LEDGER)
 def ledger_statement(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk)
+    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
     page = Paginator(account_statement_with_balance(account), 50).get_page(request.GET.get("page"))
     today = timezone.now().date().isoformat()
     return render(request, "console/ledger_statement.html", _context(
@@ -197,7 +207,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "").strip() for k in AUDIT_FILTERS}
     error = None
     try:
-        records = audit_log_list(filters=filters)
+        records = audit_log_list(filters=filters, viewer=request.user)
         page = Paginator(records, 50).get_page(request.GET.get("page"))
     except InvalidInput as refusal:
         error, page = refusal.message, Paginator(AuditLog.objects.none(), 50).get_page(1)
@@ -223,7 +233,8 @@ def aml_alerts(request: HttpRequest) -> HttpResponse:
     active = _aml_filters(request.GET)
     error = None
     try:
-        page = Paginator(aml_alert_list(filters=active).select_related("user"), 50).get_page(request.GET.get("page"))
+        alerts = aml_alert_list(filters=active, viewer=request.user).select_related("user")
+        page = Paginator(alerts, 50).get_page(request.GET.get("page"))
     except InvalidInput as refusal:
         error, page = refusal.message, Paginator(AmlAlert.objects.none(), 50).get_page(1)
     query = urlencode(active)
@@ -255,7 +266,7 @@ def kyc(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", KycStatus.PENDING).strip()
     error = None
     try:
-        page = Paginator(kyc_documents(status=status), 50).get_page(request.GET.get("page"))
+        page = Paginator(kyc_documents(status=status, viewer=request.user), 50).get_page(request.GET.get("page"))
     except InvalidInput as refusal:
         error, page = refusal.message, Paginator(KycDocument.objects.none(), 50).get_page(1)
     return render(request, "console/kyc.html", _context(
@@ -277,14 +288,14 @@ def kyc_document(request: HttpRequest, pk: int) -> HttpResponse:
         request, f"Identity document {document.pk}", document=document,
         state=kyc_state_of(player=document.player),
         others=[(d, number_masked(d.document_number))
-                for d in kyc_documents(player_id=document.player_id).exclude(pk=document.pk)]))
+                for d in kyc_documents(player_id=document.player_id, viewer=request.user).exclude(pk=document.pk)]))
 
 
 @require_POST
 @console_page(KYC_REVIEW)
 def kyc_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Verify or reject one document (risk.kyc), then back to the queue; a refusal is told on the document."""
-    document = get_object_or_404(KycDocument, pk=pk)
+    document = get_object_or_404(KycDocument.objects.visible_to(request.user), pk=pk)
     decide = KYC_DECISIONS.get(request.POST.get("decision", ""))
     try:
         if decide is None:
