@@ -16,12 +16,15 @@ from django.urls import path, reverse
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from accounts.models import User
+from accounts.models import Tenant, User, platform_tenant_id
 from accounts.selectors import user_may_manage, user_record, users_manageable
-from accounts.services import user_change_record, user_password_change_record
+from accounts.services import agent_code_issue, user_change_record, user_password_change_record
 from accounts.sessions import token_revoke
 from audit.admin_tools import domain_error_text
 from audit.context import Actor, role_of
+from audit.models import AuditLog
+from audit.services import audit_record
+from audit.tenancy import sees_every_tenant
 from core.errors import DomainError
 from wallet.services import wallet_deposit, wallet_open, wallet_withdraw
 
@@ -33,7 +36,8 @@ PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 class UserCreationForm(AdminUserCreationForm):
     # The add page's role: a player is what the console creates (the regulator's walkthrough); staff
     # roles are granted by a superuser on the change page (the groups field).
-    role = forms.ChoiceField(choices=[("player", "Player (gets a wallet)"), ("", "None (set groups next)")],
+    role = forms.ChoiceField(choices=[("player", "Player (gets a wallet)"), ("agent", "Agent (gets an agent code)"),
+                                      ("", "None (set groups next)")],
                              initial="player", required=False)
 
 
@@ -60,17 +64,56 @@ class UserAdmin(DjangoUserAdmin):
     wallet with a reason, through the player's own wallet services, so every rule of a deposit or a
     withdrawal still applies, audited with the staff member as actor."""
 
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Player", {"fields": ("country",)}))
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("Player", {"fields": ("country",)}),
+                 ("Tenant", {"fields": ("tenant", "agent", "agent_code")}))
     add_form = UserCreationForm
-    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Role", {"fields": ("role", "country")}))
+    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Role", {"fields": ("role", "country", "tenant", "agent")}))
     change_form_template = "admin/oddslab/change_form_actions.html"
     list_display = ["username", "email", "country", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_active", "groups", "country"]
     search_fields = ["username", "email"]
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = [*super().get_readonly_fields(request, obj), "agent_code"]  # issued by agent_code_issue
+        if obj is not None and not sees_every_tenant(request.user):
+            fields.append("tenant")  # a tenant's staff keep their users in their tenant
         return fields if request.user.is_superuser else [*fields, *PRIVILEGE_FIELDS]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None and not sees_every_tenant(request.user):
+            # A tenant's admin adds users to their own tenant only (save_model): no tenant to pick.
+            fieldsets = [(name, {**opts, "fields": [f for f in opts["fields"] if f != "tenant"]})
+                         for name, opts in fieldsets]
+        return fieldsets
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "agent":
+            # The agents one may see (a tenant's staff: their tenant's); get_form's clean matches tenants.
+            kwargs["queryset"] = User.objects.visible_to(request.user).filter(groups__name="agent")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "tenant":
+            field.required = False
+            field.help_text = "Left empty: the platform's own tenant."
+        return field
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        own_tenant = None if sees_every_tenant(request.user) else request.user.tenant_id
+
+        class TenantCheckedForm(form):
+            def clean(self):
+                data = super().clean()
+                tenant = data.get("tenant") if "tenant" in data else getattr(self.instance, "tenant", None)
+                tenant_id = own_tenant or getattr(tenant, "pk", None) or (
+                    self.instance.tenant_id if self.instance.pk else platform_tenant_id())
+                agent = data.get("agent")
+                if agent is not None and agent.tenant_id != tenant_id:
+                    self.add_error("agent", "This agent works for another tenant.")
+                return data
+
+        TenantCheckedForm.__name__ = form.__name__
+        return TenantCheckedForm
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (obj is None or user_may_manage(request.user, obj))
@@ -81,6 +124,8 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request, obj, form, change):
         # Read before the form writes; the groups and permissions follow in save_related.
         form.record_before = user_record(User.objects.get(pk=obj.pk)) if change else {}
+        if not change and not sees_every_tenant(request.user):
+            obj.tenant_id = request.user.tenant_id
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
@@ -88,6 +133,10 @@ class UserAdmin(DjangoUserAdmin):
         if not change and form.cleaned_data.get("role") == "player":
             form.instance.groups.add(Group.objects.get(name="player"))
             wallet_open(user=form.instance)  # as player_register does
+        if not change and form.cleaned_data.get("role") == "agent":
+            form.instance.groups.add(Group.objects.get(name="agent"))
+        if not form.instance.agent_code and form.instance.groups.filter(name="agent").exists():
+            agent_code_issue(user=form.instance)  # the agent role given, here or on the change page
         user_change_record(actor=Actor.from_request(request), user=form.instance,
                            action="user.change" if change else "user.add",
                            before=form.record_before, after=user_record(form.instance))
@@ -162,6 +211,36 @@ class UserAdmin(DjangoUserAdmin):
             if user is not None and User.objects.get(pk=user.pk).password != user.password:
                 user_password_change_record(actor=Actor.from_request(request), user=user)
         return response
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    """The tenants: the platform admin (and regulators, reading) see all, a tenant's admin their own and
+    may rebrand it (name, colour). A tenant is created by POST /api/v1/tenants (agents.tenants), which
+    writes it with its commission plan and limit profile; none is added or deleted here."""
+
+    list_display = ["slug", "name", "colour", "created_at"]
+    fields = ["slug", "name", "colour", "created_at"]
+    readonly_fields = ["slug", "created_at"]
+    search_fields = ["slug", "name"]
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        return rows if sees_every_tenant(request.user) else rows.filter(pk=request.user.tenant_id)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        before = {name: form.initial.get(name) for name in form.changed_data}
+        super().save_model(request, obj, form, change)
+        if form.changed_data:
+            audit_record(actor=Actor.from_request(request), action="tenant.change", category=AuditLog.Category.ADMIN,
+                         resource_type="tenant", resource_id=obj.pk, resource_label=obj.slug,
+                         details={"before": before, "after": {name: getattr(obj, name) for name in form.changed_data}})
 
 
 # The token admin lists whose API tokens exist and revokes them. A token is its user's credential:

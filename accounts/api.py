@@ -29,6 +29,12 @@ class RegisterApi(APIView):
         password = serializers.CharField(max_length=128, trim_whitespace=False)
         email = serializers.EmailField()
         country = serializers.CharField(max_length=2, min_length=2)
+        tenant = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                       help_text="The operator's slug (GET /api/v1/tenants); the default one "
+                                                 "when left out.")
+        agent_code = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                           help_text="An agent's code: the player joins the agent's operator "
+                                                     "and is that agent's player.")
 
     class RegisterOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -37,7 +43,8 @@ class RegisterApi(APIView):
     @extend_schema(
         request=RegisterInputSerializer,
         responses={201: RegisterOutputSerializer,
-                   **errors(r400="invalid_request, invalid_country, weak_password",
+                   **errors(r400="invalid_request, invalid_country, weak_password, unknown_tenant, "
+                                 "unknown_agent_code, tenant_mismatch",
                             r409="username_taken")},
     )
     def post(self, request):

@@ -17,8 +17,21 @@ class SignupForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     country = forms.CharField(min_length=2, max_length=2, help_text="Two letters, e.g. GB",
                               widget=forms.TextInput(attrs={"autocomplete": "country", "size": 2}))
+    # An agent's code joins the player to the agent's operator (accounts.services.registration_home).
+    agent_code = forms.CharField(required=False, max_length=16, label="Agent code", help_text="optional",
+                                 widget=forms.TextInput(attrs={"autocomplete": "off", "size": 10}))
     adult = forms.BooleanField(label="I am 18 or older", error_messages={
         "required": "You must be 18 or older to play."})
+
+
+class AgentPlayerForm(forms.Form):
+    """An agent's new player (the agent page): registration's fields, the agent's operator."""
+
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField()
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    country = forms.CharField(min_length=2, max_length=2, help_text="Two letters, e.g. GB",
+                              widget=forms.TextInput(attrs={"size": 2}))
 
 
 class AmountForm(forms.Form):

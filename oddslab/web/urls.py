@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oddslab.web import challenge_views, kyc_views, safer_views, session_views, views
+from oddslab.web import agent_views, challenge_views, kyc_views, safer_views, session_views, views
 
 app_name = "web"
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("account/sessions", session_views.sessions, name="sessions"),
     path("account/sessions/<int:pk>/end", session_views.session_end, name="session-end"),
     path("signup", views.signup, name="signup"),
+    path("account/agent", agent_views.agent, name="agent"),
 ]

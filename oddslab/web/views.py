@@ -226,12 +226,14 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST or None)
+    # an agent's sign-up link (/signup?agent_code=...) fills the code in
+    form = SignupForm(request.POST or None, initial={"agent_code": request.GET.get("agent_code", "")[:16]})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             user = player_register(username=data["username"], password=data["password"], email=data["email"],
-                                   country=data["country"], actor=Actor.from_request(request))
+                                   country=data["country"], agent_code=data.get("agent_code") or None,
+                                   actor=Actor.from_request(request))
         except DomainError as exc:
             field = exc.details.get("field")
             form.add_error(field if field in form.fields else None, exc.message)
