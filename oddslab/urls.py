@@ -3,6 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from agents import api as agents_api
+from agents import player_api, tenant_api
 from audit import api as audit_api
 from betting import api as betting_api
 from betting import challenge_api
@@ -35,6 +37,8 @@ api_v1 = [
     path("external-wallet", wallet_api.ExternalWalletApi.as_view(), name="external-wallet"),
     path("external-wallet/top-ups", wallet_api.ExternalTopUpApi.as_view(), name="external-wallet-top-up"),
     path("bonuses", bonus_api.BonusApi.as_view(), name="bonuses"),
+    path("tenants", tenant_api.TenantListApi.as_view(), name="tenants"),
+    path("agent/players", player_api.AgentPlayersApi.as_view(), name="agent-players"),
     path("accounts", ledger_api.AccountListApi.as_view(), name="ledger-accounts"),
     path("accounts/<int:pk>/transactions", ledger_api.AccountTransactionsApi.as_view(),
          name="ledger-account-transactions"),
@@ -74,6 +78,11 @@ api_v1 = [
     path("compliance/alerts", aml_api.AmlAlertListApi.as_view(), name="aml-alerts"),
     path("compliance/alerts/<int:pk>", aml_api.AmlAlertUpdateApi.as_view(), name="aml-alert"),
     path("exports/aml-alerts.csv", aml_api.AmlAlertExportApi.as_view(), name="export-aml-alerts"),
+    path("commissions", agents_api.CommissionListApi.as_view(), name="commissions"),
+    path("commissions/run", agents_api.CommissionRunApi.as_view(), name="commissions-run"),
+    *[path(f"commissions/<int:pk>/{decision}", agents_api.CommissionDecisionApi.as_view(decision=decision),
+           name=f"commission-{decision}") for decision in agents_api.CommissionDecisionApi.DECISIONS],
+    path("exports/commissions.csv", agents_api.CommissionExportApi.as_view(), name="export-commissions"),
 ]
 
 handler404 = "core.api.not_found"  # the error shape for an unknown /api/ URL

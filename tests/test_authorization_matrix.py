@@ -37,9 +37,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
-from accounts.models import User, UserSession
+from accounts.models import Tenant, User, UserSession
 from accounts.roles import PERMISSIONS
 from accounts.services import user_with_role
+from agents.models import CommissionPlan
+from agents.services import commissions_run
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import notification_create
@@ -111,6 +113,7 @@ def api_staff(trader: str, compliance: str, regulator: str, admin: str) -> dict[
     return roles(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, trader, compliance, regulator, admin)
 
 
+AGENTS_ONLY = roles(LOGIN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN)
 ALL_STAFF = (OK, OK, OK, OK)
 TRADERS = (OK, FORBIDDEN, FORBIDDEN, OK)          # trader and admin
 COMPLIANCE = (FORBIDDEN, OK, FORBIDDEN, OK)       # compliance and admin
@@ -185,6 +188,9 @@ API_ROWS = [
     Row("register", "POST", everyone(OK),
         body=lambda w: {"username": "matrix-new", "password": PASSWORD, "email": "new@example.test",
                         "country": "GB"}),
+    Row("register", "POST", everyone(OK), on="with an agent code",
+        body=lambda w: {"username": "matrix-new", "password": PASSWORD, "email": "new@example.test",
+                        "country": "GB", "agent_code": w.agent.agent_code}),
     Row("token", "POST", everyone(OK), body=lambda w: {"username": w.player.username, "password": PASSWORD}),
     Row("token", "DELETE", logged_in(OK)),
     Row("me", "GET", logged_in(OK)),
@@ -240,6 +246,16 @@ API_ROWS = [
     Row("external-wallet-top-up", "POST", players(NOT_A_PLAYER), body=lambda w: {"amount": "10.00"}),
     Row("bonuses", "POST", api_staff(*TRADERS),
         body=lambda w: {"user_id": w.player.pk, "amount": "10.00", "reason": "welcome offer"}),
+    # Tenants: admins and regulators read them; only the platform admin (here a superuser) creates one
+    Row("tenants", "GET", api_staff(FORBIDDEN, FORBIDDEN, OK, OK)),
+    Row("tenants", "POST", api_staff(*ADMIN_ONLY),
+        body=lambda w: {"slug": "matrix-tenant", "name": "Matrix Tenant", "max_winning": "100.00",
+                        "commission": {"deposit_rate": "0.03"}}),
+    # An agent's players: only agents create and list them
+    Row("agent-players", "GET", AGENTS_ONLY),
+    Row("agent-players", "POST", AGENTS_ONLY,
+        body=lambda w: {"username": "matrix-recruit", "password": PASSWORD, "email": "r@example.test",
+                        "country": "GB"}),
     Row("challenges", "GET", everyone(OK)),
     Row("challenges", "POST", players(NOT_A_PLAYER),
         body=lambda w: {"event_id": w.event.pk, "outcome_id": w.home.pk, "stake": "5.00", "funding": "internal"}),
@@ -265,6 +281,15 @@ API_ROWS = [
     Row("aml-alert", "POST", api_staff(*COMPLIANCE), args=lambda w: [w.aml_alert.pk],
         body=lambda w: {"status": "investigating", "reason": "matrix"}),
     Row("export-aml-alerts", "GET", api_staff(*READERS)),
+    # Commission statements: compliance and admins run periods and decide them; agents read their own,
+    # regulators every one (the world's agent has a pending statement for today)
+    Row("commissions", "GET", roles(LOGIN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK, OK, OK)),
+    Row("commissions-run", "POST", api_staff(*COMPLIANCE), body=lambda w: {"start": "2020-01-06", "end": "2020-01-13"}),
+    Row("commission-approve", "POST", api_staff(*COMPLIANCE), args=lambda w: [w.statement.pk],
+        body=lambda w: {"reason": "matrix"}),
+    Row("commission-reject", "POST", api_staff(*COMPLIANCE), args=lambda w: [w.statement.pk],
+        body=lambda w: {"reason": "matrix"}),
+    Row("export-commissions", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
     # KYC review: regulators read the queue (numbers masked); compliance and admins open and decide documents
     Row("compliance-kyc", "GET", api_staff(*READERS), query="status=pending"),
     Row("compliance-kyc-document", "GET", api_staff(*COMPLIANCE), args=lambda w: [w.kyc_document.pk]),
@@ -330,6 +355,11 @@ PAGE_ROWS = [
     Row("web:kyc", "POST", roles(LOGIN, "REFUSED_ON_PAGE kyc_pending", OK, *[PAGE_NOT_A_PLAYER] * len(NOT_PLAYERS)),
         body=lambda w: {"document_type": "passport", "document_number": "MATRIX123"}),
     Row("web:signup", "GET", everyone(OK)),
+    # the agent page: an agent's players, creating one, their commission statements
+    Row("web:agent", "GET", AGENTS_ONLY),
+    Row("web:agent", "POST", AGENTS_ONLY,
+        body=lambda w: {"username": "matrix-recruit", "password": PASSWORD, "email": "r@example.test",
+                        "country": "GB"}),
     Row("web:signup", "POST", everyone(OK),
         body=lambda w: {"username": "matrix-signup", "password": PASSWORD, "email": "s@example.test",
                         "country": "GB", "adult": "on"}),
@@ -364,6 +394,9 @@ CONSOLE_ROWS = [
     Row("console:kyc-document", "GET", staff(*COMPLIANCE), args=lambda w: [w.kyc_document.pk]),
     Row("console:kyc-decide", "POST", staff(*COMPLIANCE), args=lambda w: [w.kyc_document.pk],
         body=lambda w: {"decision": "verify", "reason": "matrix"}),
+    Row("console:commissions", "GET", staff(*READERS)),
+    Row("console:commission-decide", "POST", staff(*COMPLIANCE), args=lambda w: [w.statement.pk],
+        body=lambda w: {"decision": "approve", "reason": "matrix"}),
 ]
 
 ADMIN_SITE_ROWS = [
@@ -539,6 +572,9 @@ ADMIN_ROWS = [
     Row("admin:accounts_user_cashier", "GET", staff(*ADMIN_ONLY), on="a player", args=lambda w: [w.player.pk]),
     Row("admin:accounts_user_cashier", "POST", staff(*ADMIN_ONLY), on="a player", args=lambda w: [w.player.pk],
         body=lambda w: {"direction": "credit", "amount": "10.00", "reason": "matrix"}),
+    # Tenants are created by POST /api/v1/tenants (with their plan and limits); the console reads and rebrands them
+    *admin_model("accounts.tenant", lambda w: w.tenant, view=(FORBIDDEN, FORBIDDEN, OK, OK), add=NOBODY,
+                 change=ADMIN_ONLY, delete=NOBODY),
     Row("admin:accounts_user_cashier", "GET", staff(FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND), on="a trader",
         args=lambda w: [w.trader.pk]),
     *admin_model("betting.bet", lambda w: w.bet, view=ALL_STAFF, add=NOBODY, change=NOBODY, delete=NOBODY),
@@ -555,6 +591,14 @@ ADMIN_ROWS = [
                  change=NOBODY, delete=NOBODY),
     *admin_model("wallet.externaltransaction", lambda w: w.external_transaction, view=ALL_STAFF, add=NOBODY,
                  change=NOBODY, delete=NOBODY),
+    # Statements are written by the commission run and decided only through agents.services; the admin
+    # edits a tenant's plan (made with the tenant), compliance and regulators read it
+    *admin_model("agents.commissionstatement", lambda w: w.statement, view=READERS, add=NOBODY, change=NOBODY,
+                 delete=NOBODY),
+    *object_actions("agents.commissionstatement", lambda w: w.statement, who=COMPLIANCE,
+                    bodies={"approve": REASON, "reject": REASON}),
+    *admin_model("agents.commissionplan", lambda w: w.plan, view=READERS, add=NOBODY, change=ADMIN_ONLY,
+                 delete=NOBODY),
 ]
 
 ROWS: list[Row] = [*API_ROWS, *PAGE_ROWS, *CONSOLE_ROWS, *ADMIN_SITE_ROWS, *ADMIN_ROWS]
@@ -635,6 +679,14 @@ def _world_build() -> SimpleNamespace:
     w.notification = notification_create(kind="matrix", message="Hello.", user=w.player)
     w.audit_row = AuditLog.objects.latest("pk")
     w.group = Group.objects.get(name="player")
+    # the agent's player deposited today: the agent's pending statement of today (deposits line 2.00)
+    agented = user("player", "m-agented", "100.00")
+    User.objects.filter(pk=agented.pk).update(agent=w.agent)
+    today = timezone.now().date()
+    w.statement = next(s for s in commissions_run(start=today, end=today + timedelta(days=1), actor=system)
+                       if s.agent_id == w.agent.pk)
+    w.plan = CommissionPlan.objects.get(tenant__slug=settings.PLATFORM_TENANT)
+    w.tenant = Tenant.objects.get(slug=settings.PLATFORM_TENANT)
     Token.objects.get_or_create(user=w.player)
     w.token = TokenProxy.objects.get(user=w.player)
     # A version for the history pages to open: event_create bulk-inserts outcomes (no history signal) and

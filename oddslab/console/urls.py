@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oddslab.console import views
+from oddslab.console import commissions, views
 
 app_name = "console"
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("kyc/", views.kyc, name="kyc"),
     path("kyc/<int:pk>/", views.kyc_document, name="kyc-document"),
     path("kyc/<int:pk>/decide/", views.kyc_decide, name="kyc-decide"),
+    path("commissions/", commissions.commissions, name="commissions"),
+    path("commissions/<int:pk>/decide/", commissions.commission_decide, name="commission-decide"),
 ]

@@ -32,18 +32,24 @@ LIMITS = {"risk.limitprofile": "vacd", "risk.exposurecap": "vacd", "risk.geofenc
 COMPLIANCE_READ = {"risk.kycdocument": READ, "risk.amlalert": READ}
 P2P_READ = {"betting.challenge": READ, "wallet.gatewaytransfer": READ, "wallet.externaltransaction": READ}
 ESCROW_AUDIT_READ = {"betting.escrowaudit": READ}
+# Agents' commission statements: read in the admin, decided through agents.services (its buttons); the
+# plan is the admin's to edit (docs/agents.md).
+COMMISSIONS_READ = {"agents.commissionstatement": READ, "agents.commissionplan": READ}
 # v view, a add, c change, d delete: as the admin computes them for its index (ModelAdmin.get_model_perms).
 EXPECTED = {
     "trader": {**EVENTS_READ, "events.sport": "vc", "events.competition": "va", "events.event": "va",
                "betting.bet": READ, **RISK_READ, **LEDGER_READ, **P2P_READ},
     "compliance": {**EVENTS_READ, "betting.bet": READ, **LIMITS, **LEDGER_READ, **AUDIT_READ,
-                   "accounts.user": "vc", **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ},
+                   "accounts.user": "vc", **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ, **COMMISSIONS_READ},
     "regulator": {**EVENTS_READ, "betting.bet": READ, **RISK_READ, **LEDGER_READ, **AUDIT_READ,
-                  "accounts.user": READ, **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ},
+                  "accounts.user": READ, **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ,
+                  "accounts.tenant": READ, **COMMISSIONS_READ},
     "admin": {**EVENTS_READ, "events.sport": "vacd", "events.competition": "vacd", "events.event": "va",
               "betting.bet": READ, **LIMITS, **COMPLIANCE_READ, "risk.geofence": "vc",
               **LEDGER_READ, **AUDIT_READ, "accounts.user": "vacd", "auth.group": "vacd",
-              "authtoken.tokenproxy": "vd", **P2P_READ, **ESCROW_AUDIT_READ},
+              "authtoken.tokenproxy": "vd", **P2P_READ, **ESCROW_AUDIT_READ,
+              "accounts.tenant": "vc",  # created by POST /api/v1/tenants, with their plan and limits
+              **COMMISSIONS_READ, "agents.commissionplan": "vc"},
 }
 # The service actions each role is offered (bulk on the market list, buttons on the change pages).
 ACTIONS = {"trader": True, "compliance": False, "regulator": False, "admin": True}

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +23,11 @@ DEMO_USERS = [
     ("agent", "agent-demo-pass", "agent", None),
     ("alice", "alice-demo-pass", "player", Decimal("10000.00")),
     ("bob", "bob-demo-pass", "player", Decimal("5000.00")),
+    ("carol", "carol-demo-pass", "player", Decimal("750.00")),
 ]
+# The demo agent's players: their deposits (and, once settled, their bets) make the agent's commission
+# statement (POST /api/v1/commissions/run over a period holding today; docs/agents.md).
+DEMO_AGENT, DEMO_AGENT_PLAYERS = "agent", ("alice", "bob", "carol")
 
 
 # (home, away, competition, hours from now, home/draw/away prices)
@@ -38,7 +43,8 @@ DEMO_GAME = ("Harbour City Hawks", "Valley Comets", 3,
 
 
 class Command(BaseCommand):
-    help = ("Create the demo users (admin, trader, regulator, compliance, agent, two players) and events "
+    help = ("Create the demo users (admin, trader, regulator, compliance, agent, three players of the agent) "
+            "and events "
             "(a basketball game among them, with its rosters).")
 
     def handle(self, *args, **options):
@@ -53,6 +59,9 @@ class Command(BaseCommand):
                     wallet_deposit(user=user, amount=credits, actor=actor,
                                    idempotency_key=f"seed-demo-opening-{username}")
                 rows.append((username, password, role, "created" if created else "exists"))
+            agent = get_user_model().objects.get(username=DEMO_AGENT)
+            get_user_model().objects.filter(username__in=DEMO_AGENT_PLAYERS, agent__isnull=True,
+                                            tenant_id=agent.tenant_id).update(agent=agent)
             for home, away, competition, hours, (h, d, a) in DEMO_EVENTS:
                 if not Event.objects.filter(home=home, away=away).exists():
                     event_create(
@@ -74,3 +83,5 @@ class Command(BaseCommand):
         self.stdout.write("Demo accounts (password shown only for local use):")
         for username, password, role, state in rows:
             self.stdout.write(f"  {role:<11} {username:<11} {password:<20} ({state})")
+        # issued with the agent role (accounts.services.user_with_role); players register with it
+        self.stdout.write(f"Agent code of {DEMO_AGENT}: {agent.agent_code}")
