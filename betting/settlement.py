@@ -202,8 +202,9 @@ def bet_settle_manual(*, bet_id: int, result: Any, reason: str, actor: Actor) ->
             raise InvalidInput("result must be won, lost or void.", details={"field": "result"})
         if not (reason or "").strip():
             raise InvalidInput("Say why the bet is settled by hand.", code="reason_required")
-        bet = (Bet.objects.select_for_update(of=("self",)).select_related("player__ledger_account")
-               .filter(pk=bet_id).first())
+        # a tenant's trader settles that tenant's bets only (audit.tenancy); another's is not found
+        bet = (Bet.objects.visible_to(actor.user).select_for_update(of=("self",))
+               .select_related("player__ledger_account").filter(pk=bet_id).first())
         if bet is None:
             raise NotFound(f"No bet with id {bet_id}.")
         if actor.user_id is not None and actor.user_id == bet.player_id:

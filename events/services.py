@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,9 +16,10 @@ from django.utils import timezone
 from audit.context import Actor
 from audit.models import AuditLog
 from audit.services import audit_record, audited_transaction
+from audit.tenancy import keeps_the_book
 from core import live
 from core.decimals import exact_decimal, has_at_most
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
 from events.kinds import Score, market_kind
 from events.models import Competition, Event, Market, OddsTick, Outcome, Player, Sport
 from events.rosters import roster_validate, stat_lines_validate
@@ -461,12 +463,19 @@ def _markets_set(markets: list[Market], status: str, reason: str) -> None:
         live.market_changed(event_id=market.event_id, market_id=market.pk, status=status)
 
 
+@contextmanager
 def _operator_change(actor: Actor, action: str, resource_type: str, resource_id: Any = "", **request: Any):
     """The change in one transaction; a refusal rolls it back and is audited with what was asked,
-    whether it came from the API, the console or the feed."""
-    return audited_transaction(actor=actor, action=action, category=AuditLog.Category.ADMIN,
-                               resource_type=resource_type, resource_id=resource_id,
-                               details={k: None if v is None else str(v) for k, v in request.items()})
+    whether it came from the API, the console or the feed. Events, markets and prices are shared by
+    every tenant: only the platform's staff (audit.tenancy.keeps_the_book) change them, a white-label
+    tenant's trader is refused (403 ``forbidden``)."""
+    with audited_transaction(actor=actor, action=action, category=AuditLog.Category.ADMIN,
+                             resource_type=resource_type, resource_id=resource_id,
+                             details={k: None if v is None else str(v) for k, v in request.items()}):
+        if actor.user is not None and not keeps_the_book(actor.user):
+            raise DomainError("Events, markets and prices are the platform's; a tenant's staff do not change them.",
+                              code="forbidden", status=403)
+        yield
 
 
 def _goals(value: Any, field: str) -> int:

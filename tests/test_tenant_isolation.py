@@ -132,6 +132,7 @@ def _details(t):
         ("get", f"/api/v1/compliance/kyc/documents/{t.document.pk}", None, ("compliance", "admin")),
         ("post", f"/api/v1/compliance/kyc/{t.player.pk}/verify", {"reason": "ok"}, ("compliance", "admin")),
         ("post", "/api/v1/bonuses", {"user_id": t.player.pk, "amount": "1.00", "reason": "r"}, ("trader", "admin")),
+        ("post", f"/api/v1/bets/{t.bet.pk}/settle", {"result": "void", "reason": "r"}, ("trader", "admin")),
     ]
 
 
@@ -155,6 +156,21 @@ def test_an_alert_of_another_tenant_cannot_be_worked(world):
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == "open"
+
+
+def test_events_markets_and_prices_are_the_platforms_to_change(world, make_user):
+    market = world.tenants["alpha"].bet.legs.get().market
+    before = market.status
+    for role in ("trader", "admin"):
+        response = _client(world.tenants["alpha"].staff[role]).post(f"/api/v1/markets/{market.pk}/suspend", {},
+                                                                    content_type="application/json")
+        assert response.status_code == 403 and response.json()["error"] == "forbidden", (role, response.content)
+    market.refresh_from_db()
+    assert market.status == before
+    platform_trader = make_user("trader", "platform-trader")
+    response = _client(platform_trader).post(f"/api/v1/markets/{market.pk}/suspend", {},
+                                             content_type="application/json")
+    assert response.status_code == 200, response.content
 
 
 # --- Reports --------------------------------------------------------------------------------------
