@@ -102,7 +102,9 @@ def test_the_list_shows_each_players_figures_and_nothing_personal(api, make_user
     # given two players of the agent: deposits, a won and a lost bet settled, one bet still open
     rich, quiet = under(agent, make_user, "100.00"), under(agent, make_user)
     wallet_deposit(user=rich, amount=Decimal("50.00"), actor=SYSTEM)
-    trader = make_user("trader")
+    trader = make_user("trader")  # of the players' tenant: a trader settles their own tenant's bets only
+    User.objects.filter(pk=trader.pk).update(tenant=agent.tenant)
+    trader.refresh_from_db()
     event = make_event(home="2.50")
     bets = [bet_place(player=rich, selections=[selection(event)], stake=stake, bet_type="single",
                       actor=Actor.of(rich)) for stake in ("10.00", "20.00", "5.00", "7.00")]
