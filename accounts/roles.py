@@ -33,23 +33,25 @@ REVIEW_KYC = ["risk.change_kycdocument"]
 # Agents' commission statements: compliance decides them, regulators read them; the admin runs tenants.
 VIEW_COMMISSIONS = ["agents.view_commissionplan", "agents.view_commissionstatement", "agents.view_commissionline"]
 DECIDE_COMMISSIONS = ["agents.change_commissionstatement"]
+# The casino sandbox's rounds and seed pairs (a seed pair's server seed is shown once revealed).
+VIEW_CASINO = ["casino.view_round", "casino.view_seedpair"]
 MANAGE_TENANTS = ["accounts.view_tenant", "accounts.add_tenant", "accounts.change_tenant",
                   "agents.change_commissionplan"]
 
 PERMISSIONS: dict[str, list[str]] = {
     "player": [],
     "agent": [],
-    "trader": [*VIEW_LEDGER, *TRADE, *VIEW_BETS, *VIEW_RISK, *VIEW_P2P],
+    "trader": [*VIEW_LEDGER, *TRADE, *VIEW_BETS, *VIEW_RISK, *VIEW_P2P, *VIEW_CASINO],
     "compliance": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS,
                    *VIEW_P2P, *VIEW_ESCROW_AUDIT, *VIEW_AML, *WORK_AML, *VIEW_KYC, *REVIEW_KYC, "accounts.view_user",
-                   "accounts.change_user", *VIEW_COMMISSIONS, *DECIDE_COMMISSIONS],
+                   "accounts.change_user", *VIEW_COMMISSIONS, *DECIDE_COMMISSIONS, *VIEW_CASINO],
     "regulator": [*VIEW_LEDGER, *VIEW_AUDIT, *VIEW_EVENTS, *VIEW_BETS, *VIEW_RISK, *EXPORTS, *VIEW_P2P,
                   *VIEW_ESCROW_AUDIT, *VIEW_AML, *VIEW_KYC, "accounts.view_user", *VIEW_COMMISSIONS,
-                  "accounts.view_tenant"],
+                  "accounts.view_tenant", *VIEW_CASINO],
     "admin": [*VIEW_LEDGER, *VIEW_AUDIT, *TRADE, *VIEW_BETS, *VIEW_RISK, *MANAGE_LIMITS, *EXPORTS, *VIEW_P2P,
               *VIEW_ESCROW_AUDIT, *VIEW_AML, *WORK_AML, *VIEW_KYC, *REVIEW_KYC, "accounts.view_user",
               "accounts.add_user", "accounts.change_user", "auth.view_group", "auth.change_group", *VIEW_COMMISSIONS,
-              *DECIDE_COMMISSIONS, *MANAGE_TENANTS],
+              *DECIDE_COMMISSIONS, *MANAGE_TENANTS, *VIEW_CASINO],
 }
 STAFF_ROLES = {"trader", "compliance", "regulator", "admin"}
 assert set(PERMISSIONS) == set(ROLES)

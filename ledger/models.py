@@ -38,6 +38,8 @@ class Account(models.Model):
         ESCROW_EXTERNAL = "escrow_external", "Escrow at the external wallet"
         EXTERNAL_CLEARING = "external_clearing", "External wallet clearing"
         NETWORK_FEES = "network_fees", "External network fees"
+        # The casino sandbox's house (casino/services.py): every round's stake comes in, its payout goes out.
+        CASINO = "casino", "Casino"
 
     code = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -107,6 +109,8 @@ class Transfer(models.Model):
         COMMISSION = "commission", "Commission"
         BONUS = "bonus", "Bonus"
         CORRECTION = "correction", "Correction"
+        CASINO_STAKE = "casino_stake", "Casino stake"
+        CASINO_PAYOUT = "casino_payout", "Casino payout"
 
     # Strictly increasing; a rolled-back transaction leaves a gap (a PostgreSQL sequence).
     entry_number = models.BigAutoField(primary_key=True)

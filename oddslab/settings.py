@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "accounts",
     "feed",
     "betting",
+    "casino",
     "agents",
     "oddslab.web",  # player pages (HTMX) and their sockets
     "oddslab.console",  # staff pages under /admin/console/: liabilities, reports, exports
@@ -378,6 +379,11 @@ AML_SHARED_IP_ACCOUNTS = int(os.environ.get("AML_SHARED_IP_ACCOUNTS", "3"))
 TRUSTED_COUNTRY_HEADER = os.environ.get("ODDSLAB_TRUSTED_COUNTRY_HEADER", "")
 # The largest single deposit or withdrawal of play credits.
 WALLET_MAX_TRANSACTION = os.environ.get("WALLET_MAX_TRANSACTION", "1000000.00")
+
+# --- The casino sandbox (docs/casino.md): decimal strings, per round ---------------------------
+CASINO_MIN_STAKE = os.environ.get("CASINO_MIN_STAKE", "0.10")  # each stake (a roulette bet's too)
+CASINO_MAX_STAKE = os.environ.get("CASINO_MAX_STAKE", "1000.00")  # a round's total stake
+CASINO_MAX_PAYOUT = os.environ.get("CASINO_MAX_PAYOUT", "50000.00")  # the most a round can pay back
 
 # --- Peer-to-peer challenges and the simulated external wallet (docs/p2p.md) -------------------
 # Seconds before an external transfer confirms (a decimal: tests use "0.2").

@@ -8,6 +8,8 @@ from agents import player_api, tenant_api
 from audit import api as audit_api
 from betting import api as betting_api
 from betting import challenge_api
+from casino import api as casino_api
+from casino import export_api as casino_export_api
 from events import api as events_api
 from ledger import api as ledger_api
 from oddslab.views import health
@@ -62,6 +64,10 @@ api_v1 = [
     path("challenges/<int:pk>", challenge_api.ChallengeDetailApi.as_view(), name="challenge"),
     path("challenges/<int:pk>/accept", challenge_api.ChallengeAcceptApi.as_view(), name="challenge-accept"),
     path("challenges/<int:pk>/cancel", challenge_api.ChallengeCancelApi.as_view(), name="challenge-cancel"),
+    path("casino/seed", casino_api.CasinoSeedApi.as_view(), name="casino-seed"),
+    path("casino/seed/rotate", casino_api.CasinoSeedRotateApi.as_view(), name="casino-seed-rotate"),
+    path("casino/rounds", casino_api.CasinoRoundListApi.as_view(), name="casino-rounds"),
+    path("casino/rounds/<int:pk>/verify", casino_api.CasinoRoundVerifyApi.as_view(), name="casino-round-verify"),
     path("reports/ggr", betting_api.GgrReportApi.as_view(), name="report-ggr"),
     path("escrow/audit", betting_api.EscrowAuditApi.as_view(), name="escrow-audit"),
     path("reports/liabilities", betting_api.LiabilityReportApi.as_view(), name="report-liabilities"),
@@ -83,6 +89,7 @@ api_v1 = [
     *[path(f"commissions/<int:pk>/{decision}", agents_api.CommissionDecisionApi.as_view(decision=decision),
            name=f"commission-{decision}") for decision in agents_api.CommissionDecisionApi.DECISIONS],
     path("exports/commissions.csv", agents_api.CommissionExportApi.as_view(), name="export-commissions"),
+    path("exports/casino-rounds.csv", casino_export_api.CasinoRoundExportApi.as_view(), name="export-casino-rounds"),
 ]
 
 handler404 = "core.api.not_found"  # the error shape for an unknown /api/ URL

@@ -36,9 +36,9 @@ COMMITMENT_GUARD = "risk_commitment_guard"
 
 # What a wallet stakes (out) and what comes back to it (in), whatever the product: a player's loss
 # over a period is the first less the second (API.md "Responsible gambling").
-STAKE_KINDS = [Transfer.Kind.BET_STAKE, Transfer.Kind.ESCROW_HOLD]
+STAKE_KINDS = [Transfer.Kind.BET_STAKE, Transfer.Kind.ESCROW_HOLD, Transfer.Kind.CASINO_STAKE]
 RETURN_KINDS = [Transfer.Kind.BET_PAYOUT, Transfer.Kind.BET_REFUND, Transfer.Kind.ESCROW_RELEASE,
-                Transfer.Kind.P2P_PAYOUT, Transfer.Kind.P2P_REFUND]
+                Transfer.Kind.P2P_PAYOUT, Transfer.Kind.P2P_REFUND, Transfer.Kind.CASINO_PAYOUT]
 
 
 def _literal(value: Any) -> str:

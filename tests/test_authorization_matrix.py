@@ -49,6 +49,7 @@ from betting.challenges import challenge_accept, challenge_create
 from betting.escrow_audit import escrow_audit_run
 from betting.models import Challenge
 from betting.services import bet_place
+from casino.services import casino_round_play, casino_seed_rotate
 from events.models import Competition, OddsTick, Sport
 from events.services import MarketSpec, event_create, market_suspend, outcome_price_set
 from ledger.models import Account, Checkpoint, Transfer
@@ -246,6 +247,16 @@ API_ROWS = [
     Row("external-wallet-top-up", "POST", players(NOT_A_PLAYER), body=lambda w: {"amount": "10.00"}),
     Row("bonuses", "POST", api_staff(*TRADERS),
         body=lambda w: {"user_id": w.player.pk, "amount": "10.00", "reason": "welcome offer"}),
+    # The casino: players play and keep their seeds; staff who may view rounds read them, and verify one
+    # once revealed (the world's player's round, its seed pair rotated)
+    Row("casino-seed", "GET", players(NOT_A_PLAYER)),
+    Row("casino-seed", "PUT", players(NOT_A_PLAYER), body=lambda w: {"client_seed": "matrix"}),
+    Row("casino-seed-rotate", "POST", players(NOT_A_PLAYER)),
+    Row("casino-rounds", "GET", logged_in(OK)),
+    Row("casino-rounds", "POST", players(NOT_A_PLAYER),
+        body=lambda w: {"game": "dice", "stake": "1.00", "target": "50.00", "direction": "under"}),
+    Row("casino-round-verify", "GET", roles(LOGIN, OK, NOT_FOUND, NOT_FOUND, OK, OK, OK, OK),
+        args=lambda w: [w.casino_round.pk]),
     # Tenants: admins and regulators read them; only the platform admin (here a superuser) creates one
     Row("tenants", "GET", api_staff(FORBIDDEN, FORBIDDEN, OK, OK)),
     Row("tenants", "POST", api_staff(*ADMIN_ONLY),
@@ -290,6 +301,7 @@ API_ROWS = [
     Row("commission-reject", "POST", api_staff(*COMPLIANCE), args=lambda w: [w.statement.pk],
         body=lambda w: {"reason": "matrix"}),
     Row("export-commissions", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
+    Row("export-casino-rounds", "GET", api_staff(FORBIDDEN, OK, OK, OK), query=PERIOD),
     # KYC review: regulators read the queue (numbers masked); compliance and admins open and decide documents
     Row("compliance-kyc", "GET", api_staff(*READERS), query="status=pending"),
     Row("compliance-kyc-document", "GET", api_staff(*COMPLIANCE), args=lambda w: [w.kyc_document.pk]),
@@ -354,6 +366,17 @@ PAGE_ROWS = [
     Row("web:kyc", "GET", logged_in(OK)),
     Row("web:kyc", "POST", roles(LOGIN, "REFUSED_ON_PAGE kyc_pending", OK, *[PAGE_NOT_A_PLAYER] * len(NOT_PLAYERS)),
         body=lambda w: {"document_type": "passport", "document_number": "MATRIX123"}),
+    # the Casino page: anyone logged in opens it (staff and agents read that only players play); only
+    # players play and keep their seeds, everyone else is refused in words
+    Row("web:casino", "GET", logged_in(OK)),
+    Row("web:casino-dice-odds", "GET", logged_in(OK), query="target=50.00&direction=under&stake=1.00"),
+    Row("web:casino-dice", "POST", players(PAGE_NOT_A_PLAYER),
+        body=lambda w: {"stake": "1.00", "target": "50.00", "direction": "under"}),
+    Row("web:casino-roulette", "POST", players(PAGE_NOT_A_PLAYER),
+        body=lambda w: {"bet_rows": "2", "bet-0-type": "red", "bet-0-stake": "1.00", "bet-1-type": "straight",
+                        "bet-1-value": "17", "bet-1-stake": "1.00"}),
+    Row("web:casino-seed", "POST", players(PAGE_NOT_A_PLAYER), body=lambda w: {"client_seed": "matrix"}),
+    Row("web:casino-rotate", "POST", players(PAGE_NOT_A_PLAYER)),
     Row("web:signup", "GET", everyone(OK)),
     # the agent page: an agent's players, creating one, their commission statements
     Row("web:agent", "GET", AGENTS_ONLY),
@@ -599,6 +622,12 @@ ADMIN_ROWS = [
                     bodies={"approve": REASON, "reject": REASON}),
     *admin_model("agents.commissionplan", lambda w: w.plan, view=READERS, add=NOBODY, change=ADMIN_ONLY,
                  delete=NOBODY),
+    # Casino rows change only through casino.services: staff who may view them read them (a seed pair's
+    # server seed only once revealed)
+    *admin_model("casino.seedpair", lambda w: w.casino_round.seed_pair, view=ALL_STAFF, add=NOBODY, change=NOBODY,
+                 delete=NOBODY),
+    *admin_model("casino.round", lambda w: w.casino_round, view=ALL_STAFF, add=NOBODY, change=NOBODY,
+                 delete=NOBODY),
 ]
 
 ROWS: list[Row] = [*API_ROWS, *PAGE_ROWS, *CONSOLE_ROWS, *ADMIN_SITE_ROWS, *ADMIN_ROWS]
@@ -641,6 +670,9 @@ def _world_build() -> SimpleNamespace:
     w.bet = bet_place(player=w.player, selections=[{"outcome_id": w.home.pk, "price": str(w.home.price)}],
                       stake="5.00", bet_type="single", actor=Actor.of(w.player))
     w.wallet = Account.objects.get(owner=w.player)
+    w.casino_round = casino_round_play(player=w.player, game="dice", stake="1.00", target="50.00",
+                                       direction="under", actor=Actor.of(w.player)).round
+    casino_seed_rotate(player=w.player, actor=Actor.of(w.player))
     for made in (w.player, w.other_player):
         external_wallet_open(user=made, actor=Actor.of(made))
     w.challenge = challenge_create(creator=w.player, event_id=w.event.pk, outcome_id=w.home.pk, stake="5.00",

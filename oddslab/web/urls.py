@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oddslab.web import agent_views, challenge_views, kyc_views, safer_views, session_views, views
+from oddslab.web import agent_views, casino_views, challenge_views, kyc_views, safer_views, session_views, views
 
 app_name = "web"
 
@@ -27,4 +27,10 @@ urlpatterns = [
     path("account/sessions/<int:pk>/end", session_views.session_end, name="session-end"),
     path("signup", views.signup, name="signup"),
     path("account/agent", agent_views.agent, name="agent"),
+    path("casino", casino_views.casino, name="casino"),
+    path("casino/dice", casino_views.casino_dice, name="casino-dice"),
+    path("casino/dice/odds", casino_views.casino_dice_odds, name="casino-dice-odds"),
+    path("casino/roulette", casino_views.casino_roulette, name="casino-roulette"),
+    path("casino/seed", casino_views.casino_seed, name="casino-seed"),
+    path("casino/seed/rotate", casino_views.casino_rotate, name="casino-rotate"),
 ]
