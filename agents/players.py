@@ -61,21 +61,33 @@ def _sum(rows: Any, field: str) -> Subquery:
 
 def agent_players(*, agent: Any, start: str | None = None, end: str | None = None) -> list[AgentPlayer]:
     """The agent's players with their figures, all time or for the days ``start``..``end`` (inclusive,
-    UTC; deposits by when they were made, stakes and GGR by when the bets settled), in one query:
-    each figure is a grouped subquery per player."""
+    UTC; deposits and casino rounds by when they were made, bets by when they settled), in one query:
+    each figure is a grouped subquery per player. Stakes and GGR are the sportsbook's (settled, not void
+    bets) and the casino's (its stake and payout transfers) together."""
     first, after_last = day_bounds(start, end)
     deposits = Transfer.objects.filter(kind=Transfer.Kind.DEPOSIT, credit_account__owner_id=OuterRef("pk"))
+    casino_in = Transfer.objects.filter(kind=Transfer.Kind.CASINO_STAKE, debit_account__owner_id=OuterRef("pk"))
+    casino_out = Transfer.objects.filter(kind=Transfer.Kind.CASINO_PAYOUT, credit_account__owner_id=OuterRef("pk"))
     bets = Bet.objects.filter(status=Bet.Status.SETTLED, player_id=OuterRef("pk")).exclude(result=Bet.Result.VOID)
     if first:
-        deposits, bets = deposits.filter(created_at__gte=first), bets.filter(settled_at__gte=first)
+        deposits, casino_in, casino_out = (rows.filter(created_at__gte=first) for rows in (deposits, casino_in,
+                                                                                            casino_out))
+        bets = bets.filter(settled_at__gte=first)
     if after_last:
-        deposits, bets = deposits.filter(created_at__lt=after_last), bets.filter(settled_at__lt=after_last)
+        deposits, casino_in, casino_out = (rows.filter(created_at__lt=after_last) for rows in (deposits, casino_in,
+                                                                                                casino_out))
+        bets = bets.filter(settled_at__lt=after_last)
     # one group per player: the subquery's values() groups by the outer reference's column
     deposits = deposits.order_by().values("credit_account__owner_id")
+    casino_in = casino_in.order_by().values("debit_account__owner_id")
+    casino_out = casino_out.order_by().values("credit_account__owner_id")
     bets = bets.order_by().values("player_id")
     rows = (User.objects.filter(agent=agent).order_by("username")
             .annotate(deposit_total=_sum(deposits, "amount"), stake_total=_sum(bets, "stake"),
-                      payout_total=_sum(bets, "payout"))
-            .values_list("pk", "username", "deposit_total", "stake_total", "payout_total"))
-    return [AgentPlayer(id=pk, username=name, deposits=dep, stakes=staked, ggr=staked - paid)
-            for pk, name, dep, staked, paid in rows]
+                      payout_total=_sum(bets, "payout"), casino_staked=_sum(casino_in, "amount"),
+                      casino_paid=_sum(casino_out, "amount"))
+            .values_list("pk", "username", "deposit_total", "stake_total", "payout_total", "casino_staked",
+                         "casino_paid"))
+    return [AgentPlayer(id=pk, username=name, deposits=dep, stakes=staked + casino_staked,
+                        ggr=staked - paid + casino_staked - casino_paid)
+            for pk, name, dep, staked, paid, casino_staked, casino_paid in rows]

@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Context, Decimal, Inexact, localcontext
+from itertools import chain
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from agents.models import CommissionLine, CommissionPlan, CommissionStatement
@@ -163,19 +164,27 @@ def statement_figures(*, plan: CommissionPlan, deposits: Iterable[Decimal], stak
 def agent_period_figures(*, agent: Any, plan: CommissionPlan, start: date, end: date,
                          carried_in: Decimal) -> StatementFigures:
     """The figures of ``agent``'s players (``User.agent``) over [start, end): their deposits (DEPOSIT
-    transfers credited to their wallets, by ``created_at``) and their bets settled in the period
-    (``settled_at``; turnover leaves void bets out, GGR is betting.reports' stakes − payouts)."""
+    transfers credited to their wallets, by ``created_at``), their bets settled in the period
+    (``settled_at``; turnover leaves void bets out, GGR is betting.reports' stakes − payouts) and their
+    casino rounds (each round's stake is turnover, as a bet's is; GGR adds stakes − payouts, by the
+    ledger's CASINO_STAKE and CASINO_PAYOUT transfers of the period, as the GGR report's casino product)."""
     since, until = period_bounds(start, end)
+    in_period = {"created_at__gte": since, "created_at__lt": until}
     deposits = (Transfer.objects.filter(kind=Transfer.Kind.DEPOSIT, credit_account__owner__agent=agent,
-                                        credit_account__kind=Account.Kind.PLAYER,
-                                        created_at__gte=since, created_at__lt=until)
+                                        credit_account__kind=Account.Kind.PLAYER, **in_period)
                 .values_list("amount", flat=True).iterator(chunk_size=5000))
     settled = Bet.objects.filter(player__agent=agent, status=Bet.Status.SETTLED, settled_at__gte=since,
                                  settled_at__lt=until)
-    stakes = settled.exclude(result=Bet.Result.VOID).values_list("stake", flat=True).iterator(chunk_size=5000)
+    casino_stakes = Transfer.objects.filter(kind=Transfer.Kind.CASINO_STAKE, debit_account__owner__agent=agent,
+                                            **in_period).values_list("amount", flat=True)
+    stakes = chain(settled.exclude(result=Bet.Result.VOID).values_list("stake", flat=True).iterator(chunk_size=5000),
+                   casino_stakes.iterator(chunk_size=5000))
     ggr = ZERO
     for stake, payout in settled.values_list("stake", "payout").iterator(chunk_size=5000):
         ggr += stake - (payout or ZERO)
+    casino_paid = Transfer.objects.filter(kind=Transfer.Kind.CASINO_PAYOUT, credit_account__owner__agent=agent,
+                                          **in_period).aggregate(total=Sum("amount"))["total"] or ZERO
+    ggr += (casino_stakes.aggregate(total=Sum("amount"))["total"] or ZERO) - casino_paid
     return statement_figures(plan=plan, deposits=deposits, stakes=stakes, ggr=ggr, carried_in=carried_in)
 
 

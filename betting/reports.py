@@ -17,6 +17,8 @@ from events.models import Event
 from ledger.models import Transfer, format_entry_number
 
 ZERO = Decimal("0.00")
+# The casino's ledger rows: a round's stake in and its payout out (casino/services.py).
+CASINO_KINDS = (Transfer.Kind.CASINO_STAKE, Transfer.Kind.CASINO_PAYOUT)
 
 
 def _aggregates(prefix: str = "") -> dict[str, Any]:
@@ -68,14 +70,25 @@ def event_settlement_rows(*, viewer: Any, start: str | None = None, end: str | N
              "last_settled_at": row["last_settled_at"], **_shape(row)} for row in rows]
 
 
-def ggr_by_day(*, first: date, last: date, viewer: Any, tenant: str | None = None) -> list[dict[str, Any]]:
-    """Staked, paid out and GGR of the bets settled on each UTC day from ``first`` to ``last`` (every day
-    listed, zero when nothing settled): the same figures as ``ggr_report`` for a one-day period."""
+def ggr_by_day(*, first: date, last: date, viewer: Any, tenant: str | None = None,
+               product: str = "sports") -> list[dict[str, Any]]:
+    """Staked, paid out and GGR of each UTC day from ``first`` to ``last`` (every day listed, zero when
+    nothing happened), of the rows ``viewer`` may see: for ``sports`` the bets settled that day (the same
+    figures as ``ggr_report``'s top level for a one-day period), for ``casino`` the day's casino stake and
+    payout transfers (its ``products.casino``)."""
     start, after_last = day_bounds(first.isoformat(), last.isoformat())
-    rows = (Bet.objects.visible_to(viewer, tenant=tenant)
-            .filter(status=Bet.Status.SETTLED, settled_at__gte=start, settled_at__lt=after_last)
-            .annotate(day=TruncDate("settled_at", tzinfo=UTC)).values("day")
-            .annotate(staked=Sum("stake"), paid=Sum("payout"), bets=Count("id")).order_by("day"))
+    if product == "casino":
+        rows = (Transfer.objects.visible_to(viewer, tenant=tenant)
+                .filter(kind__in=CASINO_KINDS, created_at__gte=start, created_at__lt=after_last)
+                .annotate(day=TruncDate("created_at", tzinfo=UTC)).values("day")
+                .annotate(staked=Sum("amount", filter=Q(kind=Transfer.Kind.CASINO_STAKE)),
+                          paid=Sum("amount", filter=Q(kind=Transfer.Kind.CASINO_PAYOUT)),
+                          bets=Count("pk", filter=Q(kind=Transfer.Kind.CASINO_STAKE))).order_by("day"))
+    else:
+        rows = (Bet.objects.visible_to(viewer, tenant=tenant)
+                .filter(status=Bet.Status.SETTLED, settled_at__gte=start, settled_at__lt=after_last)
+                .annotate(day=TruncDate("settled_at", tzinfo=UTC)).values("day")
+                .annotate(staked=Sum("stake"), paid=Sum("payout"), bets=Count("id")).order_by("day"))
     by_day = {row["day"]: row for row in rows}
     days = []
     for offset in range((last - first).days + 1):
@@ -101,11 +114,12 @@ def ggr_report(*, start: str | None, end: str | None, viewer: Any, tenant: str |
 
     The top-level figures are the sportsbook's (as before); ``products`` splits them by product: P2P
     staked is both parties' stakes of the settled challenges, its GGR their fees (a void challenge
-    refunds and never settles). The casino does not exist yet: zeros. ``total`` adds the ledger's
-    costs of the period: ``bonuses`` is the sum of the BONUS transfers and ``commissions`` of the
-    COMMISSION transfers created in [start, end] (UTC days, by ``created_at``), and ``net_revenue`` is
-    ``ggr`` − ``bonuses`` − ``commissions``. Every figure is of the rows ``viewer`` may see, narrowed to
-    one ``tenant`` (a slug) when named (audit.tenancy).
+    refunds and never settles); casino staked and paid out are the period's casino stake and payout
+    transfers (a round is staked and paid at once). ``total`` adds the ledger's costs of the period:
+    ``bonuses`` is the sum of the BONUS transfers and ``commissions`` of the COMMISSION transfers created
+    in [start, end] (UTC days, by ``created_at``), and ``net_revenue`` is ``ggr`` − ``bonuses`` −
+    ``commissions``. Every figure is of the rows ``viewer`` may see, narrowed to one ``tenant`` (a slug)
+    when named (audit.tenancy).
     """
     bets = _between(Bet.objects.visible_to(viewer, tenant=tenant).filter(status=Bet.Status.SETTLED),
                     "settled_at", start, end)
@@ -113,16 +127,15 @@ def ggr_report(*, start: str | None, end: str | None, viewer: Any, tenant: str |
     challenges = _between(Challenge.objects.visible_to(viewer, tenant=tenant).filter(
         status=Challenge.Status.SETTLED), "settled_at", start, end)
     p2p = challenges.aggregate(stakes=Sum("stake"), paid=Sum("payout"), n=Count("id"))
+    kinds = (Transfer.Kind.BONUS, Transfer.Kind.COMMISSION, *CASINO_KINDS)
+    moved = _between(Transfer.objects.visible_to(viewer, tenant=tenant).filter(kind__in=kinds), "created_at",
+                     start, end).aggregate(**{kind: Sum("amount", filter=Q(kind=kind)) for kind in kinds})
+    moved = {kind: moved[kind] or ZERO for kind in kinds}
     products = {"sports": _product(totals["total_staked"], totals["total_paid_out"]),
-                "casino": _product(ZERO, ZERO),
+                "casino": _product(moved[Transfer.Kind.CASINO_STAKE], moved[Transfer.Kind.CASINO_PAYOUT]),
                 "p2p": _product(2 * (p2p["stakes"] or ZERO), p2p["paid"] or ZERO)}
     ggr = sum((product["ggr"] for product in products.values()), ZERO)
-    costs = _between(Transfer.objects.visible_to(viewer, tenant=tenant).filter(
-        kind__in=[Transfer.Kind.BONUS, Transfer.Kind.COMMISSION]),
-                     "created_at", start, end).aggregate(
-        bonuses=Sum("amount", filter=Q(kind=Transfer.Kind.BONUS)),
-        commissions=Sum("amount", filter=Q(kind=Transfer.Kind.COMMISSION)))
-    bonuses, commissions = costs["bonuses"] or ZERO, costs["commissions"] or ZERO
+    bonuses, commissions = moved[Transfer.Kind.BONUS], moved[Transfer.Kind.COMMISSION]
     return {"period": {"start": start, "end": end}, "total_staked": totals["total_staked"],
             "total_paid_out": totals["total_paid_out"], "ggr": totals["ggr"],
             "margin": _margin(totals["ggr"], totals["total_staked"]),

@@ -158,10 +158,12 @@ def ggr(request: HttpRequest) -> HttpResponse:
     tenant = request.GET.get("tenant", "").strip() or None if tenants is not None else None
     report = ggr_report(start=start, end=end, viewer=request.user, tenant=tenant)
     first, last = date.fromisoformat(start), date.fromisoformat(end)
-    chart = (ggr_chart(ggr_by_day(first=first, last=last, viewer=request.user, tenant=tenant))
-             if (last - first).days < 92 else None)
+    charts = ({product: ggr_chart(ggr_by_day(first=first, last=last, viewer=request.user, tenant=tenant,
+                                             product=product)) for product in ("sports", "casino")}
+              if (last - first).days < 92 else {})
     return render(request, "console/ggr.html", _context(
-        request, "GGR report", report=report, start=start, end=end, error=error, chart=chart,
+        request, "GGR report", report=report, start=start, end=end, error=error, chart=charts.get("sports"),
+        casino_chart=charts.get("casino"),
         tenants=tenants, tenant=tenant,
         exports=_exports(request, start, end, ["bets", "settlements", "challenges", "ledger"])))
 

@@ -13,6 +13,7 @@ from audit.context import Actor
 from betting.models import Bet
 from betting.services import bet_place
 from betting.settlement import bet_settle_manual
+from casino.models import Round
 from ledger.models import Transfer
 from tests.conftest import selection
 
@@ -41,12 +42,13 @@ def this_period():
 
 def expected_lines(agent: Any, *, carried_in: Decimal = ZERO) -> dict[str, tuple[Decimal, Decimal]]:
     """The statement's lines computed here from the rows, independently of agents.services, with the
-    default plan: {kind: (base, amount)}."""
+    default plan: {kind: (base, amount)}. Casino rounds count as bets do (their rows, not the ledger's)."""
     deposits = list(Transfer.objects.filter(kind=Transfer.Kind.DEPOSIT, credit_account__owner__agent=agent)
                     .values_list("amount", flat=True))
     settled = list(Bet.objects.filter(player__agent=agent, status=Bet.Status.SETTLED))
-    stakes = [b.stake for b in settled if b.result != Bet.Result.VOID]
-    ggr = sum((b.stake - b.payout for b in settled), ZERO)
+    rounds = list(Round.objects.filter(player__agent=agent))
+    stakes = [b.stake for b in settled if b.result != Bet.Result.VOID] + [r.stake for r in rounds]
+    ggr = sum((b.stake - b.payout for b in settled), ZERO) + sum((r.stake - r.payout for r in rounds), ZERO)
 
     def line(amounts, rate, floor, cap):
         kept = [a for a in amounts if a >= floor]
