@@ -154,7 +154,7 @@ def http_part(env: dict[str, str], tokens: list[str], args: argparse.Namespace) 
         daphne = common.daphne_pids(server)
         layers = {
             "casino rounds": ([[http_request("POST", "/api/v1/casino/rounds", port, token, round_body())]
-                               for token in tokens], 201),
+                               for token in tokens], (201, b'"game":"dice"')),
             "healthz": ([[http_request("GET", "/healthz", port)] for _ in tokens], 200),
         }
         for repeat in range(1, args.repeats + 1):
