@@ -35,21 +35,24 @@ ESCROW_AUDIT_READ = {"betting.escrowaudit": READ}
 # Agents' commission statements: read in the admin, decided through agents.services (its buttons); the
 # plan is the admin's to edit (docs/agents.md).
 COMMISSIONS_READ = {"agents.commissionstatement": READ, "agents.commissionplan": READ}
+# The casino's seed pairs and rounds: read-only to every staff role (casino/admin.py).
+CASINO_READ = {"casino.round": READ, "casino.seedpair": READ}
 # v view, a add, c change, d delete: as the admin computes them for its index (ModelAdmin.get_model_perms).
 EXPECTED = {
     "trader": {**EVENTS_READ, "events.sport": "vc", "events.competition": "va", "events.event": "va",
-               "betting.bet": READ, **RISK_READ, **LEDGER_READ, **P2P_READ},
+               "betting.bet": READ, **RISK_READ, **LEDGER_READ, **P2P_READ, **CASINO_READ},
     "compliance": {**EVENTS_READ, "betting.bet": READ, **LIMITS, **LEDGER_READ, **AUDIT_READ,
-                   "accounts.user": "vc", **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ, **COMMISSIONS_READ},
+                   "accounts.user": "vc", **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ, **COMMISSIONS_READ,
+                   **CASINO_READ},
     "regulator": {**EVENTS_READ, "betting.bet": READ, **RISK_READ, **LEDGER_READ, **AUDIT_READ,
                   "accounts.user": READ, **P2P_READ, **ESCROW_AUDIT_READ, **COMPLIANCE_READ,
-                  "accounts.tenant": READ, **COMMISSIONS_READ},
+                  "accounts.tenant": READ, **COMMISSIONS_READ, **CASINO_READ},
     "admin": {**EVENTS_READ, "events.sport": "vacd", "events.competition": "vacd", "events.event": "va",
               "betting.bet": READ, **LIMITS, **COMPLIANCE_READ, "risk.geofence": "vc",
               **LEDGER_READ, **AUDIT_READ, "accounts.user": "vacd", "auth.group": "vacd",
               "authtoken.tokenproxy": "vd", **P2P_READ, **ESCROW_AUDIT_READ,
               "accounts.tenant": "vc",  # created by POST /api/v1/tenants, with their plan and limits
-              **COMMISSIONS_READ, "agents.commissionplan": "vc"},
+              **COMMISSIONS_READ, "agents.commissionplan": "vc", **CASINO_READ},
 }
 # The service actions each role is offered (bulk on the market list, buttons on the change pages).
 ACTIONS = {"trader": True, "compliance": False, "regulator": False, "admin": True}
