@@ -191,10 +191,9 @@ def agent_period_figures(*, agent: Any, plan: CommissionPlan, start: date, end: 
 def _agents_with_players(actor: Actor) -> QuerySet:
     """The users some player names as agent, of the tenants ``actor`` sees (all, for a system actor)."""
     users = get_user_model().objects
-    agents = users.filter(pk__in=users.filter(agent__isnull=False).values("agent_id"))
-    if actor.user is not None:
-        agents = agents.visible_to(actor.user)
-    return agents.order_by("pk")
+    # visible_to(None), the system's, is every tenant (audit.tenancy)
+    return users.filter(pk__in=users.filter(agent__isnull=False).values("agent_id")).visible_to(
+        actor.user).order_by("pk")
 
 
 def _plan_of(tenant_id: int) -> CommissionPlan:
@@ -279,8 +278,7 @@ def commissions_run(*, start: Any, end: Any, actor: Actor, today: date | None = 
 def statements_of(actor: Actor) -> TenantQuerySet:
     """The statements ``actor`` may act on: a system actor (a task) every one, staff their tenant's
     (audit.tenancy), so another tenant's id is not found."""
-    rows = CommissionStatement.objects.all()
-    return rows if actor.user is None else rows.visible_to(actor.user)
+    return CommissionStatement.objects.visible_to(actor.user)
 
 
 def _reason(reason: Any) -> str:

@@ -62,7 +62,7 @@ def tenant_create(
     details = {"slug": slug if isinstance(slug, str) else repr(slug)}
     with audited_transaction(actor=actor, action=ACTION, category=AuditLog.Category.ADMIN,
                              resource_type="tenant", resource_id=details["slug"][:64], details=details):
-        if actor.user is not None and not sees_every_tenant(actor.user):  # no user: a system task or command
+        if not sees_every_tenant(actor.user):  # the system (no user: a task, a command) sees every tenant
             raise DomainError("Only the platform's admin creates tenants.", code="forbidden", status=403)
         slug, name, colour = _slug(slug), _name(name), _colour(colour)
         winning = None if max_winning in (None, "") else money_validate(max_winning, field="max_winning")

@@ -27,6 +27,7 @@ from betting.settlement import bet_settle_manual
 from ledger.models import Account
 from risk.aml import aml_check_deposit
 from risk.kyc import kyc_submit
+from tests.conftest import bets_snapshot, ledger_snapshot
 from wallet.services import wallet_deposit
 
 PASSWORD = "a-long-test-password"
@@ -137,6 +138,7 @@ def _details(t):
 
 
 def test_another_tenants_ids_are_not_found(world):
+    ledger, bets = ledger_snapshot(), bets_snapshot()
     for mine, theirs in (("alpha", "beta"), ("beta", "alpha")):
         for method, url, body, roles in _details(world.tenants[theirs]):
             for role in roles:
@@ -146,6 +148,7 @@ def test_another_tenants_ids_are_not_found(world):
     document = world.tenants["beta"].document
     document.refresh_from_db()
     assert document.status == "pending"  # the refused decision changed nothing
+    assert (ledger_snapshot(), bets_snapshot()) == (ledger, bets)  # nor did the bonus or the settlement
 
 
 def test_an_alert_of_another_tenant_cannot_be_worked(world):
